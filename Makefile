@@ -1,0 +1,35 @@
+# blossom build and test entry points. `make test` is what CI runs.
+GO ?= go
+# Packages whose tests exercise heavy concurrency run again under the race detector.
+RACE_PKGS = ./internal/identity/... ./internal/transport/... ./internal/caserver/... ./internal/ledger/...
+# The FIPS 140-3 run covers the cryptographic layers.
+FIPS_PKGS = ./internal/pki/... ./internal/identity/... ./internal/transport/... ./internal/policy/... ./internal/protocol/...
+
+.PHONY: build test deps lint unit race fips generate
+
+build:
+	$(GO) build -trimpath -o bin/blossom ./cmd/blossom
+
+deps:
+	./scripts/install-test-deps.sh
+	$(GO) mod download
+	$(GO) mod verify
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	BLOSSOM_REQUIRE_HSM=1 $(GO) test -count=1 -timeout 20m ./...
+
+race:
+	BLOSSOM_REQUIRE_HSM=1 $(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+
+fips:
+	GODEBUG=fips140=only $(GO) test -count=1 -timeout 10m $(FIPS_PKGS)
+
+test: deps lint unit race fips
+
+generate:
+	$(GO) generate ./internal/protocol
