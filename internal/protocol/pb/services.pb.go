@@ -388,6 +388,219 @@ func (*DeliverResponse_Status) isDeliverResponse_Kind() {}
 
 func (*DeliverResponse_Block) isDeliverResponse_Kind() {}
 
+// CommitStatusRequest asks a peer for a transaction's commit outcome.
+type CommitStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChannelId     string                 `protobuf:"bytes,1,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
+	TxId          string                 `protobuf:"bytes,2,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitStatusRequest) Reset() {
+	*x = CommitStatusRequest{}
+	mi := &file_blossom_v1_services_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitStatusRequest) ProtoMessage() {}
+
+func (x *CommitStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_blossom_v1_services_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitStatusRequest.ProtoReflect.Descriptor instead.
+func (*CommitStatusRequest) Descriptor() ([]byte, []int) {
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CommitStatusRequest) GetChannelId() string {
+	if x != nil {
+		return x.ChannelId
+	}
+	return ""
+}
+
+func (x *CommitStatusRequest) GetTxId() string {
+	if x != nil {
+		return x.TxId
+	}
+	return ""
+}
+
+// CommitStatusResponse is the validation code a peer recorded for a
+// transaction and the block holding it.
+type CommitStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Code          TxValidationCode       `protobuf:"varint,1,opt,name=code,proto3,enum=blossom.v1.TxValidationCode" json:"code,omitempty"`
+	Block         uint64                 `protobuf:"varint,2,opt,name=block,proto3" json:"block,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitStatusResponse) Reset() {
+	*x = CommitStatusResponse{}
+	mi := &file_blossom_v1_services_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitStatusResponse) ProtoMessage() {}
+
+func (x *CommitStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_blossom_v1_services_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitStatusResponse.ProtoReflect.Descriptor instead.
+func (*CommitStatusResponse) Descriptor() ([]byte, []int) {
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CommitStatusResponse) GetCode() TxValidationCode {
+	if x != nil {
+		return x.Code
+	}
+	return TxValidationCode_VALID
+}
+
+func (x *CommitStatusResponse) GetBlock() uint64 {
+	if x != nil {
+		return x.Block
+	}
+	return 0
+}
+
+// ChannelInfoRequest asks a peer about one of its channels.
+type ChannelInfoRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChannelId     string                 `protobuf:"bytes,1,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelInfoRequest) Reset() {
+	*x = ChannelInfoRequest{}
+	mi := &file_blossom_v1_services_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelInfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelInfoRequest) ProtoMessage() {}
+
+func (x *ChannelInfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_blossom_v1_services_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelInfoRequest.ProtoReflect.Descriptor instead.
+func (*ChannelInfoRequest) Descriptor() ([]byte, []int) {
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ChannelInfoRequest) GetChannelId() string {
+	if x != nil {
+		return x.ChannelId
+	}
+	return ""
+}
+
+// ChannelInfo is a peer's view of a channel's ledger.
+type ChannelInfoResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Height           uint64                 `protobuf:"varint,1,opt,name=height,proto3" json:"height,omitempty"`
+	CurrentBlockHash []byte                 `protobuf:"bytes,2,opt,name=current_block_hash,json=currentBlockHash,proto3" json:"current_block_hash,omitempty"`
+	CommitHash       []byte                 `protobuf:"bytes,3,opt,name=commit_hash,json=commitHash,proto3" json:"commit_hash,omitempty"` // commit hash at height-1; peers agree iff these agree
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ChannelInfoResponse) Reset() {
+	*x = ChannelInfoResponse{}
+	mi := &file_blossom_v1_services_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelInfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelInfoResponse) ProtoMessage() {}
+
+func (x *ChannelInfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_blossom_v1_services_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelInfoResponse.ProtoReflect.Descriptor instead.
+func (*ChannelInfoResponse) Descriptor() ([]byte, []int) {
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ChannelInfoResponse) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+func (x *ChannelInfoResponse) GetCurrentBlockHash() []byte {
+	if x != nil {
+		return x.CurrentBlockHash
+	}
+	return nil
+}
+
+func (x *ChannelInfoResponse) GetCommitHash() []byte {
+	if x != nil {
+		return x.CommitHash
+	}
+	return nil
+}
+
 var File_blossom_v1_services_proto protoreflect.FileDescriptor
 
 const file_blossom_v1_services_proto_rawDesc = "" +
@@ -416,12 +629,31 @@ const file_blossom_v1_services_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x0e2\x12.blossom.v1.StatusH\x00R\x06status\x12)\n" +
 	"\x05block\x18\x02 \x01(\v2\x11.blossom.v1.BlockH\x00R\x05block\x12\x12\n" +
 	"\x04info\x18\x03 \x01(\tR\x04infoB\x06\n" +
-	"\x04kind2\x9d\x01\n" +
+	"\x04kind\"I\n" +
+	"\x13CommitStatusRequest\x12\x1d\n" +
+	"\n" +
+	"channel_id\x18\x01 \x01(\tR\tchannelId\x12\x13\n" +
+	"\x05tx_id\x18\x02 \x01(\tR\x04txId\"^\n" +
+	"\x14CommitStatusResponse\x120\n" +
+	"\x04code\x18\x01 \x01(\x0e2\x1c.blossom.v1.TxValidationCodeR\x04code\x12\x14\n" +
+	"\x05block\x18\x02 \x01(\x04R\x05block\"3\n" +
+	"\x12ChannelInfoRequest\x12\x1d\n" +
+	"\n" +
+	"channel_id\x18\x01 \x01(\tR\tchannelId\"|\n" +
+	"\x13ChannelInfoResponse\x12\x16\n" +
+	"\x06height\x18\x01 \x01(\x04R\x06height\x12,\n" +
+	"\x12current_block_hash\x18\x02 \x01(\fR\x10currentBlockHash\x12\x1f\n" +
+	"\vcommit_hash\x18\x03 \x01(\fR\n" +
+	"commitHash2\x9d\x01\n" +
 	"\x0fAtomicBroadcast\x12D\n" +
 	"\tBroadcast\x12\x14.blossom.v1.Envelope\x1a\x1d.blossom.v1.BroadcastResponse(\x010\x01\x12D\n" +
 	"\aDeliver\x12\x1a.blossom.v1.DeliverRequest\x1a\x1b.blossom.v1.DeliverResponse0\x012W\n" +
 	"\bEndorser\x12K\n" +
-	"\x0fProcessProposal\x12\x1a.blossom.v1.SignedProposal\x1a\x1c.blossom.v1.ProposalResponseB;Z9github.com/blossom-ledger/blossom/internal/protocol/pb;pbb\x06proto3"
+	"\x0fProcessProposal\x12\x1a.blossom.v1.SignedProposal\x1a\x1c.blossom.v1.ProposalResponse2\xef\x01\n" +
+	"\x04Peer\x12D\n" +
+	"\aDeliver\x12\x1a.blossom.v1.DeliverRequest\x1a\x1b.blossom.v1.DeliverResponse0\x01\x12Q\n" +
+	"\fCommitStatus\x12\x1f.blossom.v1.CommitStatusRequest\x1a .blossom.v1.CommitStatusResponse\x12N\n" +
+	"\vChannelInfo\x12\x1e.blossom.v1.ChannelInfoRequest\x1a\x1f.blossom.v1.ChannelInfoResponseB;Z9github.com/blossom-ledger/blossom/internal/protocol/pb;pbb\x06proto3"
 
 var (
 	file_blossom_v1_services_proto_rawDescOnce sync.Once
@@ -436,37 +668,49 @@ func file_blossom_v1_services_proto_rawDescGZIP() []byte {
 }
 
 var file_blossom_v1_services_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_blossom_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_blossom_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_blossom_v1_services_proto_goTypes = []any{
 	(DeliverRequest_Behavior)(0), // 0: blossom.v1.DeliverRequest.Behavior
 	(*BroadcastResponse)(nil),    // 1: blossom.v1.BroadcastResponse
 	(*SeekPosition)(nil),         // 2: blossom.v1.SeekPosition
 	(*DeliverRequest)(nil),       // 3: blossom.v1.DeliverRequest
 	(*DeliverResponse)(nil),      // 4: blossom.v1.DeliverResponse
-	(Status)(0),                  // 5: blossom.v1.Status
-	(*Block)(nil),                // 6: blossom.v1.Block
-	(*Envelope)(nil),             // 7: blossom.v1.Envelope
-	(*SignedProposal)(nil),       // 8: blossom.v1.SignedProposal
-	(*ProposalResponse)(nil),     // 9: blossom.v1.ProposalResponse
+	(*CommitStatusRequest)(nil),  // 5: blossom.v1.CommitStatusRequest
+	(*CommitStatusResponse)(nil), // 6: blossom.v1.CommitStatusResponse
+	(*ChannelInfoRequest)(nil),   // 7: blossom.v1.ChannelInfoRequest
+	(*ChannelInfoResponse)(nil),  // 8: blossom.v1.ChannelInfoResponse
+	(Status)(0),                  // 9: blossom.v1.Status
+	(*Block)(nil),                // 10: blossom.v1.Block
+	(TxValidationCode)(0),        // 11: blossom.v1.TxValidationCode
+	(*Envelope)(nil),             // 12: blossom.v1.Envelope
+	(*SignedProposal)(nil),       // 13: blossom.v1.SignedProposal
+	(*ProposalResponse)(nil),     // 14: blossom.v1.ProposalResponse
 }
 var file_blossom_v1_services_proto_depIdxs = []int32{
-	5, // 0: blossom.v1.BroadcastResponse.status:type_name -> blossom.v1.Status
-	2, // 1: blossom.v1.DeliverRequest.start:type_name -> blossom.v1.SeekPosition
-	2, // 2: blossom.v1.DeliverRequest.stop:type_name -> blossom.v1.SeekPosition
-	0, // 3: blossom.v1.DeliverRequest.behavior:type_name -> blossom.v1.DeliverRequest.Behavior
-	5, // 4: blossom.v1.DeliverResponse.status:type_name -> blossom.v1.Status
-	6, // 5: blossom.v1.DeliverResponse.block:type_name -> blossom.v1.Block
-	7, // 6: blossom.v1.AtomicBroadcast.Broadcast:input_type -> blossom.v1.Envelope
-	3, // 7: blossom.v1.AtomicBroadcast.Deliver:input_type -> blossom.v1.DeliverRequest
-	8, // 8: blossom.v1.Endorser.ProcessProposal:input_type -> blossom.v1.SignedProposal
-	1, // 9: blossom.v1.AtomicBroadcast.Broadcast:output_type -> blossom.v1.BroadcastResponse
-	4, // 10: blossom.v1.AtomicBroadcast.Deliver:output_type -> blossom.v1.DeliverResponse
-	9, // 11: blossom.v1.Endorser.ProcessProposal:output_type -> blossom.v1.ProposalResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	9,  // 0: blossom.v1.BroadcastResponse.status:type_name -> blossom.v1.Status
+	2,  // 1: blossom.v1.DeliverRequest.start:type_name -> blossom.v1.SeekPosition
+	2,  // 2: blossom.v1.DeliverRequest.stop:type_name -> blossom.v1.SeekPosition
+	0,  // 3: blossom.v1.DeliverRequest.behavior:type_name -> blossom.v1.DeliverRequest.Behavior
+	9,  // 4: blossom.v1.DeliverResponse.status:type_name -> blossom.v1.Status
+	10, // 5: blossom.v1.DeliverResponse.block:type_name -> blossom.v1.Block
+	11, // 6: blossom.v1.CommitStatusResponse.code:type_name -> blossom.v1.TxValidationCode
+	12, // 7: blossom.v1.AtomicBroadcast.Broadcast:input_type -> blossom.v1.Envelope
+	3,  // 8: blossom.v1.AtomicBroadcast.Deliver:input_type -> blossom.v1.DeliverRequest
+	13, // 9: blossom.v1.Endorser.ProcessProposal:input_type -> blossom.v1.SignedProposal
+	3,  // 10: blossom.v1.Peer.Deliver:input_type -> blossom.v1.DeliverRequest
+	5,  // 11: blossom.v1.Peer.CommitStatus:input_type -> blossom.v1.CommitStatusRequest
+	7,  // 12: blossom.v1.Peer.ChannelInfo:input_type -> blossom.v1.ChannelInfoRequest
+	1,  // 13: blossom.v1.AtomicBroadcast.Broadcast:output_type -> blossom.v1.BroadcastResponse
+	4,  // 14: blossom.v1.AtomicBroadcast.Deliver:output_type -> blossom.v1.DeliverResponse
+	14, // 15: blossom.v1.Endorser.ProcessProposal:output_type -> blossom.v1.ProposalResponse
+	4,  // 16: blossom.v1.Peer.Deliver:output_type -> blossom.v1.DeliverResponse
+	6,  // 17: blossom.v1.Peer.CommitStatus:output_type -> blossom.v1.CommitStatusResponse
+	8,  // 18: blossom.v1.Peer.ChannelInfo:output_type -> blossom.v1.ChannelInfoResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_blossom_v1_services_proto_init() }
@@ -492,9 +736,9 @@ func file_blossom_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_blossom_v1_services_proto_rawDesc), len(file_blossom_v1_services_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   4,
+			NumMessages:   8,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   3,
 		},
 		GoTypes:           file_blossom_v1_services_proto_goTypes,
 		DependencyIndexes: file_blossom_v1_services_proto_depIdxs,
