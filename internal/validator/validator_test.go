@@ -320,8 +320,10 @@ func TestMVCC(t *testing.T) {
 }
 
 // BenchmarkValidateBlock measures block validation throughput (500
-// transactions, creator signature + 2 endorsements each) against the
-// ECDSA P-256 verification ceiling measured in the same run.
+// transactions, creator signature + 2 endorsements each) against the ECDSA
+// P-256 verification ceiling. The two are paired: each iteration verifies
+// 3×500 raw signatures on every CPU, then validates the block, so outside
+// load on this shared machine hits both alike.
 func BenchmarkValidateBlock(b *testing.B) {
 	f := newFixture(b)
 	const n = 500
@@ -335,36 +337,36 @@ func BenchmarkValidateBlock(b *testing.B) {
 	if _, err := v.Validate(block, f.cfg, f.defs, f.state); err != nil {
 		b.Fatal(err)
 	}
-	verifyRate := measureVerifyRate(b)
+	var rawTime, validateTime time.Duration
 	b.ResetTimer()
-	start := time.Now()
 	for i := 0; i < b.N; i++ {
+		rawTime += verifyInParallel(b, 3*n, v.workers)
+		start := time.Now()
 		res, err := v.Validate(block, f.cfg, f.defs, f.state)
+		validateTime += time.Since(start)
 		if err != nil || res[n-1].Code != pb.TxValidationCode_VALID {
 			b.Fatalf("validate: %v %v", err, res[n-1].Reason)
 		}
 	}
-	txPerSec := float64(n*b.N) / time.Since(start).Seconds()
-	ceiling := verifyRate / 3 // three signatures per transaction
-	b.ReportMetric(txPerSec, "tx/s")
-	b.ReportMetric(ceiling, "ceiling-tx/s")
-	b.ReportMetric(txPerSec/ceiling, "fraction-of-ceiling")
+	b.ReportMetric(float64(n*b.N)/validateTime.Seconds(), "tx/s")
+	b.ReportMetric(float64(n*b.N)/rawTime.Seconds(), "ceiling-tx/s")
+	b.ReportMetric(rawTime.Seconds()/validateTime.Seconds(), "fraction-of-ceiling")
 }
 
-// measureVerifyRate is the machine's ECDSA P-256 verification rate using
-// every CPU, as the validator does.
-func measureVerifyRate(b *testing.B) float64 {
+// verifyInParallel times count raw ECDSA P-256 verifications (SHA-256 of a
+// short message + VerifyASN1) spread over workers goroutines.
+func verifyInParallel(b *testing.B, count, workers int) time.Duration {
 	key, _ := ecdsaKey()
-	digest := sha256.Sum256([]byte("ceiling"))
+	msg := []byte("ceiling")
+	digest := sha256.Sum256(msg)
 	sig, _ := ecdsa.SignASN1(rand.Reader, key, digest[:])
-	workers := New(0).workers
-	const per = 2000
 	start := time.Now()
 	done := make(chan bool)
 	for w := 0; w < workers; w++ {
 		go func() {
-			for i := 0; i < per; i++ {
-				if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
+			for i := 0; i < count/workers; i++ {
+				d := sha256.Sum256(msg)
+				if !ecdsa.VerifyASN1(&key.PublicKey, d[:], sig) {
 					b.Error("verify failed")
 				}
 			}
@@ -374,7 +376,7 @@ func measureVerifyRate(b *testing.B) float64 {
 	for w := 0; w < workers; w++ {
 		<-done
 	}
-	return float64(per*workers) / time.Since(start).Seconds()
+	return time.Since(start)
 }
 
 func ecdsaKey() (*ecdsa.PrivateKey, error) {
