@@ -31,6 +31,7 @@ func NewRootCommand() *cobra.Command {
 	root.AddCommand(
 		newUpCommand(),
 		newCACommand(),
+		newLedgerCommand(),
 	)
 	return root
 }
