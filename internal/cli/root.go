@@ -32,6 +32,8 @@ func NewRootCommand() *cobra.Command {
 		newUpCommand(),
 		newCACommand(),
 		newLedgerCommand(),
+		newChannelCommand(),
+		newOrdererCommand(),
 	)
 	return root
 }
