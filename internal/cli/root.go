@@ -34,6 +34,7 @@ func NewRootCommand() *cobra.Command {
 		newLedgerCommand(),
 		newChannelCommand(),
 		newOrdererCommand(),
+		newPeerCommand(),
 	)
 	return root
 }

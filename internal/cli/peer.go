@@ -1,0 +1,254 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/blossom-ledger/blossom/chaincode/kvtest"
+	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/orderer"
+	"github.com/blossom-ledger/blossom/internal/peer"
+	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/sdk/contract"
+)
+
+// peerFileConfig is the configuration file of `blossom peer`. Relative
+// paths are resolved against the file's directory.
+type peerFileConfig struct {
+	DataDir      string `json:"dataDir"`      // ledgers live in DATADIR/channels/<channel>
+	Listen       string `json:"listen"`       // host:port of the mutual-TLS gRPC listener
+	Cert         string `json:"cert"`         // PEM: the peer certificate, optionally followed by its CA chain
+	Key          string `json:"key"`          // PEM private key, mode 0600
+	GenesisBlock string `json:"genesisBlock"` // the channel's genesis block (a marshalled blossom.v1.Block)
+	Channel      string `json:"channel"`      // the channel the genesis block creates
+	// Chaincodes registers chaincodes until the lifecycle lands: every
+	// peer of the channel must list the same ones.
+	Chaincodes []peerChaincodeConfig `json:"chaincodes"`
+	LogLevel   string                `json:"logLevel"` // debug, info (default), warn, error
+	// HealthAddress, if set, serves GET /healthz (200 while the peer serves
+	// and no channel has halted) over plain HTTP.
+	HealthAddress string `json:"healthAddress"`
+}
+
+type peerChaincodeConfig struct {
+	Name              string            `json:"name"`
+	Implementation    string            `json:"implementation"` // a built-in native chaincode (see builtinChaincodes)
+	EndorsementPolicy string            `json:"endorsementPolicy"`
+	Params            map[string]string `json:"params"`
+}
+
+// builtinChaincodes are the native chaincodes compiled into the binary
+// that a peer configuration may register by implementation name.
+var builtinChaincodes = map[string]func() contract.Chaincode{
+	"kvtest": kvtest.New, // the test key-value chaincode (development and tests)
+}
+
+func newPeerCommand() *cobra.Command {
+	var configPath string
+	cmd := &cobra.Command{
+		Use:   "peer --config FILE",
+		Short: "Run a peer: keep a channel's ledger, endorse proposals, serve blocks and commit status",
+		Long: `Run a peer in the foreground until SIGINT or SIGTERM, which stop it cleanly.
+
+The configuration file is YAML or JSON (a .json name or a leading '{' means
+JSON). Relative paths are resolved against the file's directory:
+
+  dataDir: /var/lib/blossom/peer0          # ledgers: DATADIR/channels/<channel>
+  listen: 0.0.0.0:7051                     # mutual-TLS gRPC (Endorser, Peer)
+  cert: peer0-cert.pem                     # peer certificate (+ CA chain)
+  key: peer0-key.pem                       # private key, mode 0600
+  genesisBlock: blossom.block              # the channel's genesis block
+  channel: blossom
+  logLevel: info                           # debug, info, warn, error
+  healthAddress: 127.0.0.1:7061            # optional: GET /healthz (plain HTTP)
+  chaincodes:                              # until the chaincode lifecycle lands:
+    - name: kv                             # every peer must list the same ones
+      implementation: kvtest               # built in: ` + strings.Join(builtinNames(), ", ") + `
+      endorsementPolicy: MAJORITY Endorsement
+
+The peer joins the channel from the genesis block on first start (later
+starts reopen the ledger and check it holds that genesis block), then pulls
+blocks from the channel's orderers.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runPeer(ctx, configPath, cmd.ErrOrStderr(), nil)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "peer configuration file (YAML or JSON)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+func builtinNames() []string {
+	names := make([]string, 0, len(builtinChaincodes))
+	for n := range builtinChaincodes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// runPeer runs a peer from the configuration file at path until ctx ends.
+// started, if set, is called with the node once it serves.
+func runPeer(ctx context.Context, path string, logOut io.Writer, started func(*peer.Node)) error {
+	cfg, err := loadPeerConfig(path)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		return fmt.Errorf("%s: logLevel: %w", path, err)
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	nodeCfg, err := cfg.nodeConfig(log)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	node, err := peer.New(nodeCfg)
+	if err != nil {
+		return err
+	}
+	if err := node.Start(); err != nil {
+		node.Stop()
+		return err
+	}
+	var health *http.Server
+	if cfg.HealthAddress != "" {
+		ln, err := net.Listen("tcp", cfg.HealthAddress)
+		if err != nil {
+			node.Stop()
+			return fmt.Errorf("health listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			if err := node.Healthy(); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		})
+		health = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go health.Serve(ln)
+	}
+	if started != nil {
+		started(node)
+	}
+	<-ctx.Done()
+	log.Info("stopping peer")
+	if health != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		health.Shutdown(sctx)
+		cancel()
+	}
+	return node.Stop()
+}
+
+func loadPeerConfig(path string) (*peerFileConfig, error) {
+	cfg := new(peerFileConfig)
+	if err := decodeConfigFile(path, cfg); err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, f := range []struct{ name, value string }{
+		{"dataDir", cfg.DataDir}, {"listen", cfg.Listen}, {"cert", cfg.Cert}, {"key", cfg.Key},
+		{"genesisBlock", cfg.GenesisBlock}, {"channel", cfg.Channel},
+	} {
+		if f.value == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s: missing %s", path, strings.Join(missing, ", "))
+	}
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "info"
+	}
+	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.DataDir, &cfg.Cert, &cfg.Key, &cfg.GenesisBlock} {
+		if !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	return cfg, nil
+}
+
+// nodeConfig reads the files the configuration names.
+func (c *peerFileConfig) nodeConfig(log *slog.Logger) (peer.Config, error) {
+	key, err := pki.ReadPrivateKeyFile(c.Key)
+	if err != nil {
+		return peer.Config{}, fmt.Errorf("key: %w", err)
+	}
+	certPEM, err := readBoundedFile(c.Cert, 1<<20)
+	if err != nil {
+		return peer.Config{}, fmt.Errorf("cert: %w", err)
+	}
+	certs, err := pki.ParseCertificatesPEM(certPEM)
+	if err != nil {
+		return peer.Config{}, fmt.Errorf("cert %s: %w", c.Cert, err)
+	}
+	tlsCert := tls.Certificate{PrivateKey: key, Leaf: certs[0]}
+	for _, cert := range certs {
+		tlsCert.Certificate = append(tlsCert.Certificate, cert.Raw)
+	}
+	genesis, err := orderer.ReadBlockFile(c.GenesisBlock)
+	if err != nil {
+		return peer.Config{}, fmt.Errorf("genesis block: %w", err)
+	}
+	chCfg, _, err := channelconfig.FromBlock(genesis)
+	if err != nil {
+		return peer.Config{}, fmt.Errorf("genesis block %s: %w", c.GenesisBlock, err)
+	}
+	if chCfg.ChannelID() != c.Channel {
+		return peer.Config{}, fmt.Errorf("genesis block %s is for channel %s, not %s", c.GenesisBlock, chCfg.ChannelID(), c.Channel)
+	}
+	var defs []peer.Definition
+	for i, cc := range c.Chaincodes {
+		impl, ok := builtinChaincodes[cc.Implementation]
+		if !ok {
+			return peer.Config{}, fmt.Errorf("chaincodes[%d] (%s): unknown implementation %q (built in: %s)", i, cc.Name, cc.Implementation, strings.Join(builtinNames(), ", "))
+		}
+		defs = append(defs, peer.Definition{Name: cc.Name, EndorsementPolicy: cc.EndorsementPolicy, Chaincode: impl(), Params: cc.Params})
+	}
+	return peer.Config{
+		DataDir:       c.DataDir,
+		ListenAddress: c.Listen,
+		Certificate:   tlsCert,
+		GenesisBlocks: []*pb.Block{genesis},
+		Chaincodes:    defs,
+		Logger:        log,
+	}, nil
+}
+
+func readBoundedFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, errors.New(path + ": file too large")
+	}
+	return data, nil
+}

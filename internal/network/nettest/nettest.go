@@ -1,0 +1,450 @@
+// Package nettest starts whole blossom networks in one test process: N
+// members, each with one Raft orderer and one peer, on 127.0.0.1 with real
+// mutual TLS, real Raft (hashicorp/raft, raft-wal) and real Pebble ledgers
+// under t.TempDir(). The peer, client, chaincode, governance and gateway
+// tests share it.
+//
+//	net := nettest.Start(t, nettest.Options{})     // 3 members, channel "blossom", chaincode "kv"
+//	cl := net.Client(t, 0)                          // member 0's client user, own peer first
+//	res, err := cl.Submit(ctx, txn.Request{Chaincode: "kv", Function: "kv:Put",
+//		Args: [][]byte{[]byte("k"), []byte("v")}}, net.PeerNames(0, 1))
+//	net.WaitForHeight(t, res.Block+1)               // every running peer
+//
+// Everything fails the test on error; nodes stop at cleanup. With -v and
+// NETTEST_LOG=1 the nodes' logs go to stderr; otherwise the last lines are
+// printed when the test fails.
+package nettest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blossom-ledger/blossom/chaincode/kvtest"
+	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/orderer"
+	"github.com/blossom-ledger/blossom/internal/peer"
+	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
+	"github.com/blossom-ledger/blossom/internal/transport"
+)
+
+// DefaultChannel is the channel a network creates unless told otherwise.
+const DefaultChannel = "blossom"
+
+// KVChaincode is the name under which the default definitions register
+// the kvtest chaincode, endorsed by "MAJORITY Endorsement".
+const KVChaincode = "kv"
+
+// Options shape a network. The zero value is three members, channel
+// "blossom", the kvtest chaincode as "kv" under MAJORITY Endorsement.
+type Options struct {
+	// Members is the number of members (0: 3). Member i has MSP ID
+	// "Org<i+1>MSP".
+	Members int
+	// Channel is the channel ID ("": DefaultChannel).
+	Channel string
+	// Chaincodes returns the definitions one peer registers; it is called
+	// once per peer start, so each peer gets its own chaincode instances
+	// (nil: DefaultChaincodes).
+	Chaincodes func() []peer.Definition
+	// Mutate adjusts the genesis configuration (batch size and timeout,
+	// policies, ...) before the genesis block is cut.
+	Mutate func(*pb.ChannelConfig)
+	// RecentTxIDs is how many transaction IDs each orderer remembers for
+	// duplicate detection (0: the orderer's default).
+	RecentTxIDs int
+	// StartupTimeout bounds waiting for the orderers' leader (0: 20 s).
+	StartupTimeout time.Duration
+}
+
+// DefaultChaincodes registers kvtest as "kv" under MAJORITY Endorsement.
+func DefaultChaincodes() []peer.Definition {
+	return []peer.Definition{{Name: KVChaincode, EndorsementPolicy: "MAJORITY Endorsement", Chaincode: kvtest.New()}}
+}
+
+// Member is one member of a network: its credentials and its two nodes.
+type Member struct {
+	MSPID string
+	// Admin and User are the member's admin and client identities.
+	Admin, User *testpki.Credential
+	// PeerCred and OrdererCred are the nodes' identities.
+	PeerCred, OrdererCred *testpki.Credential
+	PeerAddr, OrdererAddr string
+	PeerDir, OrdererDir   string
+	// Peer is nil while the peer is stopped.
+	Peer    *peer.Node
+	Orderer *orderer.Node
+}
+
+// PeerName is the member's peer's name in clients ("Org1MSP/peer0").
+func (m *Member) PeerName() string { return m.MSPID + "/peer0" }
+
+// Network is a running test network.
+type Network struct {
+	t       testing.TB
+	opts    Options
+	Channel string
+	PKI     *testpki.Consortium
+	Genesis *pb.Block
+	// Trust holds every member's CAs, for clients.
+	Trust   *transport.TrustSource
+	Members []*Member
+	Logs    *LogBuffer
+	log     *slog.Logger
+
+	mu sync.Mutex // guards Members[i].Peer
+}
+
+// MSPID returns the MSP ID of member i.
+func MSPID(i int) string { return fmt.Sprintf("Org%dMSP", i+1) }
+
+// Start starts a network and waits until its orderers have a leader and
+// every peer has joined the channel.
+func Start(t testing.TB, opts Options) *Network {
+	t.Helper()
+	if opts.Members <= 0 {
+		opts.Members = 3
+	}
+	if opts.Channel == "" {
+		opts.Channel = DefaultChannel
+	}
+	if opts.Chaincodes == nil {
+		opts.Chaincodes = DefaultChaincodes
+	}
+	if opts.StartupTimeout <= 0 {
+		opts.StartupTimeout = 20 * time.Second
+	}
+	ids := make([]string, opts.Members)
+	for i := range ids {
+		ids[i] = MSPID(i)
+	}
+	n := &Network{t: t, opts: opts, Channel: opts.Channel, PKI: testpki.NewConsortium(t, ids...)}
+	n.log, n.Logs = newLogger()
+	cc := &pb.ChannelConfig{
+		ChannelId:  opts.Channel,
+		Capability: channelconfig.CapabilityV1,
+		Members:    map[string]*pb.MemberConfig{},
+		Orderer:    &pb.OrdererConfig{},
+		Policies:   channelconfig.DefaultPolicies(),
+	}
+	ordererLns := make([]net.Listener, opts.Members)
+	peerLns := make([]net.Listener, opts.Members)
+	dir := t.TempDir()
+	for i, id := range ids {
+		pm := n.PKI.Member(id)
+		m := &Member{
+			MSPID:       id,
+			Admin:       pm.Issue(pki.RoleAdmin, fmt.Sprintf("admin%d", i), nil),
+			User:        pm.Issue(pki.RoleClient, fmt.Sprintf("user%d", i), map[string]string{"blossom.role": "tester"}),
+			PeerCred:    pm.Issue(pki.RolePeer, fmt.Sprintf("peer%d", i), nil),
+			OrdererCred: pm.Issue(pki.RoleOrderer, fmt.Sprintf("orderer%d", i), nil),
+			PeerDir:     filepath.Join(dir, fmt.Sprintf("peer%d", i)),
+			OrdererDir:  filepath.Join(dir, fmt.Sprintf("orderer%d", i)),
+		}
+		ordererLns[i], m.OrdererAddr = listen(t, "127.0.0.1:0")
+		peerLns[i], m.PeerAddr = listen(t, "127.0.0.1:0")
+		cc.Members[id] = &pb.MemberConfig{
+			MspId:             id,
+			RootCerts:         [][]byte{n.PKI.Root.Cert.Raw},
+			IntermediateCerts: [][]byte{pm.CA.Cert.Raw},
+			PeerEndpoints:     []string{m.PeerAddr},
+		}
+		cc.Orderer.Consenters = append(cc.Orderer.Consenters, &pb.Consenter{
+			Id: m.OrdererCred.Cert.Subject.CommonName, MspId: id, Address: m.OrdererAddr, CertDer: m.OrdererCred.Cert.Raw,
+		})
+		n.Members = append(n.Members, m)
+	}
+	if opts.Mutate != nil {
+		opts.Mutate(cc)
+	}
+	var err error
+	if n.Genesis, err = channelconfig.GenesisBlock(cc, time.Now()); err != nil {
+		t.Fatalf("nettest: genesis block: %v", err)
+	}
+	n.Trust = transport.NewTrustSource(n.PKI.Manager())
+	t.Cleanup(n.stop)
+	for i, m := range n.Members {
+		node, err := orderer.NewNode(orderer.Config{
+			DataDir:       m.OrdererDir,
+			Listener:      ordererLns[i],
+			Certificate:   m.OrdererCred.TLS,
+			GenesisBlocks: []*pb.Block{n.Genesis},
+			Logger:        n.log,
+			RecentTxIDs:   opts.RecentTxIDs,
+		})
+		if err != nil {
+			t.Fatalf("nettest: start orderer %d: %v", i, err)
+		}
+		m.Orderer = node
+	}
+	for i := range n.Members {
+		n.startPeer(i, peerLns[i])
+	}
+	n.WaitForOrderingService(opts.StartupTimeout)
+	return n
+}
+
+func listen(t testing.TB, addr string) (net.Listener, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("nettest: listen: %v", err)
+	}
+	return ln, ln.Addr().String()
+}
+
+func (n *Network) startPeer(i int, ln net.Listener) {
+	n.t.Helper()
+	m := n.Members[i]
+	node, err := peer.New(peer.Config{
+		DataDir:       m.PeerDir,
+		Listener:      ln,
+		Certificate:   m.PeerCred.TLS,
+		GenesisBlocks: []*pb.Block{n.Genesis},
+		Chaincodes:    n.opts.Chaincodes(),
+		Logger:        n.log,
+	})
+	if err != nil {
+		ln.Close()
+		n.t.Fatalf("nettest: peer %d: %v", i, err)
+	}
+	if err := node.Start(); err != nil {
+		node.Stop()
+		n.t.Fatalf("nettest: start peer %d: %v", i, err)
+	}
+	n.mu.Lock()
+	m.Peer = node
+	n.mu.Unlock()
+}
+
+// StopPeer stops member i's peer (its ledger stays on disk).
+func (n *Network) StopPeer(i int) {
+	n.t.Helper()
+	n.mu.Lock()
+	node := n.Members[i].Peer
+	n.Members[i].Peer = nil
+	n.mu.Unlock()
+	if node == nil {
+		n.t.Fatalf("nettest: peer %d is not running", i)
+	}
+	if err := node.Stop(); err != nil {
+		n.t.Fatalf("nettest: stop peer %d: %v", i, err)
+	}
+}
+
+// RestartPeer starts member i's stopped peer again on the same directory
+// and address; it catches up from the orderers.
+func (n *Network) RestartPeer(i int) {
+	n.t.Helper()
+	ln, _ := listen(n.t, n.Members[i].PeerAddr)
+	n.startPeer(i, ln)
+}
+
+// Peer returns member i's running peer (nil if stopped).
+func (n *Network) Peer(i int) *peer.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.Members[i].Peer
+}
+
+// PeerChannel returns member i's peer's channel; it fails the test if the
+// peer is stopped.
+func (n *Network) PeerChannel(i int) *peer.Channel {
+	n.t.Helper()
+	p := n.Peer(i)
+	if p == nil {
+		n.t.Fatalf("nettest: peer %d is stopped", i)
+	}
+	ch, ok := p.Channel(n.Channel)
+	if !ok {
+		n.t.Fatalf("nettest: peer %d has no channel %s", i, n.Channel)
+	}
+	return ch
+}
+
+// PeerNames returns the client names of the given members' peers.
+func (n *Network) PeerNames(members ...int) []string {
+	out := make([]string, len(members))
+	for k, i := range members {
+		out[k] = n.Members[i].PeerName()
+	}
+	return out
+}
+
+// ClientConfig returns a client configuration for member i acting as
+// cred (nil: the member's user): every peer (member i's first) and every
+// orderer (member i's first).
+func (n *Network) ClientConfig(i int, cred *testpki.Credential) client.Config {
+	if cred == nil {
+		cred = n.Members[i].User
+	}
+	cfg := client.Config{ChannelID: n.Channel, Signer: cred.Signer, TLSCertificate: cred.TLS, Trust: n.Trust}
+	for k := range n.Members {
+		m := n.Members[(i+k)%len(n.Members)]
+		cfg.Peers = append(cfg.Peers, client.Endpoint{Name: m.PeerName(), Address: m.PeerAddr})
+		cfg.Orderers = append(cfg.Orderers, client.Endpoint{Name: m.MSPID + "/orderer0", Address: m.OrdererAddr})
+	}
+	return cfg
+}
+
+// Client connects a client for member i as its user (see ClientConfig);
+// it is closed at cleanup.
+func (n *Network) Client(t testing.TB, i int) *client.Client {
+	t.Helper()
+	return n.ConnectClient(t, n.ClientConfig(i, nil))
+}
+
+// ConnectClient connects a client with cfg; it is closed at cleanup.
+func (n *Network) ConnectClient(t testing.TB, cfg client.Config) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Connect(ctx, cfg)
+	if err != nil {
+		t.Fatalf("nettest: connect client: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// WaitForOrderingService waits until every orderer sees a leader.
+func (n *Network) WaitForOrderingService(timeout time.Duration) {
+	n.t.Helper()
+	Eventually(n.t, timeout, func() error {
+		for i, m := range n.Members {
+			if err := m.Orderer.Healthy(); err != nil {
+				return fmt.Errorf("orderer %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+}
+
+// WaitForHeight waits until every running peer's ledger height is at
+// least height.
+func (n *Network) WaitForHeight(t testing.TB, height uint64, timeout time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for i := range n.Members {
+		if n.Peer(i) == nil {
+			continue
+		}
+		if h, err := n.PeerChannel(i).Ledger().WaitForHeight(ctx, height); err != nil {
+			t.Fatalf("nettest: peer %d at height %d, want %d: %v", i, h, height, err)
+		}
+	}
+}
+
+// WaitForOrderers waits until every running orderer's chain has at least
+// height blocks (followers apply blocks shortly after the leader).
+func (n *Network) WaitForOrderers(t testing.TB, height uint64, timeout time.Duration) {
+	t.Helper()
+	Eventually(t, timeout, func() error {
+		for i, m := range n.Members {
+			h, err := m.Orderer.Height(n.Channel)
+			if err != nil {
+				return err
+			}
+			if h < height {
+				return fmt.Errorf("orderer %d at height %d, want %d", i, h, height)
+			}
+		}
+		return nil
+	})
+}
+
+// OrdererHeight returns the chain height of member i's orderer.
+func (n *Network) OrdererHeight(i int) uint64 {
+	n.t.Helper()
+	h, err := n.Members[i].Orderer.Height(n.Channel)
+	if err != nil {
+		n.t.Fatalf("nettest: orderer %d: %v", i, err)
+	}
+	return h
+}
+
+func (n *Network) stop() {
+	for i := range n.Members {
+		if p := n.Peer(i); p != nil {
+			p.Stop()
+		}
+	}
+	for _, m := range n.Members {
+		if m.Orderer != nil {
+			m.Orderer.Close()
+		}
+	}
+	if n.t.Failed() {
+		n.t.Logf("network logs (tail):\n%s", n.Logs.Tail(30000))
+	}
+}
+
+// Eventually calls check until it returns nil, failing the test with
+// check's last error after timeout. It polls every 10 ms: for conditions
+// nothing notifies (an orderer's leader), not as a substitute for a
+// channel or a ledger wait.
+func Eventually(t testing.TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nettest: not within %s: %v", timeout, err)
+		}
+		<-tick.C
+	}
+}
+
+// LogBuffer collects the network's log lines.
+type LogBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *LogBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns every line logged so far.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Tail returns about the last max bytes logged.
+func (b *LogBuffer) Tail(max int) string {
+	s := b.String()
+	if len(s) > max {
+		return "...\n" + s[len(s)-max:]
+	}
+	return s
+}
+
+func newLogger() (*slog.Logger, *LogBuffer) {
+	buf := &LogBuffer{}
+	var w io.Writer = buf
+	if testing.Verbose() && os.Getenv("NETTEST_LOG") != "" {
+		w = io.MultiWriter(buf, os.Stderr)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})), buf
+}

@@ -1,0 +1,164 @@
+package peer
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/blossom-ledger/blossom/internal/chaincode"
+	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/policy"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/internal/validator"
+	"github.com/blossom-ledger/blossom/sdk/contract"
+)
+
+// Definition is a chaincode registered on the peer: its name (the state
+// namespace it owns), its endorsement policy and its native
+// implementation.
+//
+// Registration on the peer is an interim measure until the chaincode
+// lifecycle (a later issue) commits definitions on the ledger, approved by
+// a majority of members. Until then every peer of a channel MUST register
+// the same definitions (the same names, policies and parameters): the
+// endorsement policies are inputs of validation, so peers that disagree
+// record different validation codes for the same transaction and their
+// commit hashes diverge. The lifecycle will replace this registry with
+// on-ledger definitions read at each block.
+type Definition struct {
+	// Name is the chaincode's name and namespace ([A-Za-z0-9_-], 1 to 64).
+	Name string
+	// EndorsementPolicy is the policy for the chaincode's public writes (and
+	// for transactions invoking it that write nothing), in policy.Parse
+	// syntax: "MAJORITY Endorsement" (an implicit meta policy recomputed
+	// from the members in force at each block), "'Org1MSP.peer'",
+	// "AND('Org1MSP.peer', 'Org2MSP.peer')", ...
+	EndorsementPolicy string
+	// Chaincode is the native implementation.
+	Chaincode contract.Chaincode
+	// Params are the definition's named parameters, which chaincodes read
+	// with Stub.GetDefinitionParam (nil: none).
+	Params map[string]string
+}
+
+// ImplicitCollectionPrefix starts the name of a member's implicit private
+// data collection, "_implicit_org_<MSP ID>". Every chaincode has one per
+// member; writes into it must be endorsed by a peer of that member
+// (policy "<MSP ID>.peer", DESIGN §11).
+const ImplicitCollectionPrefix = "_implicit_org_"
+
+// ImplicitCollection returns the name of member mspID's implicit collection.
+func ImplicitCollection(mspID string) string { return ImplicitCollectionPrefix + mspID }
+
+// MaxDefinitions bounds the chaincodes a peer registers.
+const MaxDefinitions = 256
+
+// definition is a checked Definition.
+type definition struct {
+	name   string
+	policy *pb.Policy
+	params map[string]string
+}
+
+// registry holds a peer's chaincode definitions and the runtime that runs
+// them. It is immutable after newRegistry and safe for concurrent use.
+type registry struct {
+	defs    map[string]*definition
+	runtime *chaincode.NativeRuntime
+}
+
+// newRegistry checks the definitions (names, policies, no duplicates) and
+// registers their implementations in a new native runtime.
+func newRegistry(defs []Definition) (*registry, error) {
+	if len(defs) > MaxDefinitions {
+		return nil, fmt.Errorf("%d chaincode definitions (at most %d)", len(defs), MaxDefinitions)
+	}
+	r := &registry{defs: make(map[string]*definition, len(defs)), runtime: chaincode.NewNativeRuntime()}
+	for _, d := range defs {
+		if err := chaincode.ValidateName(d.Name); err != nil {
+			return nil, fmt.Errorf("chaincode definition: %w", err)
+		}
+		if strings.HasPrefix(d.Name, "_") {
+			return nil, fmt.Errorf("chaincode definition %s: names starting with '_' are reserved for system namespaces", d.Name)
+		}
+		if _, dup := r.defs[d.Name]; dup {
+			return nil, fmt.Errorf("chaincode %s is defined twice", d.Name)
+		}
+		p, err := policy.Parse(d.EndorsementPolicy)
+		if err != nil {
+			return nil, fmt.Errorf("chaincode %s endorsement policy: %w", d.Name, err)
+		}
+		if d.Chaincode == nil {
+			return nil, fmt.Errorf("chaincode %s has no implementation", d.Name)
+		}
+		if err := r.runtime.Register(d.Name, d.Chaincode); err != nil {
+			return nil, err
+		}
+		r.defs[d.Name] = &definition{name: d.Name, policy: p, params: maps.Clone(d.Params)}
+	}
+	return r, nil
+}
+
+// lookup returns the definition of chaincode name.
+func (r *registry) lookup(name string) (*definition, bool) {
+	d, ok := r.defs[name]
+	return d, ok
+}
+
+// names lists the defined chaincodes, sorted.
+func (r *registry) names() []string { return slices.Sorted(maps.Keys(r.defs)) }
+
+// params returns the parameters of chaincode name (nil if undefined), for
+// chaincode.Transaction.DefinitionParams.
+func (r *registry) params(name string) map[string]string {
+	if d, ok := r.defs[name]; ok {
+		return maps.Clone(d.params)
+	}
+	return nil
+}
+
+// forMembers returns the validator's view of the definitions under a
+// configuration whose members are members.
+func (r *registry) forMembers(members []string) validator.Definitions {
+	return definitionsView{r: r, members: members}
+}
+
+// definitionsView implements validator.Definitions for one configuration.
+type definitionsView struct {
+	r       *registry
+	members []string
+}
+
+// EndorsementPolicy implements validator.Definitions.
+func (v definitionsView) EndorsementPolicy(namespace string) (*pb.Policy, error) {
+	d, ok := v.r.lookup(namespace)
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", validator.ErrUnknownChaincode, namespace)
+	}
+	return d.policy, nil
+}
+
+// CollectionPolicy implements validator.Definitions: a defined chaincode
+// has one implicit collection per current member, endorsed by that
+// member's peers; it has no other collection yet.
+func (v definitionsView) CollectionPolicy(namespace, collection string) (*pb.Policy, error) {
+	if _, ok := v.r.lookup(namespace); !ok {
+		return nil, fmt.Errorf("%w: %q", validator.ErrUnknownChaincode, namespace)
+	}
+	msp, ok := implicitCollectionMember(collection, v.members)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s of chaincode %s", chaincode.ErrUnknownCollection, contract.QuoteKey(collection), namespace)
+	}
+	return policy.Signature(policy.SignedBy(msp, string(pki.RolePeer))), nil
+}
+
+// implicitCollectionMember returns the member whose implicit collection is
+// named collection, if that member is one of members.
+func implicitCollectionMember(collection string, members []string) (string, bool) {
+	msp, ok := strings.CutPrefix(collection, ImplicitCollectionPrefix)
+	if !ok || !slices.Contains(members, msp) {
+		return "", false
+	}
+	return msp, true
+}

@@ -1,0 +1,57 @@
+// Package peer is a blossom peer: it keeps a copy of each channel's ledger
+// up to date from the ordering service, endorses proposals by simulating
+// chaincodes against ledger snapshots, and serves committed blocks and
+// transaction outcomes (DESIGN §3).
+//
+// # Channels
+//
+// A Channel opens its ledger and joins from a genesis block (block 0: a
+// single CONFIG envelope whose data hash and configuration are checked).
+// It keeps the configuration in force — members and their MSPs, the
+// Readers and Writers policies, the orderer consenters — and rebuilds it
+// after every config block, refreshing the node's TLS trust at once so new
+// members and CRLs apply to the next handshake and call.
+//
+// # Block intake
+//
+// A puller per channel streams blocks with Deliver from one of the
+// channel's orderers (the consenters of the configuration in force,
+// server certificates pinned to those listed), failing over to the next
+// orderer when a stream breaks or a block is refused, with backoff once
+// all have failed. Each block is checked before anything else (number =
+// height, previous hash, data hash, non-decreasing timestamp, batch
+// bounds, last_config, and an orderer signature by a consenter of the
+// configuration in force; a config block must follow from the previous
+// configuration), then validated (internal/validator), then committed
+// (internal/ledger) with the validation codes and the writes of the valid
+// transactions, and finally published to subscribers (Channel.Subscribe).
+//
+// # Chaincode definitions
+//
+// Until the chaincode lifecycle lands, the chaincodes a peer endorses and
+// validates are registered on the peer (Config.Chaincodes) with their
+// endorsement policy text and native implementation. Every peer of a
+// channel must register the same definitions, since endorsement policies
+// are inputs of validation; the lifecycle will replace this with
+// definitions committed on the ledger. Each chaincode has one implicit
+// private collection per member, _implicit_org_<MSP>, endorsed by
+// "<MSP>.peer". Private data itself is not stored yet: the endorser
+// refuses simulations that touch it (ErrPrivateDataUnsupported).
+//
+// # Services
+//
+// One mutual-TLS gRPC listener serves, to any member identity:
+//
+//   - Endorser.ProcessProposal: the proposal is decoded (bounded), its
+//     creator validated now (any role, not revoked) against the channel's
+//     Writers policy, its signature verified, its timestamp checked
+//     against the peer's clock (at most 5 min apart), its min_height
+//     awaited (at most 2 s, else PEER_BEHIND), and the chaincode simulated
+//     on a snapshot. A chaincode refusal is a response with status 500 and
+//     the chaincode's message, without endorsement; otherwise the response
+//     is endorsed with the peer's key. Evaluation is the same call.
+//   - Peer.Deliver (committed blocks with their validation codes),
+//     Peer.CommitStatus (blocks until a transaction commits on this peer)
+//     and Peer.ChannelInfo (height, block hash, commit hash), to callers
+//     that satisfy the channel's Readers policy.
+package peer

@@ -1,0 +1,426 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/identity"
+	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/internal/transport"
+	"github.com/blossom-ledger/blossom/internal/validator"
+)
+
+// Config configures a peer node.
+type Config struct {
+	// DataDir holds channels/<channel ID>/, one ledger per channel.
+	DataDir string
+	// ListenAddress is the host:port of the node's mutual-TLS gRPC
+	// listener (Endorser and Peer services). Ignored if Listener is set.
+	ListenAddress string
+	// Listener, if set, is used instead of listening on ListenAddress
+	// (tests pre-bind port 0 to know the address before the genesis block).
+	Listener net.Listener
+	// Certificate is the peer's certificate (role peer; optionally with its
+	// CA chain) and key: it serves TLS, dials the orderers and signs
+	// endorsements.
+	Certificate tls.Certificate
+	// GenesisBlocks are the genesis blocks of channels to join. Channels
+	// already in DataDir are opened from there (a genesis block given for
+	// one must be its block 0).
+	GenesisBlocks []*pb.Block
+	// Chaincodes are the chaincode definitions this peer endorses and
+	// validates on every channel. Every peer of a channel must register the
+	// same ones (see Definition).
+	Chaincodes []Definition
+	// Logger (nil: slog.Default()).
+	Logger *slog.Logger
+	// MaxProposalBytes bounds a signed proposal (0: DefaultMaxProposalBytes).
+	MaxProposalBytes int
+	// MinHeightWait is how long a proposal waits for its min_height
+	// (0: DefaultMinHeightWait).
+	MinHeightWait time.Duration
+	// SimulationTimeout bounds one simulation (0: DefaultSimulationTimeout).
+	SimulationTimeout time.Duration
+	// ValidationWorkers is the number of goroutines that check signatures
+	// of a block (0: one per CPU).
+	ValidationWorkers int
+}
+
+// maxBlockMessage bounds a gRPC message the node sends or receives from
+// an orderer: the largest block a channel configuration allows, plus
+// metadata.
+const maxBlockMessage = channelconfig.MaxAbsoluteMaxBytes + 1<<20
+
+// Node is a peer: its channels (ledgers kept up to date from the ordering
+// service), and one mutual-TLS gRPC listener serving the Endorser and Peer
+// services to any member identity.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	mspID  string
+	signer identity.Signer
+	reg    *registry
+
+	trust     *transport.TrustSource
+	clientTLS *tls.Config
+
+	// simulations bounds concurrent simulations.
+	simulations chan struct{}
+
+	mu       sync.RWMutex
+	channels map[string]*Channel
+
+	// Set by Start.
+	ln       net.Listener
+	grpc     *grpc.Server
+	ctx      context.Context // cancelled by Stop
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	started  bool
+	stopped  bool
+	stopOnce sync.Once
+}
+
+// New checks cfg, opens the node's channels (joining new ones from their
+// genesis blocks) and returns the node, not yet serving: Start it.
+func New(cfg Config) (n *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.DataDir == "" {
+		return nil, errors.New("peer: no data directory")
+	}
+	if cfg.MaxProposalBytes <= 0 {
+		cfg.MaxProposalBytes = DefaultMaxProposalBytes
+	}
+	if cfg.MinHeightWait <= 0 {
+		cfg.MinHeightWait = DefaultMinHeightWait
+	}
+	if cfg.SimulationTimeout <= 0 {
+		cfg.SimulationTimeout = DefaultSimulationTimeout
+	}
+	leaf, key, err := certificateAndKey(cfg.Certificate)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := identity.NewKeySigner(key, leaf)
+	if err != nil {
+		return nil, fmt.Errorf("peer certificate: %w", err)
+	}
+	if ou := leaf.Subject.OrganizationalUnit; len(ou) != 1 || ou[0] != string(pki.RolePeer) {
+		return nil, fmt.Errorf("peer certificate: role %v, want %s", ou, pki.RolePeer)
+	}
+	reg, err := newRegistry(cfg.Chaincodes)
+	if err != nil {
+		return nil, err
+	}
+	n = &Node{
+		cfg:         cfg,
+		log:         cfg.Logger.With("peer", leaf.Subject.CommonName, "msp", signer.MSPID()),
+		mspID:       signer.MSPID(),
+		signer:      signer,
+		reg:         reg,
+		simulations: make(chan struct{}, 4*runtime.GOMAXPROCS(0)),
+		channels:    map[string]*Channel{},
+	}
+	defer func() {
+		if err != nil {
+			for _, c := range n.channels {
+				c.close()
+			}
+		}
+	}()
+	if err := n.openChannels(validator.New(cfg.ValidationWorkers)); err != nil {
+		return nil, err
+	}
+	mgr, err := n.trustManager()
+	if err != nil {
+		return nil, err
+	}
+	n.trust = transport.NewTrustSource(mgr)
+	n.clientTLS = transport.ClientTLSConfig(cfg.Certificate, n.trust, pki.RoleOrderer)
+	return n, nil
+}
+
+func certificateAndKey(c tls.Certificate) (*x509.Certificate, crypto.Signer, error) {
+	if len(c.Certificate) == 0 {
+		return nil, nil, errors.New("peer: no certificate")
+	}
+	leaf := c.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+			return nil, nil, fmt.Errorf("peer certificate: %w", err)
+		}
+	}
+	key, ok := c.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, nil, errors.New("peer: the certificate's private key cannot sign")
+	}
+	return leaf, key, nil
+}
+
+// openChannels opens every channel in the data directory and joins those
+// whose genesis block is given.
+func (n *Node) openChannels(val *validator.Validator) error {
+	root := filepath.Join(n.cfg.DataDir, "channels")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return err
+	}
+	genesis := map[string]*pb.Block{}
+	for _, b := range n.cfg.GenesisBlocks {
+		cfg, _, err := channelconfig.FromBlock(b)
+		if err != nil {
+			return fmt.Errorf("genesis block: %w", err)
+		}
+		if _, dup := genesis[cfg.ChannelID()]; dup {
+			return fmt.Errorf("two genesis blocks for channel %s", cfg.ChannelID())
+		}
+		genesis[cfg.ChannelID()] = b
+	}
+	ids := map[string]bool{}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() && channelconfig.ValidateChannelID(e.Name()) == nil {
+			ids[e.Name()] = true
+		}
+	}
+	for id := range genesis {
+		ids[id] = true
+	}
+	for _, id := range slices.Sorted(maps.Keys(ids)) {
+		c, err := openChannel(channelOptions{
+			dir:      filepath.Join(root, id),
+			genesis:  genesis[id],
+			reg:      n.reg,
+			val:      val,
+			log:      n.log,
+			self:     n.mspID,
+			onConfig: n.refreshTrust,
+		})
+		if err != nil {
+			return fmt.Errorf("channel %s: %w", id, err)
+		}
+		n.channels[id] = c
+		if c.id != id {
+			return fmt.Errorf("directory of channel %s holds channel %s", id, c.id)
+		}
+	}
+	if len(n.channels) == 0 {
+		return errors.New("peer: no channel (give a genesis block)")
+	}
+	return nil
+}
+
+// trustManager builds the identity manager for TLS: the union of every
+// channel's members (their CA certificates and CRLs).
+func (n *Node) trustManager() (*identity.Manager, error) {
+	merged := map[string]*pb.MemberConfig{}
+	n.mu.RLock()
+	for _, c := range n.channels {
+		for id, m := range c.current().proto().GetMembers() {
+			have := merged[id]
+			if have == nil {
+				merged[id] = &pb.MemberConfig{MspId: m.MspId, RootCerts: m.RootCerts, IntermediateCerts: m.IntermediateCerts, Crls: m.Crls}
+				continue
+			}
+			have.RootCerts = appendUnique(have.RootCerts, m.RootCerts)
+			have.IntermediateCerts = appendUnique(have.IntermediateCerts, m.IntermediateCerts)
+			have.Crls = appendUnique(have.Crls, m.Crls)
+		}
+	}
+	n.mu.RUnlock()
+	cfgs, err := channelconfig.MSPConfigs(merged)
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewManager(cfgs)
+}
+
+func appendUnique(dst, src [][]byte) [][]byte {
+	dst = slices.Clone(dst)
+	for _, b := range src {
+		if !slices.ContainsFunc(dst, func(d []byte) bool { return bytes.Equal(d, b) }) {
+			dst = append(dst, b)
+		}
+	}
+	return dst
+}
+
+// refreshTrust makes TLS follow a configuration change at once: new
+// members are accepted and revoked certificates refused from the next
+// handshake and call.
+func (n *Node) refreshTrust() {
+	if n.trust == nil {
+		return
+	}
+	mgr, err := n.trustManager()
+	if err != nil {
+		n.log.Error("cannot rebuild TLS trust from the channel configurations", "error", err)
+		return
+	}
+	n.trust.Update(mgr)
+}
+
+// Start listens and serves, and starts pulling blocks on every channel.
+func (n *Node) Start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.started || n.stopped {
+		return errors.New("peer: already started or stopped")
+	}
+	ln := n.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", n.cfg.ListenAddress); err != nil {
+			return err
+		}
+	}
+	n.started = true
+	n.ln = ln
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	n.grpc = transport.NewGRPCServer(
+		transport.ServerTLSConfig(n.cfg.Certificate, n.trust, n.log, pki.Roles...), n.trust,
+		transport.WithMaxMessageSize(maxBlockMessage),
+		transport.WithLogger(n.log),
+		transport.WithServerOptions(grpc.MaxRecvMsgSize(n.cfg.MaxProposalBytes+64<<10)),
+	)
+	pb.RegisterEndorserServer(n.grpc, &endorser{node: n})
+	pb.RegisterPeerServer(n.grpc, &peerService{node: n})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.grpc.Serve(ln); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			n.log.Error("gRPC server stopped", "error", err)
+		}
+	}()
+	for _, c := range n.channels {
+		p := &puller{ch: c, clientTLS: n.clientTLS, log: c.log, maxMsg: maxBlockMessage}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			p.run(n.ctx)
+		}()
+	}
+	n.log.Info("peer serving", "address", ln.Addr().String(), "channels", n.channelIDs(), "chaincodes", n.reg.names())
+	return nil
+}
+
+// stopGrace is how long Stop lets calls in progress finish.
+const stopGrace = 5 * time.Second
+
+// Stop stops pulling, stops serving (calls in progress get a short grace;
+// blocking CommitStatus calls and Deliver streams end at once) and closes
+// the ledgers. It is safe to call more than once.
+func (n *Node) Stop() error {
+	var err error
+	n.stopOnce.Do(func() {
+		n.mu.Lock()
+		n.stopped = true
+		started := n.started
+		n.mu.Unlock()
+		if started {
+			n.cancel()
+			done := make(chan struct{})
+			go func() {
+				n.grpc.GracefulStop()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-time.After(stopGrace):
+				n.grpc.Stop()
+				<-done
+			}
+			n.wg.Wait()
+		}
+		var errs []error
+		for _, c := range n.channels {
+			if cerr := c.close(); cerr != nil {
+				errs = append(errs, fmt.Errorf("channel %s: %w", c.id, cerr))
+			}
+		}
+		err = errors.Join(errs...)
+		n.log.Info("peer stopped")
+	})
+	return err
+}
+
+// withStop returns ctx cancelled also when the node stops, for calls that
+// block (CommitStatus, Deliver).
+func (n *Node) withStop(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if n.ctx == nil {
+		return ctx, cancel
+	}
+	stop := context.AfterFunc(n.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// Addr returns the address the node listens on (nil before Start).
+func (n *Node) Addr() net.Addr {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if n.ln == nil {
+		return nil
+	}
+	return n.ln.Addr()
+}
+
+// MSPID is the peer's member.
+func (n *Node) MSPID() string { return n.mspID }
+
+// Channel returns a joined channel.
+func (n *Node) Channel(id string) (*Channel, bool) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	c, ok := n.channels[id]
+	return c, ok
+}
+
+// Channels lists the joined channels' IDs, sorted.
+func (n *Node) Channels() []string {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.channelIDs()
+}
+
+func (n *Node) channelIDs() []string { return slices.Sorted(maps.Keys(n.channels)) }
+
+// Healthy reports nil when the node serves and no channel has halted.
+func (n *Node) Healthy() error {
+	n.mu.RLock()
+	started, stopped := n.started, n.stopped
+	n.mu.RUnlock()
+	if !started || stopped {
+		return errors.New("peer not serving")
+	}
+	for _, id := range n.Channels() {
+		c, _ := n.Channel(id)
+		if err := c.Err(); err != nil {
+			return fmt.Errorf("channel %s halted: %w", id, err)
+		}
+	}
+	return nil
+}
