@@ -39,6 +39,10 @@ type Config struct {
 	Writers    *pb.Policy // the channel's Writers policy, applied to creators
 	// MaxEnvelopeBytes bounds one envelope (0: protocol.MaxMessageBytes).
 	MaxEnvelopeBytes int
+	// CheckWriteKey, if set, refuses public writes the ledger cannot
+	// store (INVALID_WRITESET). It runs in phase one, so a refused
+	// transaction's writes never enter the block's MVCC bookkeeping.
+	CheckWriteKey func(namespace, key string) error
 }
 
 // Definitions supplies the endorsement policies in force for the block.
@@ -248,6 +252,16 @@ func checkTransaction(envBytes []byte, cfg *Config, defs Definitions, at time.Ti
 	if err := protocol.Unmarshal(prp.Results, rwset, 0); err != nil {
 		result.fail(pb.TxValidationCode_BAD_RWSET, err.Error())
 		return result
+	}
+	if cfg.CheckWriteKey != nil {
+		for _, ns := range rwset.NsRwsets {
+			for _, w := range ns.Writes {
+				if err := cfg.CheckWriteKey(ns.Namespace, w.Key); err != nil {
+					result.fail(pb.TxValidationCode_INVALID_WRITESET, err.Error())
+					return result
+				}
+			}
+		}
 	}
 	events := new(pb.ChaincodeEvents)
 	if err := protocol.Unmarshal(prp.Events, events, 0); err != nil {

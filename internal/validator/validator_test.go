@@ -446,3 +446,18 @@ func (s *memState) HashedVersion(ns, coll string, keyHash []byte) (*pb.Version, 
 func (s *memState) TxIDExists(txID string) (bool, error) { return s.txIDs[txID], nil }
 
 var _ identity.Signer = (*identity.KeySigner)(nil)
+
+func TestUnstorableWriteDoesNotConflict(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.CheckWriteKey = func(ns, key string) error {
+		if key == "bad" {
+			return fmt.Errorf("key %q refused", key)
+		}
+		return nil
+	}
+	f.state.put("kv", "a", &pb.Version{Block: 1})
+	refused := &pb.TxReadWriteSet{NsRwsets: []*pb.NsReadWriteSet{{Namespace: "kv", Writes: []*pb.KVWrite{{Key: "a", Value: []byte("x")}, {Key: "bad"}}}}}
+	c := f.clients["Org1MSP"]
+	res := f.validate(f.tx(c, refused, "Org1MSP", "Org2MSP"), f.tx(c, readWrite("a", &pb.Version{Block: 1}), "Org1MSP", "Org2MSP"))
+	expect(t, res, pb.TxValidationCode_INVALID_WRITESET, pb.TxValidationCode_VALID)
+}
