@@ -73,12 +73,14 @@ func (c *Config) ApplyUpdateEnvelope(envBytes []byte, at time.Time) (*Config, er
 }
 
 // ApplyUpdate validates a config update against c and returns the
-// configuration it produces (sequence + 1). For this version every change
-// (members, orderer section, policies, capability) is governed by the
-// channel Admins policy (MAJORITY of member admins by default); the
-// signatures are checked at time at (a block's timestamp when validating a
-// config block). Every element the update changes must be listed in its
-// read versions with the version it has now, and every listed version must
+// configuration it produces (sequence + 1). Each changed element is
+// checked against its mod policy (see ModPolicy): a member's own
+// maintenance of its MSP (CRLs, intermediate CA certificates, peer
+// endpoints) needs that member's Admins, every other change the channel
+// Admins policy; an update mixing both needs all of them. The signatures
+// are checked at time at (a block's timestamp when validating a config
+// block). Every element the update changes must be listed in its read
+// versions with the version it has now, and every listed version must
 // still be current. At most one consenter may be added or removed by one
 // update, and new or changed consenter certificates must be valid at at.
 func (c *Config) ApplyUpdate(env *pb.ConfigUpdateEnvelope, at time.Time) (*Config, error) {
@@ -96,15 +98,15 @@ func (c *Config) ApplyUpdate(env *pb.ConfigUpdateEnvelope, at time.Time) (*Confi
 	if err != nil {
 		return nil, err
 	}
-	if err := c.EvaluatePolicy(PolicyAdmins, signers); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUpdateRefused, err)
-	}
 	next, changed, err := c.apply(upd)
 	if err != nil {
 		return nil, err
 	}
 	if len(changed) == 0 {
 		return nil, refusedf("the update changes nothing")
+	}
+	if err := c.checkModPolicies(next, changed, signers); err != nil {
+		return nil, err
 	}
 	if err := checkReadVersions(c, upd.ReadVersions, changed); err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ func NewRootCommand() *cobra.Command {
 		newChannelCommand(),
 		newOrdererCommand(),
 		newPeerCommand(),
+		newGovernanceCommand(),
 	)
 	return root
 }

@@ -44,8 +44,11 @@ type checkedEnvelope struct {
 //   - the creator is a valid identity of a member now, its signature over
 //     the payload verifies, and it satisfies the channel's Writers policy
 //     (FORBIDDEN);
-//   - a CONFIG_UPDATE is signed as the channel Admins policy requires and
-//     applies to the current configuration (FORBIDDEN or BAD_REQUEST).
+//   - a CONFIG_UPDATE is signed as the mod policy of every element it
+//     changes requires (channelconfig.ModPolicy: the member's own Admins
+//     for its CRLs, intermediates and endpoints, the channel Admins policy
+//     for the rest) and applies to the current configuration (FORBIDDEN or
+//     BAD_REQUEST).
 //
 // It does not check for duplicates; the caller does.
 func checkEnvelope(cfg *channelconfig.Config, raw []byte, now time.Time) (*checkedEnvelope, *refusal) {

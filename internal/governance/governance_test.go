@@ -1,0 +1,365 @@
+package governance_test
+
+import (
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/governance"
+	"github.com/blossom-ledger/blossom/internal/identity"
+	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/policy"
+	"github.com/blossom-ledger/blossom/internal/protocol"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
+	"github.com/blossom-ledger/blossom/sdk/contract/contracttest"
+)
+
+var mspIDs = []string{"Org1MSP", "Org2MSP", "Org3MSP"}
+
+// network is a three-member channel configuration with one admin, one
+// client and one orderer per member, and the _governance chaincode.
+type network struct {
+	c       *testpki.Consortium
+	cfg     *channelconfig.Config
+	admins  map[string]*testpki.Credential
+	clients map[string]*testpki.Credential
+	stub    *contracttest.Stub
+}
+
+func newNetwork(t *testing.T) *network {
+	t.Helper()
+	n := &network{c: testpki.NewConsortium(t, mspIDs...), admins: map[string]*testpki.Credential{}, clients: map[string]*testpki.Credential{}}
+	cc := &pb.ChannelConfig{
+		ChannelId: "blossom", Capability: channelconfig.CapabilityV1,
+		Members: map[string]*pb.MemberConfig{}, Orderer: &pb.OrdererConfig{}, Policies: channelconfig.DefaultPolicies(),
+	}
+	for i, id := range mspIDs {
+		m := n.c.Member(id)
+		n.admins[id] = m.Issue(pki.RoleAdmin, "admin-"+strings.ToLower(id), nil)
+		n.clients[id] = m.Issue(pki.RoleClient, "client-"+strings.ToLower(id), nil)
+		o := m.Issue(pki.RoleOrderer, "orderer"+string(rune('0'+i)), nil)
+		cc.Members[id] = &pb.MemberConfig{MspId: id, RootCerts: [][]byte{n.c.Root.Cert.Raw}, IntermediateCerts: [][]byte{m.CA.Cert.Raw}}
+		cc.Orderer.Consenters = append(cc.Orderer.Consenters, &pb.Consenter{Id: o.Cert.Subject.CommonName, MspId: id, Address: "127.0.0.1:" + string(rune('1'+i)) + "050", CertDer: o.Cert.Raw})
+	}
+	var err error
+	if n.cfg, err = channelconfig.New(cc); err != nil {
+		t.Fatal(err)
+	}
+	n.stub = contracttest.NewStub(governance.Name, governance.New())
+	n.stub.SetChannelID("blossom")
+	return n
+}
+
+func (n *network) as(cred *testpki.Credential) *contracttest.Stub {
+	n.stub.SetCreator(cred.Cert.Subject.Organization[0], cred.Cert.Raw)
+	return n.stub
+}
+
+func (n *network) propose(t *testing.T, by *testpki.Credential, id string, upd *pb.ConfigUpdate) []byte {
+	t.Helper()
+	raw := protocol.MustMarshal(upd)
+	if _, err := n.as(by).InvokeBytes("governance:Propose", [][]byte{[]byte(id), []byte("test proposal " + id), raw}); err != nil {
+		t.Fatalf("propose %s: %v", id, err)
+	}
+	return raw
+}
+
+func (n *network) approve(t *testing.T, by *testpki.Credential, id string, update []byte) {
+	t.Helper()
+	sig, err := governance.Sign(update, by.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.as(by).InvokeBytes("governance:Approve", [][]byte{[]byte(id), sig}); err != nil {
+		t.Fatalf("approve %s by %s: %v", id, by.Cert.Subject.CommonName, err)
+	}
+}
+
+func (n *network) get(t *testing.T, id string) *governance.Proposal {
+	t.Helper()
+	raw, err := n.stub.Invoke("governance:Get", id)
+	if err != nil {
+		t.Fatalf("get %s: %v", id, err)
+	}
+	p, err := governance.ParseProposal(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (n *network) addOrg4(t *testing.T) (*testpki.Member, *pb.ConfigUpdate) {
+	t.Helper()
+	org4 := n.c.AddMember("Org4MSP")
+	m, err := governance.MemberFromPEM("Org4MSP", pki.EncodeCertificatePEM(n.c.Root.Cert.Raw), pki.EncodeCertificatePEM(org4.CA.Cert.Raw), nil, []string{"peer0.org4:7051"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := governance.AddMember(n.cfg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org4, u
+}
+
+// TestProposeApproveSubmit runs the whole flow for an add-member proposal:
+// with one recorded signature the assembled update is refused, with two
+// of three it is accepted.
+func TestProposeApproveSubmit(t *testing.T) {
+	n := newNetwork(t)
+	a1, a2 := n.admins["Org1MSP"], n.admins["Org2MSP"]
+	_, u := n.addOrg4(t)
+	n.stub.SetTxTimestamp(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	update := n.propose(t, a1, "add-org4", u)
+
+	p := n.get(t, "add-org4")
+	if p.Proposer.MSPID != "Org1MSP" || p.Proposer.EnrollmentID != "admin-org1msp" || !p.ProposedAt.Equal(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("proposer %+v at %v", p.Proposer, p.ProposedAt)
+	}
+	if string(p.Update) != string(update) || len(p.Signatures) != 0 {
+		t.Errorf("update %d bytes, %d signatures", len(p.Update), len(p.Signatures))
+	}
+	if _, _, err := governance.NewEnvelope(a1.Signer, "blossom", p, time.Now()); err == nil {
+		t.Error("an envelope was assembled without signatures")
+	}
+
+	n.approve(t, a1, "add-org4", update)
+	n.approve(t, a1, "add-org4", update) // again: replaces, still one
+	p = n.get(t, "add-org4")
+	if len(p.Signatures) != 1 {
+		t.Fatalf("%d signatures after approving twice", len(p.Signatures))
+	}
+	env, _, err := governance.NewEnvelope(a1.Signer, "blossom", p, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.cfg.ApplyUpdateEnvelope(env, time.Now()); !errors.Is(err, policy.ErrNotSatisfied) || !strings.Contains(err.Error(), "needs 2 of 3 members, got 1") {
+		t.Fatalf("1 of 3 signatures: %v", err)
+	}
+
+	n.approve(t, a2, "add-org4", update)
+	p = n.get(t, "add-org4")
+	env, _, err = governance.NewEnvelope(n.clients["Org3MSP"].Signer, "blossom", p, time.Now()) // anyone submits
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := n.cfg.ApplyUpdateEnvelope(env, time.Now())
+	if err != nil {
+		t.Fatalf("2 of 3 signatures: %v", err)
+	}
+	if got := next.MemberIDs(); len(got) != 4 {
+		t.Errorf("members %v", got)
+	}
+
+	raw, err := n.stub.Invoke("governance:List")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []governance.Summary
+	if err := json.Unmarshal(raw, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].ID != "add-org4" || strings.Join(list[0].Signers, ",") == "" || len(list[0].Signers) != 2 {
+		t.Errorf("list %s", raw)
+	}
+}
+
+// TestSelfCRLProposal publishes a member's CRL with its own admin's
+// signature alone.
+func TestSelfCRLProposal(t *testing.T) {
+	n := newNetwork(t)
+	org2 := n.c.Member("Org2MSP")
+	org2.Revoke(n.clients["Org2MSP"].Cert)
+	crls, err := governance.CRLsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: org2.CRL().Raw}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := governance.UpdateCRLs(n.cfg, "Org2MSP", crls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2 := n.admins["Org2MSP"]
+	update := n.propose(t, a2, "org2-crl", u)
+	n.approve(t, a2, "org2-crl", update)
+	env, _, err := governance.NewEnvelope(a2.Signer, "blossom", n.get(t, "org2-crl"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := n.cfg.ApplyUpdateEnvelope(env, time.Now())
+	if err != nil {
+		t.Fatalf("own CRL with one own admin: %v", err)
+	}
+	if _, err := next.Manager().Validate("Org2MSP", n.clients["Org2MSP"].Cert.Raw, identity.AnyRole, time.Now()); err == nil {
+		t.Error("the revoked client is still valid")
+	}
+	// Org1's admin cannot publish Org2's CRL.
+	update = n.propose(t, n.admins["Org1MSP"], "org2-crl-by-org1", u)
+	n.approve(t, n.admins["Org1MSP"], "org2-crl-by-org1", update)
+	env, _, _ = governance.NewEnvelope(n.admins["Org1MSP"].Signer, "blossom", n.get(t, "org2-crl-by-org1"), time.Now())
+	if _, err := n.cfg.ApplyUpdateEnvelope(env, time.Now()); err == nil || !strings.Contains(err.Error(), "Org2MSP.Admins") {
+		t.Errorf("Org2's CRL signed by Org1: %v", err)
+	}
+}
+
+func TestChaincodeRefusals(t *testing.T) {
+	n := newNetwork(t)
+	a1, a2 := n.admins["Org1MSP"], n.admins["Org2MSP"]
+	_, u := n.addOrg4(t)
+	update := n.propose(t, a1, "p1", u)
+	other := protocol.MustMarshal(&pb.ConfigUpdate{ChannelId: "blossom", RemoveMembers: []string{"Org3MSP"}})
+	sigBy := func(cred *testpki.Credential, upd []byte) []byte {
+		s, err := governance.Sign(upd, cred.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tampered := sigBy(a1, update)
+	{
+		cs := new(pb.ConfigSignature)
+		if err := protocol.Unmarshal(tampered, cs, 0); err != nil {
+			t.Fatal(err)
+		}
+		cs.Signature[len(cs.Signature)-1] ^= 1
+		tampered = protocol.MustMarshal(cs)
+	}
+	wrongChannel := protocol.MustMarshal(&pb.ConfigUpdate{ChannelId: "other"})
+	tests := []struct {
+		name    string
+		as      *testpki.Credential
+		fn      string
+		args    [][]byte
+		wantErr string
+	}{
+		{"propose by a client", n.clients["Org1MSP"], "Propose", [][]byte{[]byte("p2"), nil, update}, "only an admin"},
+		{"propose an existing ID", a2, "Propose", [][]byte{[]byte("p1"), nil, update}, "already exists"},
+		{"propose a bad ID", a1, "Propose", [][]byte{[]byte("a b"), nil, update}, "only letters"},
+		{"propose an empty ID", a1, "Propose", [][]byte{nil, nil, update}, "1 to 64"},
+		{"propose junk", a1, "Propose", [][]byte{[]byte("p2"), nil, []byte("\xff\xff")}, "config update"},
+		{"propose an empty update", a1, "Propose", [][]byte{[]byte("p2"), nil, nil}, "config update of 0 bytes"},
+		{"propose for another channel", a1, "Propose", [][]byte{[]byte("p2"), nil, wrongChannel}, "not blossom"},
+		{"propose a long description", a1, "Propose", [][]byte{[]byte("p2"), []byte(strings.Repeat("x", governance.MaxDescriptionLength+1)), update}, "description"},
+		{"propose with missing args", a1, "Propose", [][]byte{[]byte("p2")}, "want 3"},
+		{"approve by a client", n.clients["Org1MSP"], "Approve", [][]byte{[]byte("p1"), sigBy(n.clients["Org1MSP"], update)}, "only an admin"},
+		{"approve with another admin's signature", a2, "Approve", [][]byte{[]byte("p1"), sigBy(a1, update)}, "not the transaction's creator"},
+		{"approve another update", a1, "Approve", [][]byte{[]byte("p1"), sigBy(a1, other)}, "does not verify"},
+		{"approve with a tampered signature", a1, "Approve", [][]byte{[]byte("p1"), tampered}, "does not verify"},
+		{"approve with junk", a1, "Approve", [][]byte{[]byte("p1"), []byte("junk")}, "config signature"},
+		{"approve an unknown proposal", a1, "Approve", [][]byte{[]byte("p9"), sigBy(a1, update)}, "no proposal p9"},
+		{"get an unknown proposal", a1, "Get", [][]byte{[]byte("p9")}, "no proposal p9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := n.stub.StateKeys()
+			_, err := n.as(tt.as).InvokeBytes("governance:"+tt.fn, tt.args)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want one mentioning %q", err, tt.wantErr)
+			}
+			if after := n.stub.StateKeys(); len(after) != len(before) {
+				t.Errorf("a refused call changed state: %d keys, was %d", len(after), len(before))
+			}
+		})
+	}
+	if p := n.get(t, "p1"); len(p.Signatures) != 0 {
+		t.Errorf("refused approvals recorded: %d", len(p.Signatures))
+	}
+}
+
+func TestBuilders(t *testing.T) {
+	n := newNetwork(t)
+	org4, u := n.addOrg4(t)
+	if u.SetMembers["Org4MSP"] == nil || len(u.ReadVersions) != 1 {
+		t.Errorf("add member update %v", u)
+	}
+	if _, err := governance.AddMember(n.cfg, &pb.MemberConfig{MspId: "Org1MSP"}); err == nil {
+		t.Error("adding an existing member was built")
+	}
+	if _, err := governance.MemberFromPEM("Org5MSP", []byte("junk"), nil, nil, nil); err == nil {
+		t.Error("junk roots accepted")
+	}
+	if _, err := governance.RemoveMember(n.cfg, "Org9MSP"); err == nil {
+		t.Error("removing a non-member was built")
+	}
+	rm, err := governance.RemoveMember(n.cfg, "Org3MSP")
+	if err != nil || len(rm.RemoveMembers) != 1 {
+		t.Fatalf("remove: %v %v", rm, err)
+	}
+	// Org4's CRL is signed by a CA Org1 does not have.
+	org4.Revoke(org4.Issue(pki.RoleClient, "x", nil).Cert)
+	if _, err := governance.UpdateCRLs(n.cfg, "Org1MSP", [][]byte{org4.CRL().Raw}); err == nil {
+		t.Error("a CRL of another CA was accepted for Org1")
+	}
+	if _, err := governance.CRLsFromPEM(pki.EncodeCertificatePEM(n.c.Root.Cert.Raw)); err == nil {
+		t.Error("a certificate was accepted as a CRL")
+	}
+	if _, err := governance.CRLsFromPEM(nil); err == nil {
+		t.Error("no CRL accepted")
+	}
+
+	batch, err := governance.SetBatch(n.cfg, governance.BatchChange{MaxMessageCount: 10, Timeout: 250 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := protocol.MustMarshal(batch)
+	var sigs []*pb.ConfigSignature
+	for _, id := range []string{"Org1MSP", "Org3MSP"} {
+		s, err := channelconfig.SignUpdate(raw, n.admins[id].Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs = append(sigs, s)
+	}
+	next, err := n.cfg.ApplyUpdate(&pb.ConfigUpdateEnvelope{ConfigUpdate: raw, Signatures: sigs}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.BatchSize().MaxMessageCount != 10 || next.BatchTimeout() != 250*time.Millisecond || next.BatchSize().AbsoluteMaxBytes != n.cfg.BatchSize().AbsoluteMaxBytes {
+		t.Errorf("batch %+v timeout %v", next.BatchSize(), next.BatchTimeout())
+	}
+	for _, bad := range []governance.BatchChange{{}, {Timeout: 1500 * time.Microsecond}, {Timeout: -time.Second}, {PreferredMaxBytes: 1 << 30}} {
+		if _, err := governance.SetBatch(n.cfg, bad); err == nil {
+			t.Errorf("SetBatch(%+v) accepted", bad)
+		}
+	}
+}
+
+func FuzzParseProposal(f *testing.F) {
+	f.Add([]byte(`{"id":"p1","update":"CgdibG9zc29t","signatures":[{"configSignature":"AA=="}]}`))
+	f.Add([]byte(`{"id":""}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := governance.ParseProposal(raw)
+		if err != nil {
+			return
+		}
+		if governance.ValidateID(p.ID) != nil {
+			t.Fatalf("invalid ID %q accepted", p.ID)
+		}
+	})
+}
+
+func FuzzVerifyApproval(f *testing.F) {
+	f.Add([]byte("update"), []byte{0x0a, 0x02, 0x0a, 0x00, 0x12, 0x01, 0x00}, "Org1MSP", []byte{1})
+	f.Add([]byte{}, []byte("junk"), "", []byte{})
+	f.Fuzz(func(t *testing.T, update, sig []byte, msp string, cert []byte) {
+		if governance.VerifyApproval(update, sig, msp, cert) == nil {
+			t.Fatal("a fuzzed signature verified")
+		}
+	})
+}
+
+func FuzzCRLsFromPEM(f *testing.F) {
+	f.Add([]byte("-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n"))
+	f.Add([]byte("junk"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		crls, err := governance.CRLsFromPEM(data)
+		if err == nil && len(crls) == 0 {
+			t.Fatal("no CRL and no error")
+		}
+	})
+}
