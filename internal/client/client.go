@@ -78,6 +78,31 @@ type Client struct {
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn // by endpoint name ("peer:" or "orderer:" prefix)
 	closed bool
+	// seen is, per channel, the lowest ledger height that holds every
+	// block this client has seen its transactions commit in. Proposals
+	// carry it as min_height (read-after-write, DESIGN §11), so endorsers
+	// that lag behind wait instead of simulating on state older than what
+	// the caller already observed.
+	seen map[string]uint64
+}
+
+// observeHeight records that channel has reached at least height.
+func (c *Client) observeHeight(channel string, height uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = make(map[string]uint64)
+	}
+	if height > c.seen[channel] {
+		c.seen[channel] = height
+	}
+}
+
+// seenHeight is the height recorded by observeHeight (0 if none).
+func (c *Client) seenHeight(channel string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.seen[channel]
 }
 
 // ErrClosed is returned by calls on a closed client.

@@ -116,6 +116,23 @@ func TestSubmitEvaluateAndFailures(t *testing.T) {
 			t.Fatalf("got %v", err)
 		}
 	})
+	t.Run("proposals carry the height of the caller's last commit", func(t *testing.T) {
+		res, err := cl.Submit(ctx, kv("kv:Put", "raw", "1"), net.PeerNames(0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prop, err := cl.NewProposal(kv("kv:Get", "raw"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, hdr, _, err := txn.ParseSignedProposal(prop.Signed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.MinHeight != res.Block+1 {
+			t.Fatalf("min_height %d after a commit in block %d, want %d", hdr.MinHeight, res.Block, res.Block+1)
+		}
+	})
 	t.Run("orderer failover", func(t *testing.T) {
 		cfg := net.ClientConfig(1, nil)
 		cfg.Orderers = append([]client.Endpoint{{Name: "dead", Address: deadAddress(t)}}, cfg.Orderers[0])

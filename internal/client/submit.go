@@ -82,9 +82,13 @@ type SubmitResult struct {
 }
 
 // NewProposal builds and signs a proposal for req with the client's
-// signer (req.ChannelID "" = the configured channel).
+// signer (req.ChannelID "" = the configured channel). Its min_height is
+// at least the height after the last block this client saw one of its
+// transactions commit in, so every endorser simulates on state that
+// includes the caller's earlier writes.
 func (c *Client) NewProposal(req txn.Request) (*txn.Proposal, error) {
 	req.ChannelID = c.channel(req.ChannelID)
+	req.MinHeight = max(req.MinHeight, c.seenHeight(req.ChannelID))
 	return txn.NewProposal(c.cfg.Signer, req)
 }
 
@@ -351,6 +355,7 @@ func (c *Client) WaitForCommit(ctx context.Context, channel, txID string, peers 
 				txID, peers[0], res.Code, res.Block, peers[i+1], s.Code, s.Block)
 		}
 	}
+	c.observeHeight(channel, res.Block+1)
 	if res.Code != pb.TxValidationCode_VALID {
 		return res, &InvalidTxError{TxID: txID, Code: res.Code, Block: res.Block}
 	}
