@@ -5,7 +5,10 @@ RACE_PKGS = ./internal/identity/... ./internal/transport/... ./internal/caserver
 # The FIPS 140-3 run covers the cryptographic layers.
 FIPS_PKGS = ./internal/pki/... ./internal/identity/... ./internal/transport/... ./internal/policy/... ./internal/protocol/... ./internal/gateway/...
 
-.PHONY: build test deps lint unit race fips generate
+# Chaincodes built to WebAssembly packages (reproducible; see internal/chaincode/ccpackage).
+CHAINCODES = kvtest authorization asset
+
+.PHONY: build test deps lint unit race fips generate chaincodes
 
 build:
 	$(GO) build -trimpath -o bin/blossom ./cmd/blossom
@@ -33,3 +36,10 @@ test: deps lint unit race fips
 
 generate:
 	$(GO) generate ./internal/protocol
+
+# bin/chaincodes/<name>.tar.gz for each chaincode/<name>/wasm; prints the package IDs.
+chaincodes:
+	@for cc in $(CHAINCODES); do \
+	  printf '%s\t' $$cc; \
+	  $(GO) run ./internal/chaincode/ccpackage/ccbuild -dir ./chaincode/$$cc/wasm -label $$cc -o bin/chaincodes/$$cc.tar.gz || exit 1; \
+	done

@@ -41,8 +41,18 @@ import (
 	"github.com/blossom-ledger/blossom/sdk/contract"
 )
 
-// New returns the chaincode.
+// New returns the chaincode. Its Warmup prepares the JSON encoders of
+// its results (see contract.Warmer).
 func New() contract.Chaincode {
+	return contract.WithWarmup(router(), warmup)
+}
+
+// warmup encodes each JSON result type once.
+func warmup() {
+	contract.WarmJSON([]kvJSON{{}}, []compositeJSON{{Attributes: []string{""}}}, []historyJSON{{}}, whoamiJSON{}, txInfoJSON{})
+}
+
+func router() contract.Chaincode {
 	return contract.New(contract.Contract{
 		Name: "kv",
 		Functions: map[string]contract.Function{

@@ -50,6 +50,35 @@
 // that starts with U+0000 must be a composite key built by
 // [CreateCompositeKey]. Values are at most [MaxValueSize] bytes.
 //
+// # WebAssembly
+//
+// The same chaincode source runs natively (registered with the peer's
+// native runtime, or in contracttest) and as a WebAssembly module run by
+// the peer's wasm runtime. A module is a main package that registers the
+// chaincode from an init function, built as a WASI reactor:
+//
+//	package main
+//
+//	func init() { contract.Serve(mychaincode.New()) }
+//
+//	func main() {}
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o cc.wasm .
+//
+// (internal/chaincode/ccpackage builds and packages it reproducibly). In
+// the module the Stub forwards every call to the peer over the small ABI
+// of sdk/contract/wasmabi. The sandbox is deterministic: time.Now reads a
+// virtual clock that starts at the transaction's timestamp, crypto/rand
+// is seeded by the transaction ID, map iteration and goroutine scheduling
+// repeat exactly, files and the network are unreachable, and every
+// transaction starts from the same snapshot of the module, so package
+// variables never carry anything from one transaction to the next. Work
+// that a long-running program would do once (encoding/json's per-type
+// encoders, compiled regular expressions) is therefore paid by every
+// transaction unless the chaincode does it in an init function or in a
+// Warmup method (see Warmer, WithWarmup and WarmJSON), which run before
+// the snapshot is taken.
+//
 // The package depends only on the standard library and builds for
 // GOOS=wasip1 GOARCH=wasm.
 package contract
