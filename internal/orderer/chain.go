@@ -658,7 +658,23 @@ func (l *leader) stop() {
 		}
 	}
 	for len(l.inflight) > 0 {
-		r := <-l.results
+		var r proposalResult
+		select {
+		case r = <-l.results:
+		case <-l.c.ctx.Done():
+			// The chain is closing and Raft is being shut down. hashicorp/raft
+			// does not resolve futures of entries still queued for its FSM
+			// when it shuts down, so waiting for them could hang the close
+			// forever; those envelopes' outcome is unknown (they may have
+			// committed), and their clients resubmit.
+			for _, pr := range l.inflight {
+				for _, p := range pr.pendings {
+					p.reply(outcomeUnknown(errChainClosing))
+				}
+			}
+			clear(l.inflight)
+			return
+		}
 		pr := l.inflight[r.number]
 		delete(l.inflight, r.number)
 		if pr == nil {
@@ -676,6 +692,10 @@ func (l *leader) stop() {
 		}
 	}
 }
+
+// errChainClosing is the outcome cause of envelopes in flight when the
+// chain closes.
+var errChainClosing = errors.New("orderer shutting down")
 
 // newBlock builds and signs a block.
 func (c *chain) newBlock(number uint64, prev []byte, envs [][]byte, at int64, lastConfig uint64) (*pb.Block, error) {
