@@ -94,20 +94,25 @@ func (c *chain) advance(cb *checkedBlock, commitHash []byte) {
 }
 
 // storedEffects checks a stored block's validation codes and commit hash
-// (as written by Commit) and returns its codes and public writes.
-func (c *chain) storedEffects(cb *checkedBlock) ([]pb.TxValidationCode, [][]Write, error) {
+// (as written by Commit) and returns its codes, public writes and hashed
+// private writes.
+func (c *chain) storedEffects(cb *checkedBlock) ([]pb.TxValidationCode, [][]Write, [][]PrivateWriteHash, error) {
 	md := cb.block.GetMetadata()
 	codes := DecodeValidationCodes(md.GetValidationCodes())
 	if len(codes) != len(cb.block.GetData().GetEnvelopes()) {
-		return nil, nil, fmt.Errorf("%d validation codes for %d transactions", len(codes), len(cb.block.GetData().GetEnvelopes()))
+		return nil, nil, nil, fmt.Errorf("%d validation codes for %d transactions", len(codes), len(cb.block.GetData().GetEnvelopes()))
 	}
 	writes, err := ExtractPublicWrites(cb.block, codes)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	want := ComputeCommitHash(c.commitHash, cb.block.Header, md.GetValidationCodes(), writes)
+	private, err := ExtractPrivateWriteHashes(cb.block, codes)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	want := ComputeCommitHash(c.commitHash, cb.block.Header, md.GetValidationCodes(), writes, private)
 	if !bytes.Equal(want, md.GetCommitHash()) {
-		return nil, nil, fmt.Errorf("commit hash mismatch")
+		return nil, nil, nil, fmt.Errorf("commit hash mismatch")
 	}
-	return codes, writes, nil
+	return codes, writes, private, nil
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
@@ -17,13 +18,19 @@ import (
 //	       ‖ header hash                        protocol.BlockHeaderHash, 32 bytes
 //	       ‖ uint64 len(codes) ‖ codes          metadata.validation_codes, one byte per transaction
 //	       ‖ uint64 count ‖ writes              every public write of the valid transactions
-//	       ‖ uint64 count ‖ private hashes )    private write hashes: none yet, so count 0
+//	       ‖ uint64 count ‖ private hashes )    hashed private writes of the valid transactions
 //
 // Each write is `uint64 len(namespace) ‖ namespace ‖ uint64 len(key) ‖ key ‖
 // byte is_delete ‖ uint64 len(value) ‖ value`, integers big-endian, and
 // the writes are sorted by (namespace, key), ties kept in block order
-// (transaction, then position in its read/write set).
-func ComputeCommitHash(prev []byte, header *pb.BlockHeader, codes []byte, writes [][]Write) []byte {
+// (transaction, then position in its read/write set). Each private write
+// hash is `uint64 len(namespace) ‖ namespace ‖ uint64 len(collection) ‖
+// collection ‖ uint64 len(key hash) ‖ key hash ‖ byte is_delete ‖ uint64
+// len(value hash) ‖ value hash`, sorted by (namespace, collection, key
+// hash), ties in block order. Only the hashes enter, never private values,
+// so every peer computes the same commit hash whatever private data it
+// holds; a block without private writes hashes as before (count 0).
+func ComputeCommitHash(prev []byte, header *pb.BlockHeader, codes []byte, writes [][]Write, private [][]PrivateWriteHash) []byte {
 	type ordered struct {
 		w   *Write
 		seq int
@@ -69,7 +76,44 @@ func ComputeCommitHash(prev []byte, header *pb.BlockHeader, codes []byte, writes
 		putLen(len(o.w.Value))
 		h.Write(o.w.Value)
 	}
-	putLen(0) // private write hashes
+	type orderedHash struct {
+		h   *PrivateWriteHash
+		seq int
+	}
+	var hashes []orderedHash
+	for i := range private {
+		for j := range private[i] {
+			hashes = append(hashes, orderedHash{&private[i][j], len(hashes)})
+		}
+	}
+	slices.SortFunc(hashes, func(a, b orderedHash) int {
+		if c := cmp.Compare(a.h.Namespace, b.h.Namespace); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.h.Collection, b.h.Collection); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.h.KeyHash, b.h.KeyHash); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	putLen(len(hashes))
+	for _, o := range hashes {
+		putLen(len(o.h.Namespace))
+		h.Write([]byte(o.h.Namespace))
+		putLen(len(o.h.Collection))
+		h.Write([]byte(o.h.Collection))
+		putLen(len(o.h.KeyHash))
+		h.Write(o.h.KeyHash)
+		if o.h.IsDelete {
+			h.Write([]byte{1})
+		} else {
+			h.Write([]byte{0})
+		}
+		putLen(len(o.h.ValueHash))
+		h.Write(o.h.ValueHash)
+	}
 	return h.Sum(nil)
 }
 

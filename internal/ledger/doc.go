@@ -16,9 +16,13 @@
 // (64 MiB by default). The Pebble database holds the block index (number ->
 // segment, offset, length, commit hash), the transaction index (txID ->
 // block, transaction number, validation code), the state (namespace, key ->
-// version, value), the history index (namespace, key, version -> is_delete)
-// and the ledger's meta record (height, last block hash, commit hash, last
-// config block).
+// version, value), the history index (namespace, key, version -> is_delete),
+// the hashed private state every peer keeps (namespace, collection, key
+// hash -> value hash, version), the private state of the collections this
+// peer's member belongs to (namespace, collection, key -> value, version),
+// the records of private data it misses, and the ledger's meta record
+// (height, last block hash, commit hash, last config block). See
+// CommitResult.Private and ReconcilePrivateData.
 //
 // # Commit point
 //

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,11 @@ import (
 //	't' ‖ txID                             tx index: block ‖ uint32 tx number ‖ byte code
 //	's' ‖ ns ‖ 0x00 ‖ key                  state: uint64 block ‖ uint64 tx ‖ value
 //	'h' ‖ ns ‖ 0x00 ‖ uint32 len(key) ‖ key ‖ uint64 block ‖ uint64 tx    history: byte is_delete
+//	'a' ‖ uint64 block ‖ uint64 tx ‖ ns ‖ 0x00 ‖ coll   committed private writes of a collection (served to reconciling peers)
+//	'k' ‖ ns ‖ 0x00 ‖ coll ‖ 0x00 ‖ SHA-256(key)      hashed private state: uint64 block ‖ uint64 tx ‖ SHA-256(value)
+//	'p' ‖ ns ‖ 0x00 ‖ coll ‖ 0x00 ‖ key              private state: uint64 block ‖ uint64 tx ‖ value
+//	'q' ‖ uint64 block ‖ uint64 tx                   private writes staged before the block's commit point
+//	'x' ‖ uint64 block ‖ uint64 tx ‖ ns ‖ 0x00 ‖ coll   private data this peer misses: empty
 //
 // Integers are big-endian so keys sort numerically. A namespace holds no NUL,
 // so 's' keys sort by (namespace, key).
@@ -24,6 +30,11 @@ const (
 	prefixTx      = 't'
 	prefixState   = 's'
 	prefixHistory = 'h'
+	prefixArchive = 'a'
+	prefixHashed  = 'k'
+	prefixPrivate = 'p'
+	prefixPending = 'q'
+	prefixMissing = 'x'
 )
 
 // MaxTxIDBytes bounds the transaction IDs the tx index records (a txID is 64
@@ -210,4 +221,68 @@ func prefixEnd(p []byte) []byte {
 		}
 	}
 	return nil // p is all 0xff: no upper bound
+}
+
+// collectionKey is prefix ‖ ns ‖ 0x00 ‖ coll ‖ 0x00 ‖ key.
+func collectionKey(prefix byte, ns, coll string, key []byte) []byte {
+	k := make([]byte, 0, 3+len(ns)+len(coll)+len(key))
+	k = append(k, prefix)
+	k = append(k, ns...)
+	k = append(k, 0)
+	k = append(k, coll...)
+	k = append(k, 0)
+	return append(k, key...)
+}
+
+func hashedKey(ns, coll string, keyHash []byte) []byte {
+	return collectionKey(prefixHashed, ns, coll, keyHash)
+}
+
+func privateKey(ns, coll, key string) []byte {
+	return collectionKey(prefixPrivate, ns, coll, []byte(key))
+}
+
+// pendingBlockPrefix is the prefix of every pending record of block number.
+func pendingBlockPrefix(number uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixPending}, number)
+}
+
+func pendingKey(number, tx uint64) []byte {
+	return binary.BigEndian.AppendUint64(pendingBlockPrefix(number), tx)
+}
+
+// missingBlockPrefix is the prefix of every missing record of block number.
+func missingBlockPrefix(number uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixMissing}, number)
+}
+
+func missingKey(number, tx uint64, ns, coll string) []byte {
+	k := binary.BigEndian.AppendUint64(missingBlockPrefix(number), tx)
+	k = append(k, ns...)
+	k = append(k, 0)
+	return append(k, coll...)
+}
+
+func decodeMissingKey(k []byte) (MissingPrivateData, error) {
+	if len(k) < 18 || k[0] != prefixMissing {
+		return MissingPrivateData{}, errors.New("not a missing private data key")
+	}
+	ns, coll, ok := bytes.Cut(k[17:], []byte{0})
+	if !ok {
+		return MissingPrivateData{}, errors.New("missing private data key without namespace terminator")
+	}
+	return MissingPrivateData{
+		Block:      binary.BigEndian.Uint64(k[1:9]),
+		Tx:         binary.BigEndian.Uint64(k[9:17]),
+		Namespace:  string(ns),
+		Collection: string(coll),
+	}, nil
+}
+
+func archiveKey(number, tx uint64, ns, coll string) []byte {
+	k := binary.BigEndian.AppendUint64([]byte{prefixArchive}, number)
+	k = binary.BigEndian.AppendUint64(k, tx)
+	k = append(k, ns...)
+	k = append(k, 0)
+	return append(k, coll...)
 }

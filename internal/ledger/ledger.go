@@ -43,6 +43,19 @@ type CommitResult struct {
 	// ExtractPublicWrites returns for the block (replay and Verify
 	// re-extract them); nil makes Commit extract them itself.
 	Writes [][]Write
+	// Private has, per envelope (nil, shorter, or nil entries: none), the
+	// private read/write sets this peer holds for the transaction, for
+	// collections its member belongs to. Commit stores a collection's
+	// writes only for a VALID transaction and only if they match the
+	// block's hashed writes of that collection (SHA-256 of each key and
+	// value); otherwise the collection is recorded as missing. Private data
+	// never changes validation codes or the commit hash.
+	Private []*pb.TxPvtReadWriteSet
+	// Eligible reports whether this peer's member belongs to a collection:
+	// a valid transaction's hashed writes to such a collection for which
+	// Private holds nothing are recorded as missing (MissingPrivateData).
+	// nil: only collections present in Private are eligible.
+	Eligible func(namespace, collection string) bool
 }
 
 // Ledger is one channel's ledger on a peer. Commit is serialised; every
@@ -65,6 +78,10 @@ type Ledger struct {
 	config *pb.ChannelConfig
 	// changed is closed and replaced at every commit.
 	changed chan struct{}
+
+	// stageDirty says private data may be staged for a block not yet
+	// committed (guarded by commitMu).
+	stageDirty bool
 
 	// afterAppend, if set (tests only), runs after the block record is
 	// durable and before the index batch; an error aborts the commit there,
@@ -130,7 +147,10 @@ func (l *Ledger) load() error {
 		}
 		l.chain.config, l.chain.keys, l.config = cfg, newConsenterKeys(cfg), cfg
 	}
-	return l.recoverBlockFile()
+	if err := l.recoverBlockFile(); err != nil {
+		return err
+	}
+	return l.clearStaleStaging()
 }
 
 func readMeta(r pebble.Reader) (meta, error) {
@@ -210,11 +230,11 @@ func (l *Ledger) replay(payload []byte, loc location) error {
 	if err != nil {
 		return err
 	}
-	codes, writes, err := l.chain.storedEffects(cb)
+	codes, writes, private, err := l.chain.storedEffects(cb)
 	if err != nil {
 		return err
 	}
-	return l.apply(cb, codes, writes, block.Metadata.CommitHash, loc)
+	return l.apply(cb, codes, writes, private, block.Metadata.CommitHash, loc)
 }
 
 // Close waits for a running commit and closes the ledger. Iterators and
@@ -272,7 +292,28 @@ func (l *Ledger) Commit(block *pb.Block, result CommitResult) error {
 	} else if err := checkWrites(writes, result.Codes); err != nil {
 		return fmt.Errorf("block %d refused: %w", number, err)
 	}
-	commitHash := ComputeCommitHash(l.chain.commitHash, block.Header, codeBytes, writes)
+	private, err := ExtractPrivateWriteHashes(block, result.Codes)
+	if err != nil {
+		return fmt.Errorf("block %d refused: %w", number, err)
+	}
+	if len(result.Private) > len(envs) {
+		return fmt.Errorf("block %d refused: private data for %d transactions, block has %d", number, len(result.Private), len(envs))
+	}
+	commitHash := ComputeCommitHash(l.chain.commitHash, block.Header, codeBytes, writes, private)
+	// Private values are durable before the commit point (DESIGN §11):
+	// staged now, moved into the private store with the block's index batch
+	// (or by the replay after a crash).
+	pvtWrites, missing := make([][]privateWrite, len(envs)), make([][]collRef, len(envs))
+	for i := range envs {
+		var held *pb.TxPvtReadWriteSet
+		if i < len(result.Private) {
+			held = result.Private[i]
+		}
+		pvtWrites[i], missing[i] = matchPrivateData(private[i], held, result.Eligible)
+	}
+	if err := l.stagePrivate(number, pvtWrites, missing); err != nil {
+		return fmt.Errorf("block %d: stage private data: %w", number, err)
+	}
 	stored := &pb.Block{
 		Header: block.Header,
 		Data:   block.Data,
@@ -303,10 +344,11 @@ func (l *Ledger) Commit(block *pb.Block, result CommitResult) error {
 		}
 	}
 	cb.block = stored
-	if err := l.apply(cb, result.Codes, writes, commitHash, loc); err != nil {
+	if err := l.apply(cb, result.Codes, writes, private, commitHash, loc); err != nil {
 		l.failed = err
 		return fmt.Errorf("block %d: index: %w", number, err)
 	}
+	l.stageDirty = false
 	return nil
 }
 
@@ -330,7 +372,7 @@ func checkWrites(writes [][]Write, codes []pb.TxValidationCode) error {
 
 // apply writes a block's index entries, effects and the new meta in one
 // synchronous batch, then advances the in-memory chain and wakes waiters.
-func (l *Ledger) apply(cb *checkedBlock, codes []pb.TxValidationCode, writes [][]Write, commitHash []byte, loc location) error {
+func (l *Ledger) apply(cb *checkedBlock, codes []pb.TxValidationCode, writes [][]Write, private [][]PrivateWriteHash, commitHash []byte, loc location) error {
 	number := cb.block.Header.Number
 	batch := l.db.NewBatch()
 	defer batch.Close()
@@ -378,6 +420,9 @@ func (l *Ledger) apply(cb *checkedBlock, codes []pb.TxValidationCode, writes [][
 				return err
 			}
 		}
+	}
+	if err := l.applyPrivate(batch, number, private); err != nil {
+		return err
 	}
 	next := l.chain
 	next.advance(cb, commitHash)

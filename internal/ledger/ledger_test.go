@@ -82,7 +82,7 @@ func TestCommitManyBlocksAndReopen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := ComputeCommitHash(prevCommit, got.Header, got.Metadata.ValidationCodes, writes); !bytes.Equal(want, ch) {
+		if want := ComputeCommitHash(prevCommit, got.Header, got.Metadata.ValidationCodes, writes, nil); !bytes.Equal(want, ch) {
 			t.Fatalf("block %d: stored commit hash is not the recomputed one", n)
 		}
 		prevCommit = ch
@@ -508,14 +508,14 @@ func TestCommitHashComparesPeers(t *testing.T) {
 
 func TestComputeCommitHashIsUnambiguous(t *testing.T) {
 	hdr := &pb.BlockHeader{Number: 1}
-	base := ComputeCommitHash(nil, hdr, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("v")}}})
+	base := ComputeCommitHash(nil, hdr, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("v")}}}, nil)
 	for name, h := range map[string][]byte{
-		"namespace/key boundary": ComputeCommitHash(nil, hdr, []byte{0}, [][]Write{{{Namespace: "a", Key: "bc", Value: []byte("v")}}}),
-		"delete":                 ComputeCommitHash(nil, hdr, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", IsDelete: true}}}),
-		"value":                  ComputeCommitHash(nil, hdr, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("w")}}}),
-		"previous":               ComputeCommitHash([]byte{1}, hdr, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("v")}}}),
-		"codes":                  ComputeCommitHash(nil, hdr, []byte{1}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("v")}}}),
-		"header":                 ComputeCommitHash(nil, &pb.BlockHeader{Number: 2}, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("v")}}}),
+		"namespace/key boundary": ComputeCommitHash(nil, hdr, []byte{0}, [][]Write{{{Namespace: "a", Key: "bc", Value: []byte("v")}}}, nil),
+		"delete":                 ComputeCommitHash(nil, hdr, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", IsDelete: true}}}, nil),
+		"value":                  ComputeCommitHash(nil, hdr, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("w")}}}, nil),
+		"previous":               ComputeCommitHash([]byte{1}, hdr, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("v")}}}, nil),
+		"codes":                  ComputeCommitHash(nil, hdr, []byte{1}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("v")}}}, nil),
+		"header":                 ComputeCommitHash(nil, &pb.BlockHeader{Number: 2}, []byte{0}, [][]Write{{{Namespace: "ab", Key: "c", Value: []byte("v")}}}, nil),
 	} {
 		if bytes.Equal(h, base) {
 			t.Errorf("commit hash ignores the %s", name)
@@ -526,10 +526,10 @@ func TestComputeCommitHashIsUnambiguous(t *testing.T) {
 	x := Write{Namespace: "n", Key: "x", Value: []byte("1")}
 	y := Write{Namespace: "n", Key: "y", Value: []byte("2")}
 	x2 := Write{Namespace: "n", Key: "x", Value: []byte("3")}
-	if !bytes.Equal(ComputeCommitHash(nil, hdr, nil, [][]Write{{x}, {y}}), ComputeCommitHash(nil, hdr, nil, [][]Write{{y}, {x}})) {
+	if !bytes.Equal(ComputeCommitHash(nil, hdr, nil, [][]Write{{x}, {y}}, nil), ComputeCommitHash(nil, hdr, nil, [][]Write{{y}, {x}}, nil)) {
 		t.Error("commit hash depends on the order of writes to different keys")
 	}
-	if bytes.Equal(ComputeCommitHash(nil, hdr, nil, [][]Write{{x}, {x2}}), ComputeCommitHash(nil, hdr, nil, [][]Write{{x2}, {x}})) {
+	if bytes.Equal(ComputeCommitHash(nil, hdr, nil, [][]Write{{x}, {x2}}, nil), ComputeCommitHash(nil, hdr, nil, [][]Write{{x2}, {x}}, nil)) {
 		t.Error("commit hash ignores which write to a key came last")
 	}
 }

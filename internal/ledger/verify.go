@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -91,7 +92,7 @@ func verify(dir string, rep *Report) error {
 	}
 	rep.IndexedHeight = m.height
 
-	v := &verifier{db: db, blockDir: blockDir, state: make(map[string]replayed)}
+	v := &verifier{db: db, blockDir: blockDir, state: make(map[string]replayed), hashed: make(map[string]replayed)}
 	sc, err := newRecordScanner(blockDir, segs, 1, 0)
 	if err != nil {
 		return err
@@ -138,6 +139,9 @@ func verify(dir string, rep *Report) error {
 	if err := v.compareState(rep); err != nil {
 		return err
 	}
+	if err := v.comparePrivateState(); err != nil {
+		return err
+	}
 	if m.height > 0 {
 		return v.checkHistoryCount(m.height)
 	}
@@ -161,6 +165,9 @@ type verifier struct {
 	blockDir string
 	chain    chain
 	state    map[string]replayed // ns ‖ 0x00 ‖ key -> value
+	// hashed is the replayed hashed private state: the key of its
+	// Pebble entry -> value hash.
+	hashed map[string]replayed
 	// history counts the history entries the indexed blocks account for.
 	history uint64
 	// per-block counters
@@ -178,7 +185,7 @@ func (v *verifier) block(payload []byte, loc location, indexed bool) error {
 	if err != nil {
 		return err
 	}
-	codes, writes, err := v.chain.storedEffects(cb)
+	codes, writes, private, err := v.chain.storedEffects(cb)
 	if err != nil {
 		return err
 	}
@@ -203,6 +210,16 @@ func (v *verifier) block(payload []byte, loc location, indexed bool) error {
 					delete(v.state, k)
 				} else {
 					v.state[k] = replayed{Version{number, uint64(i)}, w.Value}
+				}
+			}
+		}
+		for i, hs := range private {
+			for _, h := range hs {
+				k := string(hashedKey(h.Namespace, h.Collection, h.KeyHash))
+				if h.IsDelete {
+					delete(v.hashed, k)
+				} else {
+					v.hashed[k] = replayed{Version{number, uint64(i)}, h.ValueHash}
 				}
 			}
 		}
@@ -424,4 +441,63 @@ func (v *verifier) compareState(rep *Report) error {
 func printableKey(k string) string {
 	ns, key, _ := bytes.Cut([]byte(k), []byte{0})
 	return fmt.Sprintf("%s/%q", ns, key)
+}
+
+// comparePrivateState checks the hashed private state against the replayed
+// blocks, and that every private value stored at the version its hashed
+// state names hashes to that state's value hash (older values, kept while
+// the newer one is missing, are never served and not checked).
+func (v *verifier) comparePrivateState() error {
+	it, err := v.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixHashed}, UpperBound: []byte{prefixHashed + 1}})
+	if err != nil {
+		return err
+	}
+	seen := 0
+	for it.First(); it.Valid(); it.Next() {
+		ver, vh, err := decodeStateValue(it.Value())
+		if err != nil {
+			it.Close()
+			return err
+		}
+		r, ok := v.hashed[string(it.Key())]
+		if !ok || r.version != ver || !bytes.Equal(r.value, vh) {
+			it.Close()
+			return &VerifyError{ver.Block, "hashed private state disagrees with the replayed blocks"}
+		}
+		seen++
+	}
+	if err := it.Close(); err != nil {
+		return err
+	}
+	if seen != len(v.hashed) {
+		for _, r := range v.hashed {
+			return &VerifyError{r.version.Block, fmt.Sprintf("hashed private state lacks %d entries the blocks write", len(v.hashed)-seen)}
+		}
+	}
+	pit, err := v.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixPrivate}, UpperBound: []byte{prefixPrivate + 1}})
+	if err != nil {
+		return err
+	}
+	defer pit.Close()
+	for pit.First(); pit.Valid(); pit.Next() {
+		rest := pit.Key()[1:]
+		ns, after, ok1 := bytes.Cut(rest, []byte{0})
+		coll, key, ok2 := bytes.Cut(after, []byte{0})
+		if !ok1 || !ok2 {
+			return errors.New("malformed private state key")
+		}
+		ver, value, err := decodeStateValue(pit.Value())
+		if err != nil {
+			return err
+		}
+		kh := sha256.Sum256(key)
+		r, ok := v.hashed[string(hashedKey(string(ns), string(coll), kh[:]))]
+		if !ok || r.version != ver {
+			continue
+		}
+		if vh := sha256.Sum256(value); !bytes.Equal(vh[:], r.value) {
+			return &VerifyError{ver.Block, fmt.Sprintf("private value in %s/%s does not match the block's hash", ns, coll)}
+		}
+	}
+	return pit.Error()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/ledger"
 	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/internal/transient"
 	"github.com/blossom-ledger/blossom/internal/validator"
 )
 
@@ -24,10 +26,12 @@ import (
 type Channel struct {
 	id     string
 	ledger *ledger.Ledger
-	reg    *registry
-	val    *validator.Validator
-	log    *slog.Logger
-	self   string // this peer's MSP ID
+	// transient holds endorsed private read/write sets until they commit.
+	transient *transient.Store
+	reg       *registry
+	val       *validator.Validator
+	log       *slog.Logger
+	self      string // this peer's MSP ID
 	// onConfig runs after a config block is committed (the node refreshes
 	// its TLS trust from it).
 	onConfig func()
@@ -67,6 +71,15 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 			l.Close()
 		}
 	}()
+	ts, err := transient.Open(filepath.Join(o.dir, "transient"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			ts.Close()
+		}
+	}()
 	if l.Height() == 0 {
 		if o.genesis == nil {
 			return nil, errors.New("the ledger is empty and no genesis block was given")
@@ -92,14 +105,15 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 	}
 	number, cc := l.LastConfig()
 	c = &Channel{
-		id:       cc.GetChannelId(),
-		ledger:   l,
-		reg:      o.reg,
-		val:      o.val,
-		self:     o.self,
-		onConfig: o.onConfig,
-		lastTime: last.GetHeader().GetTimestampUnixNano(),
-		subs:     make(map[*subscription]struct{}),
+		id:        cc.GetChannelId(),
+		ledger:    l,
+		transient: ts,
+		reg:       o.reg,
+		val:       o.val,
+		self:      o.self,
+		onConfig:  o.onConfig,
+		lastTime:  last.GetHeader().GetTimestampUnixNano(),
+		subs:      make(map[*subscription]struct{}),
 	}
 	c.log = o.log.With("channel", c.id)
 	st, err := newChannelState(cc, number, o.reg)
@@ -141,7 +155,11 @@ func (c *Channel) close() error {
 	c.subMu.Unlock()
 	c.intakeMu.Lock()
 	defer c.intakeMu.Unlock()
-	return c.ledger.Close()
+	err := c.ledger.Close()
+	if terr := c.transient.Close(); err == nil {
+		err = terr
+	}
+	return err
 }
 
 // ID is the channel ID.
@@ -334,6 +352,10 @@ func (c *Channel) prepare(block *pb.Block) (*preparedBlock, error) {
 		}
 		p.commit.Codes[i] = r.Code
 	}
+	if p.commit.Private, err = c.privateData(results, st.validator.Members); err != nil {
+		return nil, &errFatal{fmt.Errorf("block %d: %w", block.Header.Number, err)}
+	}
+	p.commit.Eligible = c.memberOf(st.validator.Members)
 	if nextCfg != nil {
 		if p.results[0].Code != pb.TxValidationCode_VALID {
 			return nil, badBlock(block.Header.Number, "config transaction is %s: %s", p.results[0].Code, p.results[0].Reason)
@@ -374,6 +396,7 @@ func (c *Channel) commit(p *preparedBlock) error {
 		return &errFatal{fmt.Errorf("commit block %d: %w", n, err)}
 	}
 	c.lastTime = p.block.Header.TimestampUnixNano
+	c.afterCommitPrivate(p.results, n+1)
 	if p.next != nil {
 		c.state.Store(p.next)
 		c.log.Info("config block committed", "block", n, "sequence", p.next.config.Sequence(), "members", p.next.config.MemberIDs())

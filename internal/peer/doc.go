@@ -35,8 +35,17 @@
 // are inputs of validation; the lifecycle will replace this with
 // definitions committed on the ledger. Each chaincode has one implicit
 // private collection per member, _implicit_org_<MSP>, endorsed by
-// "<MSP>.peer". Private data itself is not stored yet: the endorser
-// refuses simulations that touch it (ErrPrivateDataUnsupported).
+// "<MSP>.peer". The endorser serves private reads of its own member's
+// collections from the ledger (PRIVATE_DATA_NOT_HELD for other members'),
+// and stores the simulation's private writes in the channel's transient
+// store (fsynced) before answering; at commit the channel hands the
+// ledger, for each valid transaction, the private writes it holds for its
+// member's collections, and the ledger keeps them if they match the
+// block's hashes (else records them missing, to be pulled from other
+// member peers by the reconciler). A read of a value this peer misses is
+// refused with PRIVATE_DATA_MISSING, never answered with an older value.
+// Endorsed private writes are pushed to the other peers of the
+// collections' members (PrivateData service).
 //
 // # Services
 //

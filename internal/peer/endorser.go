@@ -12,6 +12,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/chaincode"
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/ledger"
 	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/txn"
@@ -41,6 +42,10 @@ const (
 	// CodeDuplicateTxID: the proposal's transaction is already committed
 	// (gRPC AlreadyExists).
 	CodeDuplicateTxID = "DUPLICATE_TXID"
+	// CodePrivateDataMissing: this peer's member belongs to the collection
+	// but the peer has not yet received or reconciled the private value
+	// the simulation read (gRPC Unavailable; retry later or elsewhere).
+	CodePrivateDataMissing = "PRIVATE_DATA_MISSING"
 )
 
 // endorser implements pb.EndorserServer for a node.
@@ -143,8 +148,15 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		n.log.Debug("chaincode refused a proposal", "channel", ch.ID(), "chaincode", def.name, "tx_id", hdr.TxId, "status", res.Response.Status)
 		return &pb.ProposalResponse{Response: res.Response}, nil
 	}
-	if touchesPrivateData(res) {
-		return nil, status.Errorf(codes.Unimplemented, "%v: the transaction reads or writes a private data collection", ErrPrivateDataUnsupported)
+	if res.PvtRWSet != nil && len(res.PvtRWSet.NsPvtRwsets) > 0 {
+		// Durable before the endorsement is returned (DESIGN §11): the
+		// peer moves it into its ledger when the transaction commits.
+		if err := ch.transient.Put(hdr.TxId, ch.Height(), res.PvtRWSet); err != nil {
+			return nil, status.Errorf(codes.Internal, "store private data: %v", err)
+		}
+		if n.ctx != nil {
+			n.disseminate(ch, hdr.TxId, res.PvtRWSet)
+		}
 	}
 	resp, err := txn.Endorse(n.signer, protocol.ProposalHash(prop.Header, prop.Invocation), res.Response, res.RWSet, res.Events)
 	if err != nil {
@@ -176,24 +188,10 @@ func simulationError(err error, cc string) error {
 		return status.Error(codes.FailedPrecondition, notHeld.Error())
 	case errors.Is(err, chaincode.ErrChaincodeNotFound):
 		return status.Errorf(codes.NotFound, "chaincode %s calls a chaincode not defined on this peer: %v", cc, err)
-	case errors.Is(err, ErrPrivateDataUnsupported):
-		return status.Errorf(codes.Unimplemented, "%v", err)
+	case errors.Is(err, ledger.ErrPrivateDataMissing):
+		return status.Errorf(codes.Unavailable, "%s: %v", CodePrivateDataMissing, err)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return status.FromContextError(err).Err()
 	}
 	return status.Errorf(codes.Internal, "simulation of %s failed: %v", cc, err)
-}
-
-// touchesPrivateData reports whether a simulation read or wrote private
-// data, which this peer cannot store yet.
-func touchesPrivateData(res *chaincode.Result) bool {
-	if res.PvtRWSet != nil && len(res.PvtRWSet.NsPvtRwsets) > 0 {
-		return true
-	}
-	for _, ns := range res.RWSet.GetNsRwsets() {
-		if len(ns.CollectionHashedRwsets) > 0 {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,9 @@ package peer
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -82,19 +85,16 @@ func TestEndorserSimulatesOnCommittedState(t *testing.T) {
 	})
 }
 
-// TestEndorserRefusals covers refusals that need no network: private data
-// (not stored yet), calls to undefined chaincodes, unknown collections.
+// TestEndorserRefusals covers refusals that need no network: calls to
+// undefined chaincodes, unknown collections.
 func TestEndorserRefusals(t *testing.T) {
 	f := newFixture(t)
-	own := ImplicitCollection("Org1MSP")
 	tests := []struct {
 		name string
 		prop *txn.Proposal
 		code codes.Code // OK: a chaincode refusal (status 500) carrying want
 		want string
 	}{
-		{"private write", f.proposalWithTransient("kv:PutPrivate", map[string][]byte{"value": []byte("secret")}, own, "k"), codes.Unimplemented, "private data"},
-		{"private read of own collection", f.proposal("kv:GetPrivate", own, "k"), codes.Unimplemented, "private data"},
 		{"unknown collection", f.proposal("kv:GetPrivate", "nope", "k"), codes.OK, "unknown collection"},
 		{"call to an undefined chaincode", f.proposal("kv:Call", "ghost", "x:Y"), codes.NotFound, "not defined"},
 		{"definition parameter absent", f.proposal("kv:Param", "adminMSP"), codes.OK, "is not set"},
@@ -114,6 +114,117 @@ func TestEndorserRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestEndorserPrivateData endorses a private write, checks it is in the
+// transient store before the answer and never in the block, commits it and
+// reads it back through the endorser; the transient copy is then gone.
+func TestEndorserPrivateData(t *testing.T) {
+	f := newFixture(t)
+	own := ImplicitCollection("Org1MSP")
+	marker := "marker-" + hex.EncodeToString(randomBytes(t, 16))
+	prop := f.proposalWithTransient("kv:PutPrivate", map[string][]byte{"value": []byte(marker)}, own, "k")
+	resp, err := f.node.processProposal(f.callerContext(), prop.Signed)
+	if err != nil || resp.Response.Status != 200 {
+		t.Fatalf("endorse private write: %v, %v", resp, err)
+	}
+	sets, err := f.ch.transient.Get(prop.TxID)
+	if err != nil || len(sets) != 1 {
+		t.Fatalf("transient store holds %d sets (%v), want 1", len(sets), err)
+	}
+	env, err := txn.Assemble(f.user.Signer, prop, []*pb.ProposalResponse{resp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(env, []byte(marker)) {
+		t.Fatal("the envelope carries the private value")
+	}
+	b := f.nextBlock(nil, env)
+	if err := f.ch.processBlock(b); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := f.ch.ledger.Tx(prop.TxID); err != nil || info.Code != pb.TxValidationCode_VALID {
+		t.Fatalf("tx %+v, %v", info, err)
+	}
+	if sets, _ := f.ch.transient.Get(prop.TxID); len(sets) != 0 {
+		t.Fatalf("transient store still holds %d sets after commit", len(sets))
+	}
+	for _, tc := range []struct{ function, want string }{
+		{"kv:GetPrivate", marker},
+		{"kv:PrivateRange", `"key":"k"`},
+		{"kv:GetPrivateHash", hex.EncodeToString(sha256Sum([]byte(marker)))},
+	} {
+		args := []string{own, "k"}
+		if tc.function == "kv:PrivateRange" {
+			args = []string{own, "", ""}
+		}
+		resp, err := f.node.processProposal(f.callerContext(), f.proposal(tc.function, args...).Signed)
+		if err != nil || resp.Response.Status != 200 || !strings.Contains(string(resp.Response.Payload), tc.want) {
+			t.Fatalf("%s: %v, %v; want %q", tc.function, resp, err, tc.want)
+		}
+	}
+	stored, err := f.ch.ledger.Block(b.Header.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(protocol.MustMarshal(stored), []byte(marker)) {
+		t.Fatal("the committed block carries the private value")
+	}
+
+	// Reconciliation source: Pull serves the committed collection to a
+	// peer of its member, nothing for another member's collection.
+	svc := &privateDataService{node: f.node}
+	digest := func(coll string) *pb.PrivateDataDigest {
+		return &pb.PrivateDataDigest{Block: b.Header.Number, Tx: 0, Namespace: "kv", Collection: coll}
+	}
+	pulled, err := svc.Pull(f.callerContext(), &pb.PrivateDataPullRequest{ChannelId: testChannel, Digests: []*pb.PrivateDataDigest{digest(own), digest(ImplicitCollection("Org2MSP"))}})
+	if err != nil || len(pulled.Elements) != 1 || string(pulled.Elements[0].Data.Writes[0].Value) != marker {
+		t.Fatalf("Pull = %v, %v", pulled, err)
+	}
+	tooMany := make([]*pb.PrivateDataDigest, MaxPullDigests+1)
+	for i := range tooMany {
+		tooMany[i] = digest(own)
+	}
+	if _, err := svc.Pull(f.callerContext(), &pb.PrivateDataPullRequest{ChannelId: testChannel, Digests: tooMany}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("Pull of %d digests = %v, want InvalidArgument", len(tooMany), err)
+	}
+	if _, err := svc.Pull(context.Background(), &pb.PrivateDataPullRequest{ChannelId: testChannel, Digests: []*pb.PrivateDataDigest{digest(own)}}); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("Pull without identity = %v", err)
+	}
+
+	// A new value this peer loses before the commit: reads refuse with
+	// PRIVATE_DATA_MISSING rather than serve the older value.
+	prop2 := f.proposalWithTransient("kv:PutPrivate", map[string][]byte{"value": []byte("newer")}, own, "k")
+	resp2, err := f.node.processProposal(f.callerContext(), prop2.Signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env2, err := txn.Assemble(f.user.Signer, prop2, []*pb.ProposalResponse{resp2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ch.transient.Remove(prop2.TxID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ch.processBlock(f.nextBlock(nil, env2)); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"kv:GetPrivate", own, "k"}, {"kv:PrivateRange", own, "", ""}} {
+		_, err := f.node.processProposal(f.callerContext(), f.proposal(args[0], args[1:]...).Signed)
+		if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), CodePrivateDataMissing) {
+			t.Fatalf("%s of a missing value = %v, want Unavailable %s", args[0], err, CodePrivateDataMissing)
+		}
+	}
+}
+
+func randomBytes(t *testing.T, n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func sha256Sum(b []byte) []byte { s := sha256.Sum256(b); return s[:] }
 
 func (f *fixture) proposalWithTransient(function string, transient map[string][]byte, args ...string) *txn.Proposal {
 	f.t.Helper()

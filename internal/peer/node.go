@@ -62,6 +62,10 @@ type Config struct {
 	// ValidationWorkers is the number of goroutines that check signatures
 	// of a block (0: one per CPU).
 	ValidationWorkers int
+	// ReconcileInterval is how often the peer retries pulling private data
+	// it misses from other peers of the collections' members, besides
+	// after each commit (0: DefaultReconcileInterval).
+	ReconcileInterval time.Duration
 }
 
 // maxBlockMessage bounds a gRPC message the node sends or receives from
@@ -81,6 +85,8 @@ type Node struct {
 
 	trust     *transport.TrustSource
 	clientTLS *tls.Config
+	// peerTLS dials other peers (private data dissemination).
+	peerTLS *tls.Config
 
 	// simulations bounds concurrent simulations.
 	simulations chan struct{}
@@ -113,6 +119,9 @@ func New(cfg Config) (n *Node, err error) {
 	}
 	if cfg.MinHeightWait <= 0 {
 		cfg.MinHeightWait = DefaultMinHeightWait
+	}
+	if cfg.ReconcileInterval <= 0 {
+		cfg.ReconcileInterval = DefaultReconcileInterval
 	}
 	if cfg.SimulationTimeout <= 0 {
 		cfg.SimulationTimeout = DefaultSimulationTimeout
@@ -157,6 +166,7 @@ func New(cfg Config) (n *Node, err error) {
 	}
 	n.trust = transport.NewTrustSource(mgr)
 	n.clientTLS = transport.ClientTLSConfig(cfg.Certificate, n.trust, pki.RoleOrderer)
+	n.peerTLS = transport.ClientTLSConfig(cfg.Certificate, n.trust, pki.RolePeer)
 	return n, nil
 }
 
@@ -308,6 +318,7 @@ func (n *Node) Start() error {
 	)
 	pb.RegisterEndorserServer(n.grpc, &endorser{node: n})
 	pb.RegisterPeerServer(n.grpc, &peerService{node: n})
+	pb.RegisterPrivateDataServer(n.grpc, &privateDataService{node: n})
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -317,10 +328,14 @@ func (n *Node) Start() error {
 	}()
 	for _, c := range n.channels {
 		p := &puller{ch: c, clientTLS: n.clientTLS, log: c.log, maxMsg: maxBlockMessage}
-		n.wg.Add(1)
+		n.wg.Add(2)
 		go func() {
 			defer n.wg.Done()
 			p.run(n.ctx)
+		}()
+		go func() {
+			defer n.wg.Done()
+			n.runReconciler(n.ctx, c)
 		}()
 	}
 	n.log.Info("peer serving", "address", ln.Addr().String(), "channels", n.channelIDs(), "chaincodes", n.reg.names())

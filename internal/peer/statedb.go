@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -11,12 +10,6 @@ import (
 	"github.com/blossom-ledger/blossom/internal/validator"
 	"github.com/blossom-ledger/blossom/sdk/contract"
 )
-
-// ErrPrivateDataUnsupported is returned for private data reads: the
-// private data store (per-collection values on member peers, their hashes
-// in public state) is not part of this peer yet, and the endorser refuses
-// transactions that write private data rather than lose the values.
-var ErrPrivateDataUnsupported = errors.New("private data is not supported by this peer yet")
 
 func pbVersion(v ledger.Version) *pb.Version { return &pb.Version{Block: v.Block, Tx: v.Tx} }
 
@@ -63,7 +56,8 @@ func (r *snapshotReader) GetHistory(ns, key string) (chaincode.HistoryIterator, 
 }
 
 // privateRead classifies a private read: unknown collection, a collection
-// this peer's member is not in, or (for its own) unsupported for now.
+// this peer's member is not in (PRIVATE_DATA_NOT_HELD), or nil for one of
+// its own.
 func (r *snapshotReader) privateRead(ns, collection string) error {
 	msp, ok := implicitCollectionMember(collection, r.members)
 	switch {
@@ -72,22 +66,74 @@ func (r *snapshotReader) privateRead(ns, collection string) error {
 	case msp != r.self:
 		return &chaincode.PrivateDataNotHeldError{Namespace: ns, Collection: collection}
 	}
-	return ErrPrivateDataUnsupported
+	return nil
 }
 
+// GetPrivateData serves a key of a collection of this peer's member from
+// the snapshot; a value the block hashes name but this peer misses is an
+// error (ledger.ErrPrivateDataMissing), never an older value.
 func (r *snapshotReader) GetPrivateData(ns, collection, key string) ([]byte, *pb.Version, error) {
-	return nil, nil, r.privateRead(ns, collection)
+	if err := r.privateRead(ns, collection); err != nil {
+		return nil, nil, err
+	}
+	vv, err := r.snap.GetPrivateData(ns, collection, key)
+	if err != nil || vv == nil {
+		return nil, nil, err
+	}
+	return vv.Value, pbVersion(vv.Version), nil
 }
 
+// GetPrivateDataHash serves the hashed private state every peer keeps.
 func (r *snapshotReader) GetPrivateDataHash(ns, collection string, keyHash []byte) ([]byte, *pb.Version, error) {
 	if _, ok := implicitCollectionMember(collection, r.members); !ok {
 		return nil, nil, fmt.Errorf("%w: %s", chaincode.ErrUnknownCollection, contract.QuoteKey(collection))
 	}
-	return nil, nil, ErrPrivateDataUnsupported
+	vv, err := r.snap.GetPrivateDataHash(ns, collection, keyHash)
+	if err != nil || vv == nil {
+		return nil, nil, err
+	}
+	return vv.Value, pbVersion(vv.Version), nil
 }
 
+// GetPrivateDataRange serves a range of a collection of this peer's member;
+// it fails (ledger.ErrPrivateDataMissing) while the peer misses any of the
+// collection's data, rather than return an incomplete or stale range.
 func (r *snapshotReader) GetPrivateDataRange(ns, collection, start, end string) (chaincode.StateIterator, error) {
-	return nil, r.privateRead(ns, collection)
+	if err := r.privateRead(ns, collection); err != nil {
+		return nil, err
+	}
+	if end != "" && end <= start {
+		return emptyIterator{}, nil
+	}
+	it, err := r.snap.PrivateRange(ns, collection, start, end)
+	if err != nil {
+		return nil, err
+	}
+	return &privateRangeIterator{it: it}, nil
+}
+
+// privateRangeIterator adapts a ledger private range iterator. Close is
+// idempotent.
+type privateRangeIterator struct {
+	it     *ledger.PrivateRangeIterator
+	closed bool
+}
+
+func (i *privateRangeIterator) Next() (*chaincode.VersionedKV, error) {
+	if i.closed {
+		return nil, nil
+	}
+	if !i.it.Next() {
+		return nil, i.it.Err()
+	}
+	return &chaincode.VersionedKV{Key: i.it.Key(), Value: i.it.Value(), Version: pbVersion(i.it.Version())}, nil
+}
+
+func (i *privateRangeIterator) Close() {
+	if !i.closed {
+		i.closed = true
+		i.it.Close()
+	}
 }
 
 // rangeIterator adapts a ledger range iterator. Close is idempotent.
@@ -184,11 +230,14 @@ func (c committedState) RangeVersions(ns, start, end string, limit int) ([]valid
 	return out, it.Err()
 }
 
-// HashedVersion reports every private key absent: the ledger keeps no
-// private data hashes yet (see ErrPrivateDataUnsupported), and this peer
-// never endorses a transaction that reads or writes private data.
+// HashedVersion is the committed version of a private key, by hash, from
+// the hashed private state every peer keeps from the blocks.
 func (c committedState) HashedVersion(ns, collection string, keyHash []byte) (*pb.Version, error) {
-	return nil, nil
+	h, err := c.l.State().GetPrivateDataHash(ns, collection, keyHash)
+	if err != nil || h == nil {
+		return nil, err
+	}
+	return pbVersion(h.Version), nil
 }
 
 func (c committedState) TxIDExists(txID string) (bool, error) { return c.l.TxIDExists(txID) }
