@@ -36,6 +36,7 @@ func NewRootCommand() *cobra.Command {
 		newOrdererCommand(),
 		newPeerCommand(),
 		newGovernanceCommand(),
+		newGatewayCommand(), newTxCommand(),
 	)
 	return root
 }

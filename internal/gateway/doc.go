@@ -1,0 +1,29 @@
+// Package gateway is a member's REST/JSON gateway over HTTPS (DESIGN §6,
+// §10): it authenticates callers (package auth), checks them against an
+// allow-list, plans endorsements, and runs evaluations and submissions on
+// the member's peers and the ordering service through package client.
+//
+// Routes (documented in openapi.json, served at /openapi.json):
+//
+//	GET  /healthz, /readyz, /metrics, /openapi.json
+//	GET  /api/v1/me
+//	POST /api/v1/channels/{channel}/chaincodes/{chaincode}/evaluate
+//	POST /api/v1/channels/{channel}/chaincodes/{chaincode}/submit
+//	POST /api/v1/channels/{channel}/chaincodes/{chaincode}/proposals/evaluate
+//	POST /api/v1/channels/{channel}/chaincodes/{chaincode}/proposals/endorse
+//	POST /api/v1/channels/{channel}/transactions
+//
+// evaluate and submit are custodial: the gateway signs with the caller's
+// key from the wallet (bearer-token and session callers). The proposals/
+// and transactions routes are for callers that sign themselves (client
+// certificates, e.g. `blossom tx`): the client builds and signs the
+// proposal, the gateway relays it to the planned endorsers and returns
+// their responses, the client assembles and signs the envelope, and the
+// gateway broadcasts it and answers once the member's own peer committed
+// it. The gateway never holds these callers' keys and refuses proposals
+// and envelopes whose creator is not the authenticated certificate.
+//
+// Errors are {"error":{"code","message"}}, never stack traces; every API
+// request writes one audit log line (who, function, transaction ID,
+// outcome), never a token or key.
+package gateway

@@ -1,0 +1,117 @@
+package gateway
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestRateLimiter(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newRateLimiter(2, 3, 2)
+	for i := 0; i < 3; i++ {
+		if !l.allow("a", now) {
+			t.Fatalf("request %d within the burst refused", i)
+		}
+	}
+	if l.allow("a", now) {
+		t.Fatal("request beyond the burst allowed")
+	}
+	if !l.allow("b", now) {
+		t.Fatal("another user is limited by a's bucket")
+	}
+	if l.allow("c", now) {
+		t.Fatal("a third user allowed beyond maxUsers while both buckets are in use")
+	}
+	if !l.allow("a", now.Add(500*time.Millisecond)) {
+		t.Fatal("a token did not refill after 0.5 s at 2/s")
+	}
+	if l.allow("a", now.Add(500*time.Millisecond)) {
+		t.Fatal("more than one token refilled")
+	}
+	if !l.allow("c", now.Add(time.Hour)) {
+		t.Fatal("full buckets were not pruned for a new user")
+	}
+}
+
+func TestParsePolicy(t *testing.T) {
+	tests := []struct {
+		in       string
+		majority bool
+		member   string
+		ok       bool
+	}{
+		{"", true, "", true},
+		{"MAJORITY Endorsement", true, "", true},
+		{"SAMSMSP.peer", false, "SAMSMSP", true},
+		{".peer", false, "", false},
+		{"OR('A.peer','B.peer')", false, "", false},
+		{"ANY Endorsement", false, "", false},
+	}
+	for _, tc := range tests {
+		p, err := parsePolicy(tc.in)
+		if (err == nil) != tc.ok || (tc.ok && (p.majority != tc.majority || p.member != tc.member)) {
+			t.Errorf("parsePolicy(%q) = %+v, %v", tc.in, p, err)
+		}
+	}
+}
+
+func TestPlan(t *testing.T) {
+	g := &Gateway{cfg: Config{MSPID: "B", Members: map[string][]string{
+		"A": {"A/peer0"}, "B": {"B/peer0"}, "C": {"C/peer0"}, "D": {"D/peer0"}, "E": {"E/peer0"},
+	}, Policies: map[string]string{"asset": "A.peer"}}}
+	tests := []struct {
+		chaincode string
+		override  []string
+		want      []string
+	}{
+		{"kv", nil, []string{"B/peer0", "A/peer0", "C/peer0"}}, // own first, majority of 5
+		{"asset", nil, []string{"A/peer0"}},
+		{"kv", []string{"E", "B", "E"}, []string{"B/peer0", "E/peer0"}},
+	}
+	for _, tc := range tests {
+		got, e := g.plan(tc.chaincode, tc.override)
+		if e != nil || len(got) != len(tc.want) {
+			t.Fatalf("plan(%s, %v) = %v, %v", tc.chaincode, tc.override, got, e)
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Fatalf("plan(%s, %v) = %v, want %v", tc.chaincode, tc.override, got, tc.want)
+			}
+		}
+	}
+	if _, e := g.plan("kv", []string{"Z"}); e == nil || e.status != http.StatusBadRequest {
+		t.Fatalf("unknown member: %v", e)
+	}
+}
+
+// FuzzDecodeInvoke feeds arbitrary bodies to the request decoder: it
+// never panics, and whatever it accepts is within bounds.
+func FuzzDecodeInvoke(f *testing.F) {
+	f.Add([]byte(`{"function":"kv:Put","args":["a","b"],"transient":{"k":"v"},"endorsingMembers":["Org1MSP"],"minBlock":3}`))
+	f.Add([]byte(`{"function":`))
+	f.Add([]byte(`{"function":"f","x":1}`))
+	f.Add([]byte(`{"function":"f"} []`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
+		w := httptest.NewRecorder()
+		r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
+		var req InvokeRequest
+		if e := decodeJSON(r, &req); e != nil {
+			if e.status != http.StatusBadRequest && e.status != http.StatusRequestEntityTooLarge {
+				t.Fatalf("status %d", e.status)
+			}
+			if bytes.Contains([]byte(e.message), body) && len(body) > 16 {
+				t.Fatal("the error echoes the body")
+			}
+			return
+		}
+		if e := checkInvoke(&req); e == nil {
+			if req.Function == "" || len(req.Args) > maxArgs || len(req.Transient) > maxTransientEntries {
+				t.Fatal("out-of-bounds request accepted")
+			}
+		}
+	})
+}

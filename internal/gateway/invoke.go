@@ -1,0 +1,484 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"sort"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/gateway/auth"
+	"github.com/blossom-ledger/blossom/internal/identity"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/internal/txn"
+)
+
+// Bounds on a request's contents (beyond the body limit).
+const (
+	maxArgs             = 256
+	maxTransientEntries = 64
+	maxNameLen          = 256
+)
+
+// InvokeRequest is the body of the custodial evaluate and submit routes.
+type InvokeRequest struct {
+	Function  string            `json:"function"`
+	Args      []string          `json:"args"`
+	Transient map[string]string `json:"transient"`
+	// EndorsingMembers overrides the planned endorsers (MSP IDs).
+	EndorsingMembers []string `json:"endorsingMembers,omitempty"`
+	// MinBlock makes the peers wait until they hold this many blocks
+	// (read-after-write).
+	MinBlock uint64 `json:"minBlock,omitempty"`
+}
+
+// SubmitResponse is the body of a submit that committed VALID, and of a
+// client-signed commit whatever its validation code.
+type SubmitResponse struct {
+	TxID   string `json:"txId"`
+	Status string `json:"status"`
+	Block  uint64 `json:"block"`
+	// Result is the chaincode's payload (a string; base64 for the
+	// client-signed routes, which relay bytes).
+	Result *string `json:"result,omitempty"`
+}
+
+// EvaluateResponse is the body of an evaluate.
+type EvaluateResponse struct {
+	Result string `json:"result"`
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
+
+// apiError is an error answer: status, code and a message safe to show.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.message }
+
+func badRequest(format string, a ...any) *apiError {
+	return &apiError{http.StatusBadRequest, "BAD_REQUEST", fmt.Sprintf(format, a...)}
+}
+
+// decodeJSON reads one JSON object from the (size-limited) body into v,
+// refusing unknown fields and trailing data.
+func decodeJSON(r *http.Request, v any) *apiError {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &apiError{http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", fmt.Sprintf("the body exceeds %d bytes", tooBig.Limit)}
+		}
+		return badRequest("malformed JSON body: %s", jsonProblem(err))
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &apiError{http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE", fmt.Sprintf("the body exceeds %d bytes", tooBig.Limit)}
+		}
+		return badRequest("malformed JSON body: data after the object")
+	}
+	return nil
+}
+
+// jsonProblem describes a decoding error without echoing the body.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q has the wrong type", typ.Field)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end of body"
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return strings.TrimPrefix(err.Error(), "json: ")
+	}
+	return "not a JSON object of the expected shape"
+}
+
+// checkInvoke validates a decoded request against the bounds.
+func checkInvoke(req *InvokeRequest) *apiError {
+	if req.Function == "" || len(req.Function) > maxNameLen {
+		return badRequest("function is required (at most %d bytes)", maxNameLen)
+	}
+	if len(req.Args) > maxArgs {
+		return badRequest("at most %d args", maxArgs)
+	}
+	if len(req.Transient) > maxTransientEntries {
+		return badRequest("at most %d transient entries", maxTransientEntries)
+	}
+	for _, m := range req.EndorsingMembers {
+		if m == "" || len(m) > maxNameLen {
+			return badRequest("endorsingMembers holds an empty or overlong MSP ID")
+		}
+	}
+	return nil
+}
+
+// pathNames returns the channel and chaincode of the path, validated.
+func pathNames(r *http.Request) (channel, chaincode string, e *apiError) {
+	channel, chaincode = r.PathValue("channel"), r.PathValue("chaincode")
+	if !namePattern.MatchString(channel) {
+		return "", "", badRequest("invalid channel name")
+	}
+	if chaincode != "" || strings.Contains(r.Pattern, "{chaincode}") {
+		if !namePattern.MatchString(chaincode) {
+			return "", "", badRequest("invalid chaincode name")
+		}
+	}
+	return channel, chaincode, nil
+}
+
+// audit is the per-request audit record, logged once.
+type audit struct {
+	route, channel, chaincode, function, txID string
+}
+
+func (g *Gateway) logAudit(r *http.Request, a *audit, status int, code string) {
+	p, _ := auth.PrincipalFrom(r.Context())
+	attrs := []any{"route", a.route, "channel", a.channel, "chaincode", a.chaincode, "function", a.function,
+		"txId", a.txID, "status", status, "outcome", code}
+	if p != nil {
+		attrs = append(attrs, "enrollmentId", p.EnrollmentID, "msp", p.MSPID, "method", string(p.Method))
+	}
+	g.log.Info("gateway: audit", attrs...)
+}
+
+// fail writes e and audits it.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, a *audit, e *apiError) {
+	g.logAudit(r, a, e.status, e.code)
+	auth.WriteError(w, e.status, e.code, e.message)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// parsedPolicy is an endorsement policy the planner understands.
+type parsedPolicy struct {
+	majority bool
+	member   string // "<MSPID>.peer"
+}
+
+func parsePolicy(s string) (parsedPolicy, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s == "MAJORITY Endorsement" {
+		return parsedPolicy{majority: true}, nil
+	}
+	if m, ok := strings.CutSuffix(s, ".peer"); ok && m != "" && !strings.ContainsAny(m, " ,()'") {
+		return parsedPolicy{member: m}, nil
+	}
+	return parsedPolicy{}, fmt.Errorf("unsupported policy %q (want \"MAJORITY Endorsement\" or \"<MSPID>.peer\")", s)
+}
+
+// plan returns the endorsing peers for chaincode: the members named by
+// override, else by the policy (MAJORITY: the own member and enough others,
+// in sorted order; "<M>.peer": M). The first peer is where the first
+// simulation goes (the own peer when the own member is named).
+func (g *Gateway) plan(chaincode string, override []string) ([]string, *apiError) {
+	var members []string
+	if len(override) > 0 {
+		seen := map[string]bool{}
+		for _, m := range override {
+			if len(g.cfg.Members[m]) == 0 {
+				return nil, badRequest("endorsingMembers names %q, which has no known peer", m)
+			}
+			if !seen[m] {
+				seen[m] = true
+				members = append(members, m)
+			}
+		}
+		sort.SliceStable(members, func(i, j int) bool { return members[i] == g.cfg.MSPID && members[j] != g.cfg.MSPID })
+	} else {
+		pol, _ := parsePolicy(g.cfg.Policies[chaincode])
+		if pol.member != "" {
+			if len(g.cfg.Members[pol.member]) == 0 {
+				return nil, &apiError{http.StatusBadGateway, "NO_ENDORSER", "no peer of the member the policy names is known"}
+			}
+			members = []string{pol.member}
+		} else {
+			members = []string{g.cfg.MSPID}
+			others := make([]string, 0, len(g.cfg.Members))
+			for m := range g.cfg.Members {
+				if m != g.cfg.MSPID {
+					others = append(others, m)
+				}
+			}
+			sort.Strings(others)
+			need := len(g.cfg.Members)/2 + 1
+			members = append(members, others[:need-1]...)
+		}
+	}
+	peers := make([]string, 0, len(members))
+	for _, m := range members {
+		peers = append(peers, g.cfg.Members[m][0])
+	}
+	return peers, nil
+}
+
+// evalPeers is where evaluations go: the first planned peer, then the
+// other members' peers in turn (re-routing on PRIVATE_DATA_NOT_HELD or an
+// unreachable peer).
+func (g *Gateway) evalPeers(planned []string) []string {
+	out := append([]string(nil), planned...)
+	seen := map[string]bool{}
+	for _, p := range out {
+		seen[p] = true
+	}
+	for _, p := range g.cfg.Client.Peers() {
+		if !seen[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// mapError turns a client error into the answer.
+func mapError(err error) *apiError {
+	var ce *client.ChaincodeError
+	var inv *client.InvalidTxError
+	var be *client.BroadcastError
+	var pe *client.PeerError
+	switch {
+	case errors.As(err, &ce):
+		return &apiError{http.StatusUnprocessableEntity, "CHAINCODE_ERROR", ce.Message}
+	case errors.Is(err, client.ErrMismatch):
+		return &apiError{http.StatusConflict, "ENDORSEMENT_MISMATCH", "the endorsing peers returned different results; retry"}
+	case errors.As(err, &inv):
+		return &apiError{http.StatusConflict, inv.Code.String(),
+			fmt.Sprintf("transaction %s committed in block %d as %s", inv.TxID, inv.Block, inv.Code)}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &apiError{http.StatusGatewayTimeout, "TIMEOUT", "the network did not answer in time"}
+	case errors.As(err, &be):
+		if be.Status == pb.Status_CONFLICT {
+			return &apiError{http.StatusConflict, "ORDERER_CONFLICT", be.Info}
+		}
+		return &apiError{http.StatusBadGateway, "ORDERER_REFUSED", fmt.Sprintf("the ordering service refused the transaction: %s", be.Status)}
+	case errors.As(err, &pe):
+		if status.Code(pe.Err) == codes.DeadlineExceeded {
+			return &apiError{http.StatusGatewayTimeout, "TIMEOUT", "peer " + pe.Peer + " did not answer in time"}
+		}
+		if st, ok := status.FromError(pe.Err); ok && !pe.Unreachable && st.Code() != codes.Unavailable {
+			return &apiError{http.StatusBadGateway, "PEER_REFUSED", "peer " + pe.Peer + " refused: " + st.Message()}
+		}
+		return &apiError{http.StatusBadGateway, "PEER_UNAVAILABLE", "peer " + pe.Peer + " is unavailable"}
+	}
+	return &apiError{http.StatusBadGateway, "NETWORK_ERROR", "the network could not complete the request"}
+}
+
+// retryElsewhere: a peer that is unreachable, behind or lacks a private
+// data collection; the next peer may answer.
+func retryElsewhere(err error) bool {
+	var pe *client.PeerError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	if pe.Unreachable {
+		return true
+	}
+	switch status.Code(pe.Err) {
+	case codes.Unavailable, codes.FailedPrecondition:
+		return true
+	}
+	return false
+}
+
+// evaluateSigned runs prop on the first of peers that answers.
+func (g *Gateway) evaluateSigned(ctx context.Context, prop *txn.Proposal, peers []string) ([]byte, error) {
+	var last error
+	for _, p := range peers {
+		resp, err := g.cfg.Client.Endorse(ctx, prop, []string{p})
+		if err != nil {
+			last = err
+			if retryElsewhere(err) && ctx.Err() == nil {
+				continue
+			}
+			return nil, err
+		}
+		return resp[0].GetResponse().GetPayload(), nil
+	}
+	return nil, last
+}
+
+// endorseRouted endorses prop on peers; a peer that lacks a private data
+// collection (or is unreachable) is replaced by another member's peer not
+// yet used, once per peer.
+func (g *Gateway) endorseRouted(ctx context.Context, prop *txn.Proposal, peers []string) ([]*pb.ProposalResponse, error) {
+	resp, err := g.cfg.Client.Endorse(ctx, prop, peers)
+	if err == nil || !retryElsewhere(err) {
+		return resp, err
+	}
+	var pe *client.PeerError
+	errors.As(err, &pe)
+	used := map[string]bool{}
+	for _, p := range peers {
+		used[p] = true
+	}
+	for _, alt := range g.cfg.Client.Peers() {
+		if used[alt] {
+			continue
+		}
+		next := make([]string, 0, len(peers))
+		for _, p := range peers {
+			if p == pe.Peer {
+				p = alt
+			}
+			next = append(next, p)
+		}
+		resp, err2 := g.cfg.Client.Endorse(ctx, prop, next)
+		if err2 == nil || !retryElsewhere(err2) {
+			return resp, err2
+		}
+		used[alt] = true
+	}
+	return nil, err
+}
+
+// custodial prepares a custodial call: the principal's signer, the
+// allow-list check, and the request.
+func (g *Gateway) custodial(w http.ResponseWriter, r *http.Request, a *audit) (identity.Signer, *txn.Request, *InvokeRequest, bool) {
+	channel, chaincode, e := pathNames(r)
+	a.channel, a.chaincode = channel, chaincode
+	if e != nil {
+		g.fail(w, r, a, e)
+		return nil, nil, nil, false
+	}
+	var body InvokeRequest
+	if e := decodeJSON(r, &body); e != nil {
+		g.fail(w, r, a, e)
+		return nil, nil, nil, false
+	}
+	a.function = body.Function
+	if e := checkInvoke(&body); e != nil {
+		g.fail(w, r, a, e)
+		return nil, nil, nil, false
+	}
+	p, _ := auth.PrincipalFrom(r.Context())
+	if !g.cfg.Allow(p, channel, chaincode, body.Function) {
+		g.fail(w, r, a, &apiError{http.StatusForbidden, "FUNCTION_NOT_ALLOWED", "you may not call this function"})
+		return nil, nil, nil, false
+	}
+	if p.Method == auth.MethodCertificate || g.cfg.Signers == nil {
+		g.fail(w, r, a, &apiError{http.StatusBadRequest, "CLIENT_MUST_SIGN",
+			"certificate clients sign their own transactions: use the proposals/ and transactions routes"})
+		return nil, nil, nil, false
+	}
+	signer, err := g.cfg.Signers(p.EnrollmentID)
+	if err != nil {
+		g.log.Warn("gateway: no custodial key", "enrollmentId", p.EnrollmentID, "err", err.Error())
+		g.fail(w, r, a, &apiError{http.StatusForbidden, "NO_KEY", "the gateway holds no key for this user"})
+		return nil, nil, nil, false
+	}
+	req := &txn.Request{ChannelID: channel, Chaincode: chaincode, Function: body.Function, MinHeight: body.MinBlock}
+	for _, s := range body.Args {
+		req.Args = append(req.Args, []byte(s))
+	}
+	if len(body.Transient) > 0 {
+		req.Transient = make(map[string][]byte, len(body.Transient))
+		for k, v := range body.Transient {
+			req.Transient[k] = []byte(v)
+		}
+	}
+	return signer, req, &body, true
+}
+
+func (g *Gateway) evaluate(w http.ResponseWriter, r *http.Request) {
+	a := &audit{route: "evaluate"}
+	signer, req, body, ok := g.custodial(w, r, a)
+	if !ok {
+		return
+	}
+	peers, e := g.plan(req.Chaincode, body.EndorsingMembers)
+	if e != nil {
+		g.fail(w, r, a, e)
+		return
+	}
+	prop, err := txn.NewProposal(signer, *req)
+	if err != nil {
+		g.fail(w, r, a, &apiError{http.StatusInternalServerError, "INTERNAL", "could not sign the proposal"})
+		return
+	}
+	a.txID = prop.TxID
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
+	defer cancel()
+	if len(body.EndorsingMembers) == 0 {
+		peers = g.evalPeers(peers)
+	}
+	payload, err := g.evaluateSigned(ctx, prop, peers)
+	if err != nil {
+		g.fail(w, r, a, mapError(err))
+		return
+	}
+	g.logAudit(r, a, http.StatusOK, "OK")
+	writeJSON(w, http.StatusOK, EvaluateResponse{Result: string(payload)})
+}
+
+func (g *Gateway) submit(w http.ResponseWriter, r *http.Request) {
+	a := &audit{route: "submit"}
+	signer, req, body, ok := g.custodial(w, r, a)
+	if !ok {
+		return
+	}
+	peers, e := g.plan(req.Chaincode, body.EndorsingMembers)
+	if e != nil {
+		g.fail(w, r, a, e)
+		return
+	}
+	prop, err := txn.NewProposal(signer, *req)
+	if err != nil {
+		g.fail(w, r, a, &apiError{http.StatusInternalServerError, "INTERNAL", "could not sign the proposal"})
+		return
+	}
+	a.txID = prop.TxID
+	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
+	defer cancel()
+	responses, err := g.endorseRouted(ctx, prop, peers)
+	if err != nil {
+		g.fail(w, r, a, mapError(err))
+		return
+	}
+	env, err := txn.Assemble(signer, prop, responses)
+	if err != nil {
+		g.fail(w, r, a, mapError(err))
+		return
+	}
+	res, err := g.commit(ctx, req.ChannelID, prop.TxID, env)
+	if err != nil {
+		g.fail(w, r, a, mapError(err))
+		return
+	}
+	result := string(responses[0].GetResponse().GetPayload())
+	g.logAudit(r, a, http.StatusOK, res.Code.String())
+	writeJSON(w, http.StatusOK, SubmitResponse{TxID: res.TxID, Status: res.Code.String(), Block: res.Block, Result: &result})
+}
+
+// commit broadcasts env and waits until the own peer committed txID.
+// (or on peers, when given).
+func (g *Gateway) commit(ctx context.Context, channel, txID string, env []byte, peers ...string) (*client.SubmitResult, error) {
+	if err := g.cfg.Client.Broadcast(ctx, env); err != nil {
+		return nil, err
+	}
+	if len(peers) == 0 {
+		peers = []string{g.cfg.Client.LocalPeer()}
+	}
+	return g.cfg.Client.WaitForCommit(ctx, channel, txID, peers...)
+}
