@@ -571,9 +571,15 @@ func TestConfigUpdateRefreshesTrust(t *testing.T) {
 			t.Fatalf("peer %d members %v", i, ids)
 		}
 	}
-	if err := tryInfo(); err != nil {
-		t.Fatalf("new member refused after the config block: %v", err)
-	}
+	// The peer switches its channel configuration, then rebuilds its TLS
+	// trust from it: the new member is admitted right after, not in the
+	// same instant the new configuration becomes visible.
+	nettest.Eventually(t, 5*time.Second, func() error {
+		if err := tryInfo(); err != nil {
+			return fmt.Errorf("new member refused after the config block: %w", err)
+		}
+		return nil
+	})
 	// Transactions still commit under the new configuration (MAJORITY of
 	// four is three).
 	res, err := net.Client(t, 1).Submit(ctx, put("k", "v"), net.PeerNames(0, 1, 2))
