@@ -17,18 +17,13 @@ import (
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/network/nettest"
 	"github.com/blossom-ledger/blossom/internal/orderer"
-	"github.com/blossom-ledger/blossom/internal/peer"
 )
 
 // TestGovernanceCommands drives propose, show, approve, submit and list
 // against a three-member network: a member publishes its CRL with its own
 // admin alone; a batch change needs a second member's admin.
 func TestGovernanceCommands(t *testing.T) {
-	net := nettest.Start(t, nettest.Options{Chaincodes: func() []peer.Definition {
-		return append(nettest.DefaultChaincodes(), peer.Definition{
-			Name: "governance", EndorsementPolicy: governance.EndorsementPolicy, Chaincode: governance.New(),
-		})
-	}})
+	net := nettest.Start(t, nettest.Options{})
 	dir := t.TempDir()
 	genesis := filepath.Join(dir, "blossom.block")
 	if err := orderer.WriteBlockFile(genesis, net.Genesis); err != nil {
@@ -41,7 +36,7 @@ func TestGovernanceCommands(t *testing.T) {
 			t.Fatal(err)
 		}
 		key, cert := m.Admin.WriteFiles(t, sub)
-		f := governanceClientFile{Channel: net.Channel, Cert: cert, Key: key, GenesisBlock: "../blossom.block", Chaincode: "governance"}
+		f := governanceClientFile{Channel: net.Channel, Cert: cert, Key: key, GenesisBlock: "../blossom.block", Chaincode: governance.Name}
 		for k := range net.Members {
 			o := net.Members[(i+k)%len(net.Members)]
 			f.Peers = append(f.Peers, governanceEndpoint{Name: o.PeerName(), Address: o.PeerAddr})

@@ -13,28 +13,21 @@ import (
 	"github.com/blossom-ledger/blossom/internal/governance"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/network/nettest"
-	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/txn"
 )
 
-// networkChaincode is the name the network test registers the governance
-// chaincode under: the peer reserves names starting with '_' for system
-// namespaces it does not register yet (see docs/governance.md).
-const networkChaincode = "governance"
+// networkChaincode is the system chaincode every peer has built in.
+const networkChaincode = governance.Name
 
 // TestNetworkGovernance runs governance on a three-member network: a
 // member revokes its user with its own admin's signature alone, and a
 // fourth member is added with 2 of 3 signatures, after which the channel
 // Admins policy needs 3 of 4.
 func TestNetworkGovernance(t *testing.T) {
-	net := nettest.Start(t, nettest.Options{Chaincodes: func() []peer.Definition {
-		return append(nettest.DefaultChaincodes(), peer.Definition{
-			Name: networkChaincode, EndorsementPolicy: governance.EndorsementPolicy, Chaincode: governance.New(),
-		})
-	}})
+	net := nettest.Start(t, nettest.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	all := net.PeerNames(0, 1, 2)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/blossom-ledger/blossom/internal/chaincode"
+	"github.com/blossom-ledger/blossom/internal/governance"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/policy"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
@@ -51,6 +52,13 @@ const ImplicitCollectionPrefix = "_implicit_org_"
 // ImplicitCollection returns the name of member mspID's implicit collection.
 func ImplicitCollection(mspID string) string { return ImplicitCollectionPrefix + mspID }
 
+// systemDefinitions are the system chaincodes built into every peer, so
+// every peer defines them identically: `_governance` records governance
+// proposals and admins' signatures on the ledger (internal/governance).
+func systemDefinitions() []Definition {
+	return []Definition{{Name: governance.Name, EndorsementPolicy: governance.EndorsementPolicy, Chaincode: governance.New()}}
+}
+
 // MaxDefinitions bounds the chaincodes a peer registers.
 const MaxDefinitions = 256
 
@@ -75,11 +83,12 @@ func newRegistry(defs []Definition) (*registry, error) {
 		return nil, fmt.Errorf("%d chaincode definitions (at most %d)", len(defs), MaxDefinitions)
 	}
 	r := &registry{defs: make(map[string]*definition, len(defs)), runtime: chaincode.NewNativeRuntime()}
-	for _, d := range defs {
+	system := systemDefinitions()
+	for i, d := range append(system, defs...) {
 		if err := chaincode.ValidateName(d.Name); err != nil {
 			return nil, fmt.Errorf("chaincode definition: %w", err)
 		}
-		if strings.HasPrefix(d.Name, "_") {
+		if i >= len(system) && strings.HasPrefix(d.Name, "_") {
 			return nil, fmt.Errorf("chaincode definition %s: names starting with '_' are reserved for system namespaces", d.Name)
 		}
 		if _, dup := r.defs[d.Name]; dup {
