@@ -1,10 +1,12 @@
 package governance_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/governance"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/network/nettest"
+	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
@@ -184,6 +187,42 @@ func TestNetworkGovernance(t *testing.T) {
 	}
 	if len(list) != 3 {
 		t.Errorf("%d proposals listed", len(list))
+	}
+
+	// 4. Org4's own peer joins from the genesis block and catches up,
+	// through the config blocks that admitted its member.
+	org4Peer, err := peer.New(peer.Config{
+		DataDir:       t.TempDir(),
+		ListenAddress: "127.0.0.1:0",
+		Certificate:   org4.Issue(pki.RolePeer, "peer0", nil).TLS,
+		GenesisBlocks: []*pb.Block{net.Genesis},
+		Chaincodes:    nettest.DefaultChaincodes(),
+		Logger:        slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := org4Peer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { org4Peer.Stop() })
+	ch, ok := org4Peer.Channel(net.Channel)
+	if !ok {
+		t.Fatal("Org4's peer has no channel")
+	}
+	height := net.PeerChannel(0).Height()
+	if h, err := ch.Ledger().WaitForHeight(ctx, height); err != nil {
+		t.Fatalf("Org4's peer at height %d, want %d: %v", h, height, err)
+	}
+	_, want, err := net.PeerChannel(0).CommitHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, got, err := ch.CommitHash(); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("Org4's peer commit hash differs (%v)", err)
+	}
+	if ids := ch.Config().MemberIDs(); len(ids) != 4 {
+		t.Fatalf("Org4's peer sees members %v", ids)
 	}
 }
 
