@@ -8,62 +8,18 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/testutil/softhsm"
 	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
 )
 
-// softHSMModules are where Debian's softhsm2 package puts the library.
-var softHSMModules = []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"}
-
-// softHSM creates a fresh SoftHSM2 token "T" (user PIN 1234) in a temporary
-// directory and returns the module path. Without SoftHSM2 the test skips,
-// unless BLOSSOM_REQUIRE_HSM is set (as in CI), where it fails.
-func softHSM(t *testing.T) string {
-	t.Helper()
-	module := os.Getenv("BLOSSOM_SOFTHSM_MODULE")
-	for _, m := range softHSMModules {
-		if module != "" {
-			break
-		}
-		if _, err := os.Stat(m); err == nil {
-			module = m
-		}
-	}
-	util, utilErr := exec.LookPath("softhsm2-util")
-	if module == "" || utilErr != nil {
-		msg := "SoftHSM2 not installed (apt-get install softhsm2)"
-		if os.Getenv("BLOSSOM_REQUIRE_HSM") != "" {
-			t.Fatal(msg + " and BLOSSOM_REQUIRE_HSM is set")
-		}
-		t.Skip(msg)
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	out, err := exec.Command(util, "--init-token", "--free", "--label", "T", "--pin", "1234", "--so-pin", "5678").CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
-	}
-	return module
-}
-
 func TestPKCS11Signer(t *testing.T) {
-	module := softHSM(t)
+	module := softhsm.NewToken(t)
 	t.Setenv("BLOSSOM_TEST_HSM_PIN", "1234")
 	cfg := identity.PKCS11Config{ModulePath: module, TokenLabel: "T", PINEnv: "BLOSSOM_TEST_HSM_PIN", KeyLabel: "peer0-signing"}
 

@@ -4,58 +4,16 @@ package wallet
 
 import (
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/testutil/softhsm"
 	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
 )
 
-var softHSMModules = []string{"/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"}
-
-// softHSM creates a fresh SoftHSM2 token "T" (user PIN 1234); it skips
-// without SoftHSM2 unless BLOSSOM_REQUIRE_HSM is set (as in CI).
-func softHSM(t *testing.T) string {
-	t.Helper()
-	module := os.Getenv("BLOSSOM_SOFTHSM_MODULE")
-	for _, m := range softHSMModules {
-		if module != "" {
-			break
-		}
-		if _, err := os.Stat(m); err == nil {
-			module = m
-		}
-	}
-	util, utilErr := exec.LookPath("softhsm2-util")
-	if module == "" || utilErr != nil {
-		msg := "SoftHSM2 not installed (apt-get install softhsm2)"
-		if os.Getenv("BLOSSOM_REQUIRE_HSM") != "" {
-			t.Fatal(msg + " and BLOSSOM_REQUIRE_HSM is set")
-		}
-		t.Skip(msg)
-	}
-	dir := t.TempDir()
-	tokens := filepath.Join(dir, "tokens")
-	if err := os.Mkdir(tokens, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "softhsm2.conf")
-	if err := os.WriteFile(conf, []byte("directories.tokendir = "+tokens+"\nobjectstore.backend = file\nlog.level = ERROR\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", conf)
-	out, err := exec.Command(util, "--init-token", "--free", "--label", "T", "--pin", "1234", "--so-pin", "5678").CombinedOutput()
-	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
-	}
-	return module
-}
-
 func TestPKCS11KEKWallet(t *testing.T) {
-	module := softHSM(t)
+	module := softhsm.NewToken(t)
 	t.Setenv("BLOSSOM_TEST_HSM_PIN", "1234")
 	cfg := PKCS11KEKConfig{ModulePath: module, TokenLabel: "T", KeyLabel: "wallet-kek", PINEnv: "BLOSSOM_TEST_HSM_PIN"}
 	kek, err := GeneratePKCS11KEK(cfg)
