@@ -1,62 +1,25 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"testing"
 
 	"github.com/blossom-ledger/blossom/chaincode/asset"
 	"github.com/blossom-ledger/blossom/chaincode/authorization/authorizationtest"
-	"github.com/blossom-ledger/blossom/internal/chaincode/ccpackage"
-	"github.com/blossom-ledger/blossom/internal/chaincode/wasm"
+	"github.com/blossom-ledger/blossom/internal/chaincode/wasm/wasmtest"
 	"github.com/blossom-ledger/blossom/ngac/blossompolicy"
 	"github.com/blossom-ledger/blossom/sdk/contract"
 	"github.com/blossom-ledger/blossom/sdk/contract/contracttest"
 )
-
-// wasmChaincode runs a chaincode defined in a wasm runtime behind the
-// contract.Chaincode interface, so that a contracttest world drives it.
-type wasmChaincode struct {
-	rt   *wasm.Runtime
-	name string
-}
-
-func (c wasmChaincode) Invoke(stub contract.Stub, function string, args [][]byte) ([]byte, error) {
-	res, err := c.rt.Invoke(context.Background(), stub, c.name, function, args)
-	if err != nil {
-		return nil, err
-	}
-	if res.Status >= 400 {
-		return nil, errors.New(res.Message)
-	}
-	return res.Payload, nil
-}
 
 // TestWasmMatchesNative builds this package to wasm, runs a license
 // journey through the wasm runtime (next to the native authorization
 // chaincode, which the guest calls for account statuses) and natively,
 // and requires the same results and the same public state.
 func TestWasmMatchesNative(t *testing.T) {
-	ctx := context.Background()
-	pkg, _, err := ccpackage.Build(ctx, "", ".", "asset", ccpackage.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := wasm.New(ctx, wasm.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	id, err := rt.Install(ctx, pkg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Define("asset", id, ccpackage.Limits{}); err != nil {
-		t.Fatal(err)
-	}
+	wasmCC := wasmtest.Build(t, ".", "asset")
 
 	sp, ag1 := authorizationtest.AdminMSP, authorizationtest.Agency(1)
 	lo, acq, tpoc := blossompolicy.RoleLicenseOwner, blossompolicy.RoleAcquisitionOfficer, blossompolicy.RoleTechnicalPointOfContact
@@ -120,7 +83,7 @@ func TestWasmMatchesNative(t *testing.T) {
 		}
 		return state, results
 	}
-	wasmState, wasmResults := run(wasmChaincode{rt: rt, name: "asset"})
+	wasmState, wasmResults := run(wasmCC)
 	nativeState, nativeResults := run(asset.New())
 	if len(wasmResults) != len(nativeResults) {
 		t.Fatalf("wasm ran %d calls, native %d", len(wasmResults), len(nativeResults))

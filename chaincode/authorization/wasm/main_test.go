@@ -1,59 +1,22 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"maps"
 	"testing"
 
 	"github.com/blossom-ledger/blossom/chaincode/authorization"
 	"github.com/blossom-ledger/blossom/chaincode/authorization/authorizationtest"
-	"github.com/blossom-ledger/blossom/internal/chaincode/ccpackage"
-	"github.com/blossom-ledger/blossom/internal/chaincode/wasm"
+	"github.com/blossom-ledger/blossom/internal/chaincode/wasm/wasmtest"
 	"github.com/blossom-ledger/blossom/ngac/blossompolicy"
 	"github.com/blossom-ledger/blossom/sdk/contract"
 	"github.com/blossom-ledger/blossom/sdk/contract/contracttest"
 )
 
-// wasmChaincode runs a chaincode defined in a wasm runtime behind the
-// contract.Chaincode interface, so that a contracttest world drives it.
-type wasmChaincode struct {
-	rt   *wasm.Runtime
-	name string
-}
-
-func (c wasmChaincode) Invoke(stub contract.Stub, function string, args [][]byte) ([]byte, error) {
-	res, err := c.rt.Invoke(context.Background(), stub, c.name, function, args)
-	if err != nil {
-		return nil, err
-	}
-	if res.Status >= 400 {
-		return nil, errors.New(res.Message)
-	}
-	return res.Payload, nil
-}
-
 // TestWasmMatchesNative builds this package to wasm, runs a consortium
 // journey through the wasm runtime and natively, and requires the same
 // results and the same stored bytes.
 func TestWasmMatchesNative(t *testing.T) {
-	ctx := context.Background()
-	pkg, _, err := ccpackage.Build(ctx, "", ".", "authorization", ccpackage.Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := wasm.New(ctx, wasm.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	id, err := rt.Install(ctx, pkg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rt.Define("authorization", id, ccpackage.Limits{}); err != nil {
-		t.Fatal(err)
-	}
+	wasmCC := wasmtest.Build(t, ".", "authorization")
 
 	run := func(cc contract.Chaincode) (map[string]string, []string) {
 		stub := contracttest.NewStub(authorization.ChaincodeName, cc)
@@ -95,7 +58,7 @@ func TestWasmMatchesNative(t *testing.T) {
 		state["ato"] = string(ato)
 		return state, results
 	}
-	wasmState, wasmResults := run(wasmChaincode{rt: rt, name: "authorization"})
+	wasmState, wasmResults := run(wasmCC)
 	nativeState, nativeResults := run(authorization.New())
 	for i := range nativeResults {
 		if i >= len(wasmResults) || wasmResults[i] != nativeResults[i] {
