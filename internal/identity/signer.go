@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -99,4 +100,25 @@ func signMessage(key crypto.Signer, msg []byte) ([]byte, error) {
 		return nil, fmt.Errorf("sign: %w", err)
 	}
 	return sig, nil
+}
+
+// NewTLSSigner returns a signer over a node's TLS certificate and key, so
+// that a node signs blocks and endorsements with the identity it presents
+// in mutual TLS.
+func NewTLSSigner(c tls.Certificate) (*KeySigner, error) {
+	if len(c.Certificate) == 0 {
+		return nil, errors.New("no certificate")
+	}
+	leaf := c.Leaf
+	if leaf == nil {
+		var err error
+		if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("certificate: %w", err)
+		}
+	}
+	key, ok := c.PrivateKey.(crypto.Signer)
+	if !ok {
+		return nil, errors.New("the certificate's private key cannot sign")
+	}
+	return NewKeySigner(key, leaf)
 }

@@ -3,6 +3,7 @@ package identity_test
 import (
 	"crypto/ecdsa"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"os"
 	"path/filepath"
@@ -104,5 +105,36 @@ func TestFileSigner(t *testing.T) {
 	}
 	if _, err := identity.NewKeySigner(nil, cred.Cert); err == nil {
 		t.Fatal("nil key accepted")
+	}
+}
+
+func TestNewTLSSigner(t *testing.T) {
+	cons := testpki.NewConsortium(t, "Org1MSP")
+	cred := cons.Member("Org1MSP").Issue(pki.RolePeer, "peer0", nil)
+	s, err := identity.NewTLSSigner(cred.TLS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, err := s.Sign([]byte("block"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := cons.Manager().Validate("Org1MSP", s.Certificate().Raw, identity.AnyRole, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := id.Verify([]byte("block"), sig); err != nil {
+		t.Fatalf("signature does not verify: %v", err)
+	}
+	if s.MSPID() != "Org1MSP" || !s.Certificate().Equal(cred.Cert) {
+		t.Fatalf("signer identity %s %v", s.MSPID(), s.Certificate().Subject)
+	}
+	if _, err := identity.NewTLSSigner(tls.Certificate{}); err == nil {
+		t.Fatal("a TLS certificate without a leaf was accepted")
+	}
+	noSigner := cred.TLS
+	noSigner.PrivateKey = struct{}{}
+	if _, err := identity.NewTLSSigner(noSigner); err == nil {
+		t.Fatal("a key that cannot sign was accepted")
 	}
 }

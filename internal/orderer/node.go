@@ -16,9 +16,7 @@ package orderer
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,14 +103,11 @@ func NewNode(cfg Config) (n *Node, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("orderer: no data directory")
 	}
-	leaf, key, err := certificateAndKey(cfg.Certificate)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := identity.NewKeySigner(key, leaf)
+	signer, err := identity.NewTLSSigner(cfg.Certificate)
 	if err != nil {
 		return nil, fmt.Errorf("orderer certificate: %w", err)
 	}
+	leaf := signer.Certificate()
 	if err := pki.ValidateEnrollmentID(leaf.Subject.CommonName); err != nil {
 		return nil, fmt.Errorf("orderer certificate CN: %w", err)
 	}
@@ -175,24 +170,6 @@ func NewNode(cfg Config) (n *Node, err error) {
 	}
 	n.log.Info("orderer serving", "address", ln.Addr().String(), "channels", n.Channels())
 	return n, nil
-}
-
-func certificateAndKey(c tls.Certificate) (*x509.Certificate, crypto.Signer, error) {
-	if len(c.Certificate) == 0 {
-		return nil, nil, errors.New("orderer: no certificate")
-	}
-	leaf := c.Leaf
-	if leaf == nil {
-		var err error
-		if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
-			return nil, nil, fmt.Errorf("orderer certificate: %w", err)
-		}
-	}
-	key, ok := c.PrivateKey.(crypto.Signer)
-	if !ok {
-		return nil, nil, errors.New("orderer: the certificate's private key cannot sign")
-	}
-	return leaf, key, nil
 }
 
 // openChains opens every channel in the data directory and creates those

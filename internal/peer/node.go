@@ -3,9 +3,7 @@ package peer
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -126,14 +124,11 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.SimulationTimeout <= 0 {
 		cfg.SimulationTimeout = DefaultSimulationTimeout
 	}
-	leaf, key, err := certificateAndKey(cfg.Certificate)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := identity.NewKeySigner(key, leaf)
+	signer, err := identity.NewTLSSigner(cfg.Certificate)
 	if err != nil {
 		return nil, fmt.Errorf("peer certificate: %w", err)
 	}
+	leaf := signer.Certificate()
 	if ou := leaf.Subject.OrganizationalUnit; len(ou) != 1 || ou[0] != string(pki.RolePeer) {
 		return nil, fmt.Errorf("peer certificate: role %v, want %s", ou, pki.RolePeer)
 	}
@@ -168,24 +163,6 @@ func New(cfg Config) (n *Node, err error) {
 	n.clientTLS = transport.ClientTLSConfig(cfg.Certificate, n.trust, pki.RoleOrderer)
 	n.peerTLS = transport.ClientTLSConfig(cfg.Certificate, n.trust, pki.RolePeer)
 	return n, nil
-}
-
-func certificateAndKey(c tls.Certificate) (*x509.Certificate, crypto.Signer, error) {
-	if len(c.Certificate) == 0 {
-		return nil, nil, errors.New("peer: no certificate")
-	}
-	leaf := c.Leaf
-	if leaf == nil {
-		var err error
-		if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
-			return nil, nil, fmt.Errorf("peer certificate: %w", err)
-		}
-	}
-	key, ok := c.PrivateKey.(crypto.Signer)
-	if !ok {
-		return nil, nil, errors.New("peer: the certificate's private key cannot sign")
-	}
-	return leaf, key, nil
 }
 
 // openChannels opens every channel in the data directory and joins those
