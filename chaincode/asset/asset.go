@@ -91,12 +91,8 @@ func addLicenses(stub contract.Stub, args [][]byte) ([]byte, error) {
 	if len(licenses) == 0 {
 		return nil, errors.New("licenses cannot be empty")
 	}
-	a, err := tx.getAsset(assetID)
-	if err != nil {
+	if _, err := tx.existingAsset(assetID); err != nil {
 		return nil, err
-	}
-	if a == nil {
-		return nil, noAsset(assetID)
 	}
 	idx, err := tx.getLicenseIndex(assetID)
 	if err != nil {
@@ -178,12 +174,8 @@ func removeLicenses(stub contract.Stub, args [][]byte) ([]byte, error) {
 	if len(ids) == 0 {
 		return nil, errors.New("licenses cannot be empty")
 	}
-	a, err := tx.getAsset(assetID)
-	if err != nil {
+	if _, err := tx.existingAsset(assetID); err != nil {
 		return nil, err
-	}
-	if a == nil {
-		return nil, noAsset(assetID)
 	}
 	if _, dup := firstDuplicate(ids); dup {
 		return nil, errDuplicateLicenses
@@ -243,12 +235,9 @@ func updateEndDate(stub contract.Stub, args [][]byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := tx.getAsset(assetID)
+	a, err := tx.existingAsset(assetID)
 	if err != nil {
 		return nil, err
-	}
-	if a == nil {
-		return nil, noAsset(assetID)
 	}
 	if _, err := parseInputDate("newEndDate", newEndDate); err != nil {
 		return nil, err
@@ -324,12 +313,9 @@ func getAsset(stub contract.Stub, args [][]byte) ([]byte, error) {
 			return nil, err
 		}
 	}
-	a, err := tx.getAsset(assetID)
+	a, err := tx.existingAsset(assetID)
 	if err != nil {
 		return nil, err
-	}
-	if a == nil {
-		return nil, noAsset(assetID)
 	}
 	licenses, err := tx.scanLicenses(assetID)
 	if err != nil {

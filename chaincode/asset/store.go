@@ -27,6 +27,19 @@ func (tx *txn) getAsset(assetID string) (*Asset, error) {
 	return &a, nil
 }
 
+// existingAsset is getAsset for an asset that must exist: a missing one is
+// the spec's "asset ... does not exist" error (noAsset).
+func (tx *txn) existingAsset(assetID string) (*Asset, error) {
+	a, err := tx.getAsset(assetID)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, noAsset(assetID)
+	}
+	return a, nil
+}
+
 func (tx *txn) putAsset(a *Asset) error {
 	key, err := assetKey(a.ID)
 	if err != nil {
