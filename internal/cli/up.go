@@ -11,7 +11,7 @@ func newUpCommand() *cobra.Command {
 		Use:   "up",
 		Short: "Start a whole development consortium in the foreground (not yet available)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("up: not yet available: the development consortium lands with issue 10 (see issues); the CA, identity and transport layers are available now")
+			return errors.New("up: not yet available: the development consortium lands with issue 10; meanwhile the nodes run one by one (blossom ca, channel create, orderer, peer, gateway): see README.md")
 		},
 	}
 }
