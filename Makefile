@@ -1,7 +1,9 @@
 # blossom build and test entry points. `make test` is what CI runs.
 GO ?= go
 # Packages whose tests exercise heavy concurrency run again under the race detector.
-RACE_PKGS = ./internal/identity/... ./internal/transport/... ./internal/caserver/... ./internal/ledger/... ./internal/validator/... ./internal/gateway/...
+RACE_PKGS = ./internal/identity/... ./internal/transport/... ./internal/caserver/... ./internal/ledger/... ./internal/validator/... ./internal/gateway/... ./internal/peer/... ./internal/client/... ./internal/chaincode/... ./internal/transient/...
+# The orderer's race run uses -short (1,500 instead of 10,000 envelopes in the leader-kill test).
+RACE_SHORT_PKGS = ./internal/orderer/...
 # The FIPS 140-3 run covers the cryptographic layers.
 FIPS_PKGS = ./internal/pki/... ./internal/identity/... ./internal/transport/... ./internal/policy/... ./internal/protocol/... ./internal/gateway/...
 
@@ -28,6 +30,7 @@ unit:
 
 race:
 	BLOSSOM_REQUIRE_HSM=1 $(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+	$(GO) test -race -short -count=1 -timeout 20m $(RACE_SHORT_PKGS)
 
 fips:
 	GODEBUG=fips140=only $(GO) test -count=1 -timeout 10m $(FIPS_PKGS)
