@@ -237,31 +237,9 @@ func getAllocateRequestForOrder(stub contract.Stub, args [][]byte) ([]byte, erro
 // provider and the requesting member, neither of which reads the other's
 // values.
 func sendLicenses(stub contract.Stub, args [][]byte) ([]byte, error) {
-	tx, err := begin(stub, args)
+	tx, lr, key, err := beginPendingLicenses(stub, args, allocateKey, "allocation request", "provided licenses to send do not match the licenses allocated")
 	if err != nil {
 		return nil, err
-	}
-	req, err := readRequest(stub)
-	if err != nil {
-		return nil, err
-	}
-	lr, err := req.licensesRequest()
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.authorizeAsset(blossompolicy.RightAllocateLicense); err != nil {
-		return nil, err
-	}
-	key, err := allocateKey(lr.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	same, err := tx.privateEquals(tx.spColl, key, "allocation request", &lr)
-	if err != nil {
-		return nil, err
-	}
-	if !same {
-		return nil, errors.New("provided licenses to send do not match the licenses allocated")
 	}
 	if err := stub.DelPrivateData(tx.spColl, key); err != nil {
 		return nil, err
@@ -278,4 +256,41 @@ func sendLicenses(stub contract.Stub, args [][]byte) ([]byte, error) {
 		}
 	}
 	return nil, nil
+}
+
+// beginPendingLicenses opens a step that completes a pending licenses
+// request (a delivery or a return) stored in the service provider's
+// collection under keyOf(orderId): the request must equal the pending one,
+// compared by the hash of its canonical encoding, so that the requesting
+// member's peer, which cannot read the service provider's values, endorses
+// the same verdict. Check order: arguments, request, allocate privilege,
+// then the comparison (mismatch: the error text given).
+func beginPendingLicenses(stub contract.Stub, args [][]byte, keyOf func(string) (string, error), what, mismatch string) (*txn, LicensesRequest, string, error) {
+	tx, err := begin(stub, args)
+	if err != nil {
+		return nil, LicensesRequest{}, "", err
+	}
+	req, err := readRequest(stub)
+	if err != nil {
+		return nil, LicensesRequest{}, "", err
+	}
+	lr, err := req.licensesRequest()
+	if err != nil {
+		return nil, LicensesRequest{}, "", err
+	}
+	if err := tx.authorizeAsset(blossompolicy.RightAllocateLicense); err != nil {
+		return nil, LicensesRequest{}, "", err
+	}
+	key, err := keyOf(lr.OrderID)
+	if err != nil {
+		return nil, LicensesRequest{}, "", err
+	}
+	same, err := tx.privateEquals(tx.spColl, key, what, &lr)
+	if err != nil {
+		return nil, LicensesRequest{}, "", err
+	}
+	if !same {
+		return nil, LicensesRequest{}, "", errors.New(mismatch)
+	}
+	return tx, lr, key, nil
 }

@@ -67,20 +67,31 @@ func addAsset(stub contract.Stub, args [][]byte) ([]byte, error) {
 	return response(IDResponse{ID: assetID})
 }
 
-// addLicenses is asset:AddLicenses {assetId, licenses: [{id, salt}]}.
-func addLicenses(stub contract.Stub, args [][]byte) ([]byte, error) {
+// beginAssetWrite opens a License Owner's change to an existing asset's
+// record, with the spec's check order: arguments, the write_asset
+// privilege, then the request and its assetId.
+func beginAssetWrite(stub contract.Stub, args [][]byte) (*txn, *request, string, error) {
 	tx, err := begin(stub, args)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	if err := tx.authorizeAsset(blossompolicy.RightWriteAsset); err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	req, err := readRequest(stub)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
 	assetID, err := req.id("assetId")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return tx, req, assetID, nil
+}
+
+// addLicenses is asset:AddLicenses {assetId, licenses: [{id, salt}]}.
+func addLicenses(stub contract.Stub, args [][]byte) ([]byte, error) {
+	tx, req, assetID, err := beginAssetWrite(stub, args)
 	if err != nil {
 		return nil, err
 	}
@@ -152,18 +163,7 @@ func (tx *txn) addLicensesTo(assetID string, idx *licenseIndex, licenses []newLi
 // removeLicenses is asset:RemoveLicenses {assetId, licenses: [id]}: the
 // License Owner removes available licenses.
 func removeLicenses(stub contract.Stub, args [][]byte) ([]byte, error) {
-	tx, err := begin(stub, args)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.authorizeAsset(blossompolicy.RightWriteAsset); err != nil {
-		return nil, err
-	}
-	req, err := readRequest(stub)
-	if err != nil {
-		return nil, err
-	}
-	assetID, err := req.id("assetId")
+	tx, req, assetID, err := beginAssetWrite(stub, args)
 	if err != nil {
 		return nil, err
 	}
@@ -216,18 +216,7 @@ func removeLicenses(stub contract.Stub, args [][]byte) ([]byte, error) {
 
 // updateEndDate is asset:UpdateEndDate {assetId, newEndDate}.
 func updateEndDate(stub contract.Stub, args [][]byte) ([]byte, error) {
-	tx, err := begin(stub, args)
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.authorizeAsset(blossompolicy.RightWriteAsset); err != nil {
-		return nil, err
-	}
-	req, err := readRequest(stub)
-	if err != nil {
-		return nil, err
-	}
-	assetID, err := req.id("assetId")
+	tx, req, assetID, err := beginAssetWrite(stub, args)
 	if err != nil {
 		return nil, err
 	}

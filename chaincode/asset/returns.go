@@ -130,31 +130,9 @@ func getInitiatedReturnForOrder(stub contract.Stub, args [][]byte) ([]byte, erro
 // must equal the pending one, tested through its hash; endorsed by the
 // member and the service provider.
 func deallocateLicensesFromAccount(stub contract.Stub, args [][]byte) ([]byte, error) {
-	tx, err := begin(stub, args)
+	tx, lr, dKey, err := beginPendingLicenses(stub, args, deallocateKey, "return request", "provided deallocation request does not match the one initiated")
 	if err != nil {
 		return nil, err
-	}
-	req, err := readRequest(stub)
-	if err != nil {
-		return nil, err
-	}
-	lr, err := req.licensesRequest()
-	if err != nil {
-		return nil, err
-	}
-	if err := tx.authorizeAsset(blossompolicy.RightAllocateLicense); err != nil {
-		return nil, err
-	}
-	dKey, err := deallocateKey(lr.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	same, err := tx.privateEquals(tx.spColl, dKey, "return request", &lr)
-	if err != nil {
-		return nil, err
-	}
-	if !same {
-		return nil, errors.New("provided deallocation request does not match the one initiated")
 	}
 	coll := ImplicitCollection(lr.Account)
 	for _, id := range lr.Licenses {
