@@ -87,6 +87,9 @@ type Ledger struct {
 	// durable and before the index batch; an error aborts the commit there,
 	// as a crash would.
 	afterAppend func() error
+	// afterIndex, if set (tests only), runs after the index batch is in
+	// Pebble and before the in-memory height advances.
+	afterIndex func()
 }
 
 // Open opens (creating if needed) the ledger in dir. It replays blocks that
@@ -433,6 +436,9 @@ func (l *Ledger) apply(cb *checkedBlock, codes []pb.TxValidationCode, writes [][
 	if err := l.db.Apply(batch, pebble.Sync); err != nil {
 		return err
 	}
+	if l.afterIndex != nil {
+		l.afterIndex()
+	}
 
 	l.mu.Lock()
 	l.chain = next
@@ -560,7 +566,18 @@ func (l *Ledger) Tx(txID string) (TxInfo, error) {
 		return TxInfo{}, err
 	}
 	defer closer.Close()
-	return decodeTxInfo(b)
+	info, err := decodeTxInfo(b)
+	if err != nil {
+		return TxInfo{}, err
+	}
+	// The index batch is visible in Pebble a moment before the in-memory
+	// height advances: a transaction counts as committed only once its
+	// block is below the height, so that whoever learns of it can also
+	// read the state it produced (read-after-write, DESIGN §11).
+	if info.Block >= l.Height() {
+		return TxInfo{}, fmt.Errorf("transaction %q: %w", txID, ErrNotFound)
+	}
+	return info, nil
 }
 
 // TxIDExists reports whether txID occurs in a committed block (valid or

@@ -214,3 +214,24 @@ func TestOpenRefusesGapInSegments(t *testing.T) {
 		t.Fatalf("Open with a missing segment = %v", err)
 	}
 }
+
+// A transaction is reported committed only once its block is below the
+// height, even though the index batch reaches Pebble a moment earlier: a
+// client told "committed" must be able to read what it wrote.
+func TestTxNotVisibleBeforeHeightAdvances(t *testing.T) {
+	dir := t.TempDir()
+	w, _, _ := buildLedger(t, dir, 1)
+	l := openLedger(t, dir, Options{})
+	defer l.Close()
+	b, res := w.next(3)
+	txID := envelopeTxID(b.Data.Envelopes[0])
+	var during error
+	l.afterIndex = func() { _, during = l.Tx(txID) }
+	mustCommit(t, l, b, res)
+	if !errors.Is(during, ErrNotFound) {
+		t.Fatalf("Tx between index and height advance = %v, want ErrNotFound", during)
+	}
+	if info, err := l.Tx(txID); err != nil || info.Block != b.Header.Number {
+		t.Fatalf("Tx after commit = %+v, %v", info, err)
+	}
+}
