@@ -1,8 +1,7 @@
 // Package nettest starts whole blossom networks in one test process: N
-// members, each with one Raft orderer and one or more peers (Options.
-// PeersPerMember), on 127.0.0.1 with real
-// mutual TLS, real Raft (hashicorp/raft, raft-wal) and real Pebble ledgers
-// under t.TempDir(). The peer, client, chaincode, governance and gateway
+// members, each with one Raft orderer and one or more peers
+// (Options.PeersPerMember), on 127.0.0.1 with real mutual TLS, real Raft
+// (hashicorp/raft, raft-wal) and real Pebble ledgers under t.TempDir(). The peer, client, chaincode, governance and gateway
 // tests share it.
 //
 //	net := nettest.Start(t, nettest.Options{})     // 3 members, channel "blossom", chaincode "kv"
