@@ -364,15 +364,7 @@ func (l *Ledger) applyPrivate(batch *pebble.Batch, number uint64, hashes [][]Pri
 			}
 		}
 	}
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: pendingBlockPrefix(number), UpperBound: pendingBlockPrefix(number + 1)})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	found := false
-	for it.First(); it.Valid(); it.Next() {
-		found = true
-		k := it.Key()
+	return l.consumeRange(batch, pendingBlockPrefix(number), pendingBlockPrefix(number+1), func(k, value []byte) error {
 		if len(k) != 17 {
 			return fmt.Errorf("pending private data key of %d bytes", len(k))
 		}
@@ -380,7 +372,7 @@ func (l *Ledger) applyPrivate(batch *pebble.Batch, number uint64, hashes [][]Pri
 		if v.Tx >= uint64(len(hashes)) {
 			return fmt.Errorf("pending private data for transaction %d of a block of %d", v.Tx, len(hashes))
 		}
-		ws, err := decodePendingWrites(it.Value())
+		ws, err := decodePendingWrites(value)
 		if err != nil {
 			return err
 		}
@@ -398,14 +390,8 @@ func (l *Ledger) applyPrivate(batch *pebble.Batch, number uint64, hashes [][]Pri
 				return err
 			}
 		}
-	}
-	if err := it.Error(); err != nil {
-		return err
-	}
-	if !found {
 		return nil
-	}
-	return batch.DeleteRange(pendingBlockPrefix(number), pendingBlockPrefix(number+1), nil)
+	})
 }
 
 // GetPrivateDataHash returns the SHA-256 of the committed value of the
@@ -416,19 +402,11 @@ func (s StateReader) GetPrivateDataHash(ns, coll string, keyHash []byte) (*Versi
 	if len(keyHash) != sha256.Size {
 		return nil, fmt.Errorf("key hash of %d bytes", len(keyHash))
 	}
-	b, closer, err := s.r.Get(hashedKey(ns, coll, keyHash))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
+	vv, err := getVersioned(s.r, hashedKey(ns, coll, keyHash))
 	if err != nil {
 		return nil, fmt.Errorf("read private data hash: %w", err)
 	}
-	defer closer.Close()
-	v, vh, err := decodeStateValue(b)
-	if err != nil {
-		return nil, err
-	}
-	return &VersionedValue{Value: append([]byte(nil), vh...), Version: v}, nil
+	return vv, nil
 }
 
 // GetPrivateData returns the committed value of a private key, or nil if the
@@ -443,19 +421,12 @@ func (s StateReader) GetPrivateData(ns, coll, key string) (*VersionedValue, erro
 	if err != nil || hashed == nil {
 		return nil, err
 	}
-	b, closer, err := s.r.Get(privateKey(ns, coll, key))
-	if err != nil && !errors.Is(err, pebble.ErrNotFound) {
+	vv, err := getVersioned(s.r, privateKey(ns, coll, key))
+	if err != nil {
 		return nil, fmt.Errorf("read private data: %w", err)
 	}
-	if err == nil {
-		defer closer.Close()
-		v, value, err := decodeStateValue(b)
-		if err != nil {
-			return nil, err
-		}
-		if v == hashed.Version {
-			return &VersionedValue{Value: append([]byte(nil), value...), Version: v}, nil
-		}
+	if vv != nil && vv.Version == hashed.Version {
+		return vv, nil
 	}
 	if purged, err := s.purgedAt(ns, coll, kh[:], hashed.Version); err != nil {
 		return nil, err

@@ -169,19 +169,8 @@ func stageRetention(batch *pebble.Batch, number uint64, writes [][]privateWrite,
 // a purge schedule entry listing the key hashes the block's transaction
 // wrote in that collection, and drops the staged records.
 func (l *Ledger) schedulePurges(batch *pebble.Batch, number uint64, hashes [][]PrivateWriteHash) error {
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: retentionBlockPrefix(number), UpperBound: retentionBlockPrefix(number + 1)})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	found := false
-	for it.First(); it.Valid(); it.Next() {
-		found = true
-		value, err := it.ValueAndErr()
-		if err != nil {
-			return err
-		}
-		_, tx, ref, expiry, err := decodeRetention(it.Key(), value)
+	return l.consumeRange(batch, retentionBlockPrefix(number), retentionBlockPrefix(number+1), func(k, v []byte) error {
+		_, tx, ref, expiry, err := decodeRetention(k, v)
 		if err != nil {
 			return err
 		}
@@ -194,25 +183,14 @@ func (l *Ledger) schedulePurges(batch *pebble.Batch, number uint64, hashes [][]P
 				keyHashes = append(keyHashes, h.KeyHash...)
 			}
 		}
-		if err := batch.Set(scheduleKey(expiry, number, tx, ref.namespace, ref.collection), keyHashes, nil); err != nil {
-			return err
-		}
-	}
-	if err := it.Error(); err != nil {
-		return err
-	}
-	if !found {
-		return nil
-	}
-	return batch.DeleteRange(retentionBlockPrefix(number), retentionBlockPrefix(number+1), nil)
+		return batch.Set(scheduleKey(expiry, number, tx, ref.namespace, ref.collection), keyHashes, nil)
+	})
 }
 
-// purgeExpired adds to batch the purge of every (transaction, collection)
-// that expires at block number (see the comment at the top of this file).
-// It must be added before the block's own private writes: a key the block
-// rewrites keeps its new value.
-func (l *Ledger) purgeExpired(batch *pebble.Batch, number uint64) error {
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: scheduleExpiryPrefix(number), UpperBound: scheduleExpiryPrefix(number + 1)})
+// consumeRange calls fn on every record in [lower, upper), then adds to
+// batch the deletion of the range (if it held any).
+func (l *Ledger) consumeRange(batch *pebble.Batch, lower, upper []byte, fn func(k, v []byte) error) error {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return err
 	}
@@ -224,12 +202,8 @@ func (l *Ledger) purgeExpired(batch *pebble.Batch, number uint64) error {
 		if err != nil {
 			return err
 		}
-		e, err := decodeScheduleEntry(it.Key(), value)
-		if err != nil {
+		if err := fn(it.Key(), value); err != nil {
 			return err
-		}
-		if err := l.purgeEntry(batch, e); err != nil {
-			return fmt.Errorf("purge %s/%s of %d/%d: %w", e.ns, e.coll, e.version.Block, e.version.Tx, err)
 		}
 	}
 	if err := it.Error(); err != nil {
@@ -238,7 +212,24 @@ func (l *Ledger) purgeExpired(batch *pebble.Batch, number uint64) error {
 	if !found {
 		return nil
 	}
-	return batch.DeleteRange(scheduleExpiryPrefix(number), scheduleExpiryPrefix(number+1), nil)
+	return batch.DeleteRange(lower, upper, nil)
+}
+
+// purgeExpired adds to batch the purge of every (transaction, collection)
+// that expires at block number (see the comment at the top of this file).
+// It must be added before the block's own private writes: a key the block
+// rewrites keeps its new value.
+func (l *Ledger) purgeExpired(batch *pebble.Batch, number uint64) error {
+	return l.consumeRange(batch, scheduleExpiryPrefix(number), scheduleExpiryPrefix(number+1), func(k, v []byte) error {
+		e, err := decodeScheduleEntry(k, v)
+		if err != nil {
+			return err
+		}
+		if err := l.purgeEntry(batch, e); err != nil {
+			return fmt.Errorf("purge %s/%s of %d/%d: %w", e.ns, e.coll, e.version.Block, e.version.Tx, err)
+		}
+		return nil
+	})
 }
 
 // purgeEntry adds to batch the purge of one (transaction, collection).
@@ -273,20 +264,9 @@ func (l *Ledger) purgeEntry(batch *pebble.Batch, e purgeEntry) error {
 // deleteValueOfVersion adds to batch the deletion of private value k if
 // its stored version is v (a later version is not v's to purge).
 func deleteValueOfVersion(r pebble.Reader, batch *pebble.Batch, k []byte, v Version) error {
-	b, closer, err := r.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	stored, err := getVersioned(r, k)
+	if err != nil || stored == nil || stored.Version != v {
 		return err
-	}
-	stored, _, err := decodeStateValue(b)
-	closer.Close()
-	if err != nil {
-		return err
-	}
-	if stored != v {
-		return nil
 	}
 	return batch.Delete(k, nil)
 }
@@ -294,17 +274,27 @@ func deleteValueOfVersion(r pebble.Reader, batch *pebble.Batch, k []byte, v Vers
 // purgedAt reports whether the value of the private key with hash keyHash
 // at version v was purged.
 func (s StateReader) purgedAt(ns, coll string, keyHash []byte, v Version) (bool, error) {
-	b, closer, err := s.r.Get(purgedKey(ns, coll, keyHash))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
+	purged, err := getVersioned(s.r, purgedKey(ns, coll, keyHash))
 	if err != nil {
 		return false, fmt.Errorf("read purge record: %w", err)
 	}
-	defer closer.Close()
-	purged, _, err := decodeStateValue(b)
-	if err != nil {
-		return false, err
+	return purged != nil && purged.Version == v, nil
+}
+
+// getVersioned reads a record encoded by encodeStateValue (nil if absent);
+// the value is a copy.
+func getVersioned(r pebble.Reader, k []byte) (*VersionedValue, error) {
+	b, closer, err := r.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
 	}
-	return purged == v, nil
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	v, value, err := decodeStateValue(b)
+	if err != nil {
+		return nil, err
+	}
+	return &VersionedValue{Value: append([]byte(nil), value...), Version: v}, nil
 }
