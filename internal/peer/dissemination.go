@@ -175,7 +175,7 @@ func (n *Node) disseminate(ch *Channel, txID string, set *pb.TxPvtReadWriteSet) 
 func (n *Node) pushTo(ch *Channel, endpoint string, req *pb.PrivateDataPushRequest) {
 	ctx, cancel := context.WithTimeout(n.ctx, pushTimeout)
 	defer cancel()
-	conn, err := n.peerConns.get(ctx, endpoint, n.peerTLS)
+	conn, err := n.peerConns.get(ctx, endpoint, n.peerTLS, n.trust.Manager())
 	if err != nil {
 		ch.log.Warn("private data push: dial failed", "endpoint", endpoint, "tx_id", req.TxId, "err", err)
 		return

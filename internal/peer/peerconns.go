@@ -4,34 +4,41 @@ import (
 	"context"
 	"crypto/tls"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/status"
 
+	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/transport"
 )
 
 // peerConns keeps one mutual-TLS connection per other peer for private
 // data pushes and pulls, so that dissemination does not pay a TLS
-// handshake per transaction. The receiving peer still checks the caller's
-// identity against the channel configuration on every call.
+// handshake per transaction. A connection is used only under the trust
+// (members, CAs, CRLs) it was dialled with: once a configuration change
+// replaces the node's identity.Manager, the next call dials afresh and
+// the old connection closes when calls in flight had time to end. The
+// receiving peer checks the caller on every call anyway.
 type peerConns struct {
 	mu     sync.Mutex
-	conns  map[string]*grpc.ClientConn
+	conns  map[string]peerConn
 	closed bool
 }
 
-// get returns the connection to endpoint, dialling it if there is none
-// or the cached one shut down.
-func (p *peerConns) get(ctx context.Context, endpoint string, tlsCfg *tls.Config) (*grpc.ClientConn, error) {
-	p.mu.Lock()
-	if c, ok := p.conns[endpoint]; ok && c.GetState() != connectivity.Shutdown {
-		p.mu.Unlock()
+type peerConn struct {
+	conn  *grpc.ClientConn
+	trust *identity.Manager
+}
+
+// get returns a connection to endpoint dialled under trust, dialling one
+// if there is none, the cached one shut down, or it predates trust.
+func (p *peerConns) get(ctx context.Context, endpoint string, tlsCfg *tls.Config, trust *identity.Manager) (*grpc.ClientConn, error) {
+	if c, ok := p.cached(endpoint, trust); ok {
 		return c, nil
 	}
-	p.mu.Unlock()
 	c, err := transport.Dial(ctx, endpoint, tlsCfg, transport.WithMaxMessageSize(maxBlockMessage))
 	if err != nil {
 		return nil, err
@@ -42,15 +49,29 @@ func (p *peerConns) get(ctx context.Context, endpoint string, tlsCfg *tls.Config
 		c.Close()
 		return nil, context.Canceled
 	}
-	if prev, ok := p.conns[endpoint]; ok && prev.GetState() != connectivity.Shutdown {
-		c.Close() // another caller dialled first
-		return prev, nil
+	if prev, ok := p.conns[endpoint]; ok {
+		if prev.trust == trust && prev.conn.GetState() != connectivity.Shutdown {
+			c.Close() // another caller dialled first
+			return prev.conn, nil
+		}
+		// Calls in flight on the stale connection get pushTimeout to end.
+		time.AfterFunc(pushTimeout, func() { prev.conn.Close() })
 	}
 	if p.conns == nil {
-		p.conns = map[string]*grpc.ClientConn{}
+		p.conns = map[string]peerConn{}
 	}
-	p.conns[endpoint] = c
+	p.conns[endpoint] = peerConn{conn: c, trust: trust}
 	return c, nil
+}
+
+func (p *peerConns) cached(endpoint string, trust *identity.Manager) (*grpc.ClientConn, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.conns[endpoint]
+	if !ok || c.trust != trust || c.conn.GetState() == connectivity.Shutdown {
+		return nil, false
+	}
+	return c.conn, true
 }
 
 // failed drops c after a call on it failed as unavailable, so that the
@@ -61,7 +82,7 @@ func (p *peerConns) failed(endpoint string, c *grpc.ClientConn, err error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.conns[endpoint] == c {
+	if cur, ok := p.conns[endpoint]; ok && cur.conn == c {
 		delete(p.conns, endpoint)
 		c.Close()
 	}
@@ -73,7 +94,7 @@ func (p *peerConns) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for _, c := range p.conns {
-		c.Close()
+		c.conn.Close()
 	}
 	p.conns = nil
 }

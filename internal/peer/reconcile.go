@@ -80,7 +80,7 @@ func (n *Node) reconcileOnce(ctx context.Context, ch *Channel) {
 func (n *Node) pullFrom(ctx context.Context, ch *Channel, endpoint string, req *pb.PrivateDataPullRequest) int {
 	cctx, cancel := context.WithTimeout(ctx, pushTimeout)
 	defer cancel()
-	conn, err := n.peerConns.get(cctx, endpoint, n.peerTLS)
+	conn, err := n.peerConns.get(cctx, endpoint, n.peerTLS, n.trust.Manager())
 	if err != nil {
 		ch.log.Debug("reconcile: dial failed", "endpoint", endpoint, "err", err)
 		return 0
