@@ -175,13 +175,13 @@ func (n *Node) disseminate(ch *Channel, txID string, set *pb.TxPvtReadWriteSet) 
 func (n *Node) pushTo(ch *Channel, endpoint string, req *pb.PrivateDataPushRequest) {
 	ctx, cancel := context.WithTimeout(n.ctx, pushTimeout)
 	defer cancel()
-	conn, err := transport.Dial(ctx, endpoint, n.peerTLS, transport.WithMaxMessageSize(maxBlockMessage))
+	conn, err := n.peerConns.get(ctx, endpoint, n.peerTLS, n.trust.Manager())
 	if err != nil {
 		ch.log.Warn("private data push: dial failed", "endpoint", endpoint, "tx_id", req.TxId, "err", err)
 		return
 	}
-	defer conn.Close()
 	if _, err := pb.NewPrivateDataClient(conn).Push(ctx, req); err != nil {
+		n.peerConns.failed(endpoint, conn, err)
 		ch.log.Warn("private data push refused", "endpoint", endpoint, "tx_id", req.TxId, "err", err)
 	}
 }

@@ -85,6 +85,8 @@ type Node struct {
 	clientTLS *tls.Config
 	// peerTLS dials other peers (private data dissemination).
 	peerTLS *tls.Config
+	// peerConns caches the connections to other peers.
+	peerConns peerConns
 
 	// simulations bounds concurrent simulations.
 	simulations chan struct{}
@@ -347,6 +349,7 @@ func (n *Node) Stop() error {
 			}
 			n.wg.Wait()
 		}
+		n.peerConns.close()
 		var errs []error
 		for _, c := range n.channels {
 			if cerr := c.close(); cerr != nil {

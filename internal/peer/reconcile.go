@@ -7,7 +7,6 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/ledger"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
-	"github.com/blossom-ledger/blossom/internal/transport"
 )
 
 // DefaultReconcileInterval is how often a peer retries pulling the
@@ -81,14 +80,14 @@ func (n *Node) reconcileOnce(ctx context.Context, ch *Channel) {
 func (n *Node) pullFrom(ctx context.Context, ch *Channel, endpoint string, req *pb.PrivateDataPullRequest) int {
 	cctx, cancel := context.WithTimeout(ctx, pushTimeout)
 	defer cancel()
-	conn, err := transport.Dial(cctx, endpoint, n.peerTLS, transport.WithMaxMessageSize(maxBlockMessage))
+	conn, err := n.peerConns.get(cctx, endpoint, n.peerTLS, n.trust.Manager())
 	if err != nil {
 		ch.log.Debug("reconcile: dial failed", "endpoint", endpoint, "err", err)
 		return 0
 	}
-	defer conn.Close()
 	resp, err := pb.NewPrivateDataClient(conn).Pull(cctx, req)
 	if err != nil {
+		n.peerConns.failed(endpoint, conn, err)
 		ch.log.Debug("reconcile: pull refused", "endpoint", endpoint, "err", err)
 		return 0
 	}
