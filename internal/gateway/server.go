@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,8 +51,19 @@ type Config struct {
 	// (normally (*wallet.Wallet).Signer). nil disables custodial calls.
 	Signers func(enrollmentID string) (identity.Signer, error)
 	// Allow decides whether p may call function of chaincode on channel
-	// (nil: DefaultAllow).
+	// (nil: DefaultAllow). Lookups and the event stream show a
+	// transaction's chaincode, function and events only to callers it
+	// allows to call that function (config transactions: chaincode
+	// "_config", function "").
 	Allow func(p *auth.Principal, channel, chaincode, function string) bool
+	// AllowChannel decides whether p may read channel's transactions,
+	// blocks and events (nil: DefaultAllowChannel).
+	AllowChannel func(p *auth.Principal, channel string) bool
+	// MaxStreamsPerUser bounds a user's concurrent event streams (0:
+	// DefaultMaxStreamsPerUser); Heartbeat is the interval of the streams'
+	// keep-alive comments (0: DefaultHeartbeat).
+	MaxStreamsPerUser int
+	Heartbeat         time.Duration
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 	// RateLimit is each user's sustained request rate per second and Burst
@@ -76,6 +87,12 @@ func DefaultAllow(p *auth.Principal, channel, chaincode, function string) bool {
 	return p.Role != "" && !strings.HasPrefix(chaincode, "_")
 }
 
+// DefaultAllowChannel lets administrators and identities with a
+// blossom.role read every channel the member's peer serves to the gateway.
+func DefaultAllowChannel(p *auth.Principal, channel string) bool {
+	return p.Type == pki.RoleAdmin || p.Role != ""
+}
+
 // Gateway serves the REST API. Use Handler with an HTTPS server whose TLS
 // configuration is transport.RequestClientCertTLSConfig (roles client and
 // admin).
@@ -90,6 +107,10 @@ type Gateway struct {
 	registry *prometheus.Registry
 	// routes lists the mux patterns, for the OpenAPI check.
 	routes []string
+	// streams bounds event streams per user; closing ends them.
+	streams   *streamSlots
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New checks cfg and builds the gateway.
@@ -125,6 +146,15 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Allow == nil {
 		cfg.Allow = DefaultAllow
 	}
+	if cfg.AllowChannel == nil {
+		cfg.AllowChannel = DefaultAllowChannel
+	}
+	if cfg.MaxStreamsPerUser <= 0 {
+		cfg.MaxStreamsPerUser = DefaultMaxStreamsPerUser
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -143,7 +173,8 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, registry: cfg.Registry, mux: http.NewServeMux()}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, registry: cfg.Registry, mux: http.NewServeMux(),
+		streams: &streamSlots{max: cfg.MaxStreamsPerUser, count: map[string]int{}}, closing: make(chan struct{})}
 	if cfg.RateLimit > 0 {
 		g.limiter = newRateLimiter(cfg.RateLimit, cfg.Burst, 10000)
 	}
@@ -189,6 +220,9 @@ func (g *Gateway) registerRoutes() {
 	g.handle("POST "+apiChaincode+"proposals/evaluate", true, http.HandlerFunc(g.signedEvaluate))
 	g.handle("POST "+apiChaincode+"proposals/endorse", true, http.HandlerFunc(g.signedEndorse))
 	g.handle("POST /api/v1/channels/{channel}/transactions", true, http.HandlerFunc(g.signedCommit))
+	g.handle("GET /api/v1/channels/{channel}/transactions/{txId}", true, http.HandlerFunc(g.getTransaction))
+	g.handle("GET /api/v1/channels/{channel}/blocks/{number}", true, http.HandlerFunc(g.getBlock))
+	g.handle("GET /api/v1/channels/{channel}/events", true, http.HandlerFunc(g.events))
 	g.mux.Handle("/", g.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
 	})))
@@ -217,6 +251,10 @@ func (s *statusRecorder) WriteHeader(code int) {
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (flushes and
+// deadlines of the event stream).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
@@ -338,7 +376,7 @@ func NewServer(g *Gateway, logger *slog.Logger) *http.Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           g.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -346,4 +384,6 @@ func NewServer(g *Gateway, logger *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(g.Shutdown)
+	return srv
 }
