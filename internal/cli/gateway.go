@@ -281,7 +281,7 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 		return err
 	}
 	gw, err := gateway.New(gateway.Config{
-		MSPID: cfg.MSPID, Client: cl, Members: members, Policies: cfg.Policies, Authenticate: authn.Authenticate,
+		MSPID: cfg.MSPID, Client: cl, Members: members, Policies: cfg.Policies, Authenticate: authn.Authenticate, Active: authn.Active,
 		Signers: w.Signer, MaxBodyBytes: cfg.MaxBodyBytes, RateLimit: cfg.RateLimit, Burst: cfg.Burst, Logger: log,
 	})
 	if err != nil {

@@ -201,10 +201,13 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		case <-heartbeat.C:
-			if write(": heartbeat\n\n") != nil {
+			if !g.stillActive(p, write) || write(": heartbeat\n\n") != nil {
 				return
 			}
 		case b := <-blocks:
+			if !g.stillActive(p, write) {
+				return
+			}
 			skip := uint64(0)
 			if b.GetHeader().GetNumber() == pos.block {
 				skip = pos.skip
@@ -214,6 +217,17 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+}
+
+// stillActive asks Config.Active about p; a caller no longer active gets
+// a final "close" event.
+func (g *Gateway) stillActive(p *auth.Principal, write func(string) error) bool {
+	if g.cfg.Active == nil || g.cfg.Active(p) {
+		return true
+	}
+	g.log.Info("gateway: ending the event stream of a disabled user", "enrollmentId", p.EnrollmentID)
+	_ = write("event: close\ndata: {\"reason\":\"account disabled\"}\n\n")
+	return false
 }
 
 // formatBlock renders one block's SSE events for p: its visible chaincode

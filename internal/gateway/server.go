@@ -59,6 +59,11 @@ type Config struct {
 	// AllowChannel decides whether p may read channel's transactions,
 	// blocks and events (nil: DefaultAllowChannel).
 	AllowChannel func(p *auth.Principal, channel string) bool
+	// Active reports whether an authenticated caller is still allowed in
+	// (normally (*auth.Authenticator).Active); event streams ask it at
+	// every block and heartbeat and end for a disabled user. nil: not
+	// asked.
+	Active func(p *auth.Principal) bool
 	// MaxStreamsPerUser bounds a user's concurrent event streams (0:
 	// DefaultMaxStreamsPerUser); Heartbeat is the interval of the streams'
 	// keep-alive comments (0: DefaultHeartbeat).
