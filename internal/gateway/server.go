@@ -26,6 +26,9 @@ import (
 //go:embed openapi.json
 var openAPIDocument []byte
 
+// maxSignInBody bounds a sign-in route's body (the logout form).
+const maxSignInBody = 64 << 10
+
 // DefaultMaxBodyBytes bounds a request body (413 above it).
 const DefaultMaxBodyBytes = 4 << 20
 
@@ -47,6 +50,10 @@ type Config struct {
 	// (*auth.Authenticator).Authenticate); it puts an auth.Principal into
 	// the request context or refuses the request.
 	Authenticate func(http.Handler) http.Handler
+	// SignIn, when set, is the dashboard's browser sign-in: the gateway
+	// serves its login, callback and logout routes (auth.LoginPath, ...).
+	// The same WebSignIn must be the Authenticate middleware's Web.
+	SignIn *auth.WebSignIn
 	// Signers returns the custodial signer of a user by enrollment ID
 	// (normally (*wallet.Wallet).Signer). nil disables custodial calls.
 	Signers func(enrollmentID string) (identity.Signer, error)
@@ -220,6 +227,12 @@ func (g *Gateway) registerRoutes() {
 	g.handle("GET /metrics", false, promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
 	g.handle("GET /openapi.json", false, http.HandlerFunc(serveOpenAPI))
 	g.handle("GET /api/v1/me", true, http.HandlerFunc(g.me))
+	if g.cfg.SignIn != nil {
+		web := g.cfg.SignIn.Handler()
+		for _, route := range []string{"GET " + auth.LoginPath, "GET " + auth.CallbackPath, "POST " + auth.LogoutPath} {
+			g.handle(route, false, http.MaxBytesHandler(web, maxSignInBody))
+		}
+	}
 	g.handle("POST "+apiChaincode+"evaluate", true, http.HandlerFunc(g.evaluate))
 	g.handle("POST "+apiChaincode+"submit", true, http.HandlerFunc(g.submit))
 	g.handle("POST "+apiChaincode+"proposals/evaluate", true, http.HandlerFunc(g.signedEvaluate))
@@ -349,12 +362,16 @@ type Me struct {
 	// CertificateExpiry is the ledger certificate's NotAfter (RFC 3339),
 	// "" when unknown.
 	CertificateExpiry string `json:"certificateExpiry"`
+	// CSRFToken is the session's CSRF token for a browser session (send
+	// it as the X-CSRF-Token header, or the csrf_token form field, with
+	// every POST, logout included); absent for other callers.
+	CSRFToken string `json:"csrfToken,omitempty"`
 }
 
 func (g *Gateway) me(w http.ResponseWriter, r *http.Request) {
 	p, _ := auth.PrincipalFrom(r.Context())
 	me := Me{EnrollmentID: p.EnrollmentID, MSPID: p.MSPID, Type: string(p.Type), Role: p.Role,
-		Method: string(p.Method), Issuer: p.Issuer, Subject: p.Subject}
+		Method: string(p.Method), Issuer: p.Issuer, Subject: p.Subject, CSRFToken: auth.CSRFToken(p)}
 	cert := p.Certificate
 	if cert == nil && g.cfg.Signers != nil {
 		if s, err := g.cfg.Signers(p.EnrollmentID); err == nil {
