@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -28,6 +29,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 	"github.com/blossom-ledger/blossom/internal/gateway/binding"
 	"github.com/blossom-ledger/blossom/internal/gateway/wallet"
+	"github.com/blossom-ledger/blossom/internal/governance"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/orderer"
 	"github.com/blossom-ledger/blossom/internal/pki"
@@ -60,6 +62,14 @@ type gatewayFileConfig struct {
 		RoleClaim string `json:"roleClaim"`
 		CABundle  string `json:"caBundle"` // PEM: verifies the issuer's HTTPS (default: system roots)
 	} `json:"oidc"`
+	// CRLPublisher, if set, is an admin credential of the member with
+	// which the gateway publishes the CRL of a disabled user through
+	// _governance at once (optional: without it a disable answers the CRL
+	// for an administrator to publish).
+	CRLPublisher *struct {
+		Cert string `json:"cert"`
+		Key  string `json:"key"` // mode 0600
+	} `json:"crlPublisher"`
 	// SignIn configures the dashboard's browser sign-in (optional).
 	SignIn *gatewaySignInConfig `json:"signIn"`
 	// Policies maps chaincode names to "MAJORITY Endorsement" (the
@@ -213,6 +223,9 @@ the file's directory:
       sameSite: lax               # or strict
       idleTimeout: 30m
       absoluteTimeout: 8h
+  crlPublisher:                   # optional: a member admin credential with which
+    cert: admin-cert.pem          # POST /api/v1/admin/users/{id}/disable publishes
+    key: admin-key.pem            # the CRL through _governance at once
   policies:                       # default MAJORITY Endorsement
     asset: SAMSMSP.peer
   logLevel: info
@@ -287,6 +300,12 @@ func loadGatewayConfig(path string) (*gatewayFileConfig, error) {
 	if cfg.SignIn != nil {
 		paths = append(paths, &cfg.SignIn.ClientSecretFile, &cfg.SignIn.CABundle)
 	}
+	if cp := cfg.CRLPublisher; cp != nil {
+		if cp.Cert == "" || cp.Key == "" {
+			return nil, fmt.Errorf("%s: crlPublisher needs cert and key", path)
+		}
+		paths = append(paths, &cp.Cert, &cp.Key)
+	}
 	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
@@ -314,6 +333,37 @@ func loadTLSCredential(certPath, keyPath string) (tls.Certificate, []*x509.Certi
 		c.Certificate = append(c.Certificate, cert.Raw)
 	}
 	return c, certs, nil
+}
+
+// crlPublisher connects a client as the member admin of cfg.CRLPublisher
+// and returns a function publishing a CRL through _governance with it,
+// endorsed by every member's first peer.
+func crlPublisher(ctx context.Context, cfg *gatewayFileConfig, ccfg client.Config, members map[string][]string, msps []string) (publish func(context.Context, []byte) (string, error), closeClient func() error, err error) {
+	tlsCert, certs, err := loadTLSCredential(cfg.CRLPublisher.Cert, cfg.CRLPublisher.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("crlPublisher: %w", err)
+	}
+	if !slices.Equal(certs[0].Subject.OrganizationalUnit, []string{string(pki.RoleAdmin)}) {
+		return nil, nil, errors.New("crlPublisher: the certificate is not an admin certificate")
+	}
+	signer, err := identity.NewKeySigner(tlsCert.PrivateKey.(crypto.Signer), certs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("crlPublisher: %w", err)
+	}
+	ccfg.Signer, ccfg.TLSCertificate = signer, tlsCert
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cl, err := client.Connect(cctx, ccfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("crlPublisher: %w", err)
+	}
+	l := &governance.Ledger{Client: cl, Signer: signer}
+	for _, m := range msps {
+		l.EndorsingPeers = append(l.EndorsingPeers, members[m][0])
+	}
+	return func(ctx context.Context, crl []byte) (string, error) {
+		return l.PublishCRL(ctx, cfg.Channel, cfg.MSPID, governance.CRLProposalID(crl), crl)
+	}, cl.Close, nil
 }
 
 // runGateway runs a gateway from the configuration at path until ctx
@@ -434,9 +484,17 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 	if err != nil {
 		return err
 	}
+	var publishCRL func(context.Context, []byte) (string, error)
+	if cfg.CRLPublisher != nil {
+		var closePublisher func() error
+		if publishCRL, closePublisher, err = crlPublisher(ctx, cfg, ccfg, members, msps); err != nil {
+			return err
+		}
+		defer closePublisher()
+	}
 	gw, err := gateway.New(gateway.Config{
 		MSPID: cfg.MSPID, Client: cl, Members: members, Policies: cfg.Policies, Authenticate: authn.Authenticate, Active: authn.Active,
-		SignIn:  authCfg.Web,
+		SignIn: authCfg.Web, Binder: binder, PublishCRL: publishCRL,
 		Signers: w.Signer, MaxBodyBytes: cfg.MaxBodyBytes, RateLimit: cfg.RateLimit, Burst: cfg.Burst, Logger: log,
 	})
 	if err != nil {

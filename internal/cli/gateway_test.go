@@ -24,6 +24,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider"
 	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider/oidctest"
 	"github.com/blossom-ledger/blossom/internal/gateway/wallet"
+	"github.com/blossom-ledger/blossom/internal/network/nettest"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
@@ -125,6 +126,8 @@ func TestRunGateway(t *testing.T) {
 	}
 	writeCred("gw", n.PKI.Member("Org1MSP").Issue(pki.RoleGateway, "gw1", nil).TLS)
 	writeCred("reg", *env.gw.CA.RegistrarCert)
+	admin := n.Members[0].Admin
+	writeCred("admin", admin.TLS)
 	write("ca.pem", append(pki.EncodeCertificatePEM(env.gw.CA.Inter.Raw), pki.EncodeCertificatePEM(env.gw.CA.Root.Raw)...))
 	// The browser sign-in's provider, with its own CA, and the gateway's
 	// address fixed in advance for the redirect URL.
@@ -162,6 +165,9 @@ ca:
   caBundle: ca.pem
   cert: reg-cert.pem
   key: reg-key.pem
+crlPublisher:
+  cert: admin-cert.pem
+  key: admin-key.pem
 signIn:
   issuer: `+idp.URL+`
   clientId: dashboard
@@ -250,6 +256,32 @@ logLevel: debug
 	if strings.Contains(seen.String(), clientSecret) {
 		t.Fatal("the client secret reached the browser")
 	}
+
+	// The member admin disables the user through the gateway, which
+	// publishes the CRL through _governance with its crlPublisher.
+	adminTLS := admin.TLS
+	adminClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool,
+		Certificates: []tls.Certificate{adminTLS}}}, Timeout: 60 * time.Second}
+	seq := n.PeerChannel(0).Config().Sequence()
+	resp, err := adminClient.Post(url+"/api/v1/admin/users/"+me.EnrollmentID+"/disable", "application/json", strings.NewReader(`{"reason":"keyCompromise"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var disabled gateway.DisableResponse
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := json.Unmarshal(body, &disabled); err != nil || resp.StatusCode != 200 || disabled.CRLTxID == "" {
+		t.Fatalf("disable: %d %s", resp.StatusCode, body)
+	}
+	// The answer came once the update was ordered; every peer commits it.
+	nettest.Eventually(t, 20*time.Second, func() error {
+		for i := range n.Members {
+			if got := n.PeerChannel(i).Config().Sequence(); got <= seq {
+				return fmt.Errorf("peer %d at config sequence %d", i, got)
+			}
+		}
+		return nil
+	})
 
 	cancel()
 	if err := <-done; err != nil {

@@ -18,13 +18,26 @@ import (
 	"github.com/blossom-ledger/blossom/internal/txn"
 )
 
-// TestDisabledUserRefusedEverywhere: disabling a bound user refuses it at
-// the gateway at once; its certificate is revoked by the member CA, and
-// once the CRL is published through _governance and the config block
-// commits, every peer refuses its proposals and the ordering service its
-// transactions.
+// TestDisabledUserRefusedEverywhere: a member administrator disables a
+// bound user through the gateway's admin route; the gateway refuses the
+// user at once, the member CA revokes its certificate, the gateway
+// publishes the CRL through _governance with an admin of the member, and
+// once the config block commits every peer refuses the user's proposals
+// and the ordering service its transactions.
 func TestDisabledUserRefusedEverywhere(t *testing.T) {
-	f := newFixture(t, gatewaytest.Options{Gateway: func(c *gateway.Config) { c.Heartbeat = 50 * time.Millisecond }})
+	var publisher *governance.Ledger
+	f := newFixture(t, gatewaytest.Options{Gateway: func(c *gateway.Config) {
+		c.Heartbeat = 50 * time.Millisecond
+		c.PublishCRL = func(ctx context.Context, crl []byte) (string, error) {
+			return publisher.PublishCRL(ctx, "blossom", gatewaytest.MSPID, governance.CRLProposalID(crl), crl)
+		}
+	}})
+	m := f.Net.Members[0]
+	publisher = &governance.Ledger{
+		Client: f.Net.ConnectClient(t, f.Net.ClientConfig(0, m.Admin)), Signer: m.Admin.Signer,
+		EndorsingPeers: f.Net.PeerNames(0, 1, 2),
+	}
+	adminHTTP := &fixture{Gateway: f.Gateway, http: f.HTTPClient(&m.Admin.TLS), secrets: f.secrets}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	submitOK(t, f, kvPath+"submit", invoke("kv:Put", "before", "v"))
@@ -77,12 +90,28 @@ func TestDisabledUserRefusedEverywhere(t *testing.T) {
 	}
 
 	events, _ := openStream(t, f, f.http, f.token, "", "")
-	res, err := f.Binder.Disable(ctx, me.EnrollmentID, "keyCompromise")
-	if err != nil {
-		t.Fatal(err)
+	before := f.Net.PeerChannel(0).Config().Sequence()
+
+	t.Run("admin routes refuse others and bad input", func(t *testing.T) {
+		disablePath := "/api/v1/admin/users/" + me.EnrollmentID + "/disable"
+		wantCode(t, f.do(t, "POST", disablePath, f.token, []byte(`{}`)), 403, "ADMIN_ONLY")
+		wantCode(t, adminHTTP.do(t, "POST", "/api/v1/admin/users/no-such-user/disable", "", []byte(`{}`)), 404, "NOT_FOUND")
+		wantCode(t, adminHTTP.do(t, "POST", "/api/v1/admin/users/bad%20id/disable", "", []byte(`{}`)), 400, "BAD_REQUEST")
+		wantCode(t, adminHTTP.do(t, "POST", disablePath, "", []byte(`{"reason":1}`)), 400, "BAD_REQUEST")
+		wantCode(t, f.do(t, "POST", "/api/v1/admin/approvals", f.token, []byte(`{"issuer":"https://x","subject":"s","role":"r"}`)), 403, "ADMIN_ONLY")
+		wantCode(t, adminHTTP.do(t, "POST", "/api/v1/admin/approvals", "", []byte(`{"issuer":"https://x","role":"r"}`)), 400, "BAD_REQUEST")
+		if a := adminHTTP.do(t, "POST", "/api/v1/admin/approvals", "", []byte(`{"issuer":"https://x","subject":"s","role":"Viewer"}`)); a.status != 200 {
+			t.Fatalf("approval: %d %s", a.status, a.body)
+		}
+	})
+
+	a = adminHTTP.do(t, "POST", "/api/v1/admin/users/"+me.EnrollmentID+"/disable", "", []byte(`{"reason":"keyCompromise"}`))
+	var res gateway.DisableResponse
+	if err := json.Unmarshal(a.body, &res); err != nil || a.status != 200 {
+		t.Fatalf("disable: %d %s", a.status, a.body)
 	}
-	if len(res.Revoked) == 0 || len(res.CRL) == 0 {
-		t.Fatalf("disable revoked %v, CRL of %d bytes", res.Revoked, len(res.CRL))
+	if len(res.Revoked) == 0 || !strings.Contains(res.CRL, "X509 CRL") || len(res.CRLTxID) != 64 {
+		t.Fatalf("disable answered %+v", res)
 	}
 
 	t.Run("refused at the gateway at once", func(t *testing.T) {
@@ -95,22 +124,7 @@ func TestDisabledUserRefusedEverywhere(t *testing.T) {
 		}
 	})
 
-	t.Run("peers accept the certificate until the CRL commits", func(t *testing.T) {
-		if err := endorseEach("direct-between")[0]; err != nil {
-			t.Fatalf("the member's peer refused before the CRL was published: %v", err)
-		}
-	})
-
 	t.Run("refused on every peer after the CRL update", func(t *testing.T) {
-		before := f.Net.PeerChannel(0).Config().Sequence()
-		m := f.Net.Members[0]
-		admin := &governance.Ledger{
-			Client: f.Net.ConnectClient(t, f.Net.ClientConfig(0, m.Admin)), Signer: m.Admin.Signer,
-			EndorsingPeers: f.Net.PeerNames(0, 1, 2),
-		}
-		if _, err := admin.PublishCRL(ctx, f.Net.Channel, gatewaytest.MSPID, "disable-user", res.CRL); err != nil {
-			t.Fatalf("publish the CRL: %v", err)
-		}
 		nettest.Eventually(t, 20*time.Second, func() error {
 			for i := range f.Net.Members {
 				if got := f.Net.PeerChannel(i).Config().Sequence(); got <= before {

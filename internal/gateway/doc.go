@@ -15,6 +15,8 @@
 //	GET  /api/v1/channels/{channel}/transactions/{txId}
 //	GET  /api/v1/channels/{channel}/blocks/{number}
 //	GET  /api/v1/channels/{channel}/events
+//	POST /api/v1/admin/approvals, /api/v1/admin/users/{enrollmentId}/disable
+//	GET  /auth/login, /auth/callback; POST /auth/logout (with Config.SignIn)
 //
 // evaluate and submit are custodial: the gateway signs with the caller's
 // key from the wallet (bearer-token and session callers). The proposals/

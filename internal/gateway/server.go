@@ -18,6 +18,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
+	"github.com/blossom-ledger/blossom/internal/gateway/binding"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/transport"
@@ -54,6 +55,15 @@ type Config struct {
 	// serves its login, callback and logout routes (auth.LoginPath, ...).
 	// The same WebSignIn must be the Authenticate middleware's Web.
 	SignIn *auth.WebSignIn
+	// Binder, when set, enables the administrators' routes: approvals and
+	// disabling users (/api/v1/admin/...).
+	Binder *binding.Service
+	// PublishCRL, when set, publishes a member CA's new CRL (PEM) through
+	// _governance after a disable and returns the config update's
+	// transaction ID (normally governance.Ledger.PublishCRL with an admin
+	// of the member). nil: the disable answers the CRL for an
+	// administrator to publish.
+	PublishCRL func(ctx context.Context, crlPEM []byte) (string, error)
 	// Signers returns the custodial signer of a user by enrollment ID
 	// (normally (*wallet.Wallet).Signer). nil disables custodial calls.
 	Signers func(enrollmentID string) (identity.Signer, error)
@@ -241,6 +251,10 @@ func (g *Gateway) registerRoutes() {
 	g.handle("GET /api/v1/channels/{channel}/transactions/{txId}", true, http.HandlerFunc(g.getTransaction))
 	g.handle("GET /api/v1/channels/{channel}/blocks/{number}", true, http.HandlerFunc(g.getBlock))
 	g.handle("GET /api/v1/channels/{channel}/events", true, http.HandlerFunc(g.events))
+	if g.cfg.Binder != nil {
+		g.handle("POST /api/v1/admin/approvals", true, http.HandlerFunc(g.approve))
+		g.handle("POST /api/v1/admin/users/{enrollmentId}/disable", true, http.HandlerFunc(g.disableUser))
+	}
 	g.mux.Handle("/", g.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
 	})))

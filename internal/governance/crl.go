@@ -3,7 +3,9 @@ package governance
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -59,6 +61,13 @@ func containsBytes(list [][]byte, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// CRLProposalID names the proposal publishing crlPEM: "crl-" and the
+// first 24 hex digits of its SHA-256, so a retry finds the same proposal.
+func CRLProposalID(crlPEM []byte) string {
+	sum := sha256.Sum256(crlPEM)
+	return "crl-" + hex.EncodeToString(sum[:12])
 }
 
 // PublishCRL publishes a new CRL (PEM) of one of member mspID's CAs to
