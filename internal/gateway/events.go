@@ -18,7 +18,11 @@ import (
 // Event stream defaults.
 const (
 	DefaultMaxStreamsPerUser = 4
+	DefaultMaxStreams        = 1000
 	DefaultHeartbeat         = 15 * time.Second
+	// streamWriteTimeout bounds one write to a stream: a client that
+	// stops reading loses its stream instead of holding it forever.
+	streamWriteTimeout = 30 * time.Second
 )
 
 // BlockEvent is the data of an SSE "block" event: the block's number and
@@ -78,26 +82,30 @@ func parseEventID(s string) (eventPosition, error) {
 	return eventPosition{block: n, skip: i + 1}, nil
 }
 
-// streamSlots bounds concurrent event streams per user.
+// streamSlots bounds concurrent event streams per user and in all.
 type streamSlots struct {
-	mu    sync.Mutex
-	max   int
-	count map[string]int
+	mu       sync.Mutex
+	perUser  int
+	maxTotal int
+	total    int
+	count    map[string]int
 }
 
 func (s *streamSlots) acquire(user string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.count[user] >= s.max {
+	if s.count[user] >= s.perUser || s.total >= s.maxTotal {
 		return false
 	}
 	s.count[user]++
+	s.total++
 	return true
 }
 
 func (s *streamSlots) release(user string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.total--
 	if s.count[user]--; s.count[user] <= 0 {
 		delete(s.count, user)
 	}
@@ -144,7 +152,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 	if !g.streams.acquire(user) {
 		w.Header().Set("Retry-After", "5")
 		g.fail(w, r, a, &apiError{http.StatusTooManyRequests, "TOO_MANY_STREAMS",
-			fmt.Sprintf("at most %d event streams per user", g.cfg.MaxStreamsPerUser)})
+			fmt.Sprintf("at most %d event streams per user (and %d in all)", g.cfg.MaxStreamsPerUser, g.cfg.MaxStreams)})
 		return
 	}
 	defer g.streams.release(user)
@@ -179,6 +187,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 	write := func(s string) error {
 		mu.Lock()
 		defer mu.Unlock()
+		_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
 		if _, err := w.Write([]byte(s)); err != nil {
 			return err
 		}

@@ -81,10 +81,12 @@ type Config struct {
 	// every block and heartbeat and end for a disabled user. nil: not
 	// asked.
 	Active func(p *auth.Principal) bool
-	// MaxStreamsPerUser bounds a user's concurrent event streams (0:
-	// DefaultMaxStreamsPerUser); Heartbeat is the interval of the streams'
+	// MaxStreamsPerUser and MaxStreams bound a user's and all callers'
+	// concurrent event streams (0: DefaultMaxStreamsPerUser,
+	// DefaultMaxStreams); Heartbeat is the interval of the streams'
 	// keep-alive comments (0: DefaultHeartbeat).
 	MaxStreamsPerUser int
+	MaxStreams        int
 	Heartbeat         time.Duration
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
@@ -174,6 +176,9 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxStreamsPerUser <= 0 {
 		cfg.MaxStreamsPerUser = DefaultMaxStreamsPerUser
 	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = DefaultMaxStreams
+	}
 	if cfg.Heartbeat <= 0 {
 		cfg.Heartbeat = DefaultHeartbeat
 	}
@@ -196,7 +201,7 @@ func New(cfg Config) (*Gateway, error) {
 		cfg.Logger = slog.Default()
 	}
 	g := &Gateway{cfg: cfg, log: cfg.Logger, registry: cfg.Registry, mux: http.NewServeMux(),
-		streams: &streamSlots{max: cfg.MaxStreamsPerUser, count: map[string]int{}}, closing: make(chan struct{})}
+		streams: &streamSlots{perUser: cfg.MaxStreamsPerUser, maxTotal: cfg.MaxStreams, count: map[string]int{}}, closing: make(chan struct{})}
 	if cfg.RateLimit > 0 {
 		g.limiter = newRateLimiter(cfg.RateLimit, cfg.Burst, 10000)
 	}
