@@ -327,6 +327,16 @@ func TestLedgerLookupsAndEvents(t *testing.T) {
 			})
 		}
 		wantCode(t, f.do(t, "GET", blockPath, "", nil), 401, auth.CodeUnauthenticated)
+		req, _ := http.NewRequest("GET", f.URL+"/api/v1/channels/nochannel/events", nil)
+		req.Header.Set("Authorization", "Bearer "+f.token)
+		resp, err := f.http.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 404 {
+			t.Fatalf("events of an unknown channel: %d", resp.StatusCode)
+		}
 	})
 
 	t.Run("resume", func(t *testing.T) {

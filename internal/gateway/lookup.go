@@ -9,6 +9,9 @@ import (
 	"strconv"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 	"github.com/blossom-ledger/blossom/internal/protocol"
@@ -159,8 +162,11 @@ func lookupError(err error, what string) *apiError {
 	if errors.As(err, &de) && de.Status == pb.Status_FORBIDDEN {
 		return &apiError{http.StatusForbidden, "CHANNEL_NOT_ALLOWED", "the member's peer refuses this channel"}
 	}
-	if errors.As(err, &de) && de.Status == pb.Status_NOT_FOUND {
+	if (errors.As(err, &de) && de.Status == pb.Status_NOT_FOUND) || status.Code(err) == codes.NotFound {
 		return &apiError{http.StatusNotFound, "NOT_FOUND", "the member's peer has not joined this channel"}
+	}
+	if status.Code(err) == codes.PermissionDenied {
+		return &apiError{http.StatusForbidden, "CHANNEL_NOT_ALLOWED", "the member's peer refuses this channel"}
 	}
 	return mapError(err)
 }
