@@ -96,10 +96,6 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 	if err := checkInvocation(inv); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	def, ok := n.reg.lookup(inv.Chaincode)
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "chaincode %q is not defined on channel %s", inv.Chaincode, ch.ID())
-	}
 	if hdr.MinHeight > ch.Height() {
 		wctx, cancel := context.WithTimeout(ctx, n.cfg.MinHeightWait)
 		h, err := ch.ledger.WaitForHeight(wctx, hdr.MinHeight)
@@ -129,9 +125,21 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 	}
 	defer snap.Close()
 	reader := &snapshotReader{snap: snap, ledger: ch.ledger, self: n.mspID, members: st.validator.Members}
+	// The chaincode definitions in force are those of the snapshot.
+	rt := n.newTxRuntime(ch, st.validator.Members, snap)
+	if _, err := rt.resolve(inv.Chaincode); err != nil {
+		var missing *PackageNotInstalledError
+		switch {
+		case errors.As(err, &missing):
+			return nil, status.Error(codes.FailedPrecondition, missing.Error())
+		case errors.Is(err, chaincode.ErrChaincodeNotFound):
+			return nil, status.Errorf(codes.NotFound, "chaincode %q is not defined on channel %s", inv.Chaincode, ch.ID())
+		}
+		return nil, status.Errorf(codes.Internal, "chaincode %s: %v", inv.Chaincode, err)
+	}
 	sctx, cancel := context.WithTimeout(ctx, n.cfg.SimulationTimeout)
 	defer cancel()
-	res, err := chaincode.Simulate(sctx, n.reg.runtime, reader, &chaincode.Transaction{
+	res, err := chaincode.Simulate(sctx, rt, reader, &chaincode.Transaction{
 		ChannelID:        hdr.ChannelId,
 		TxID:             hdr.TxId,
 		Timestamp:        ts,
@@ -139,13 +147,13 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		CreatorCert:      creator.CertDer,
 		Transient:        prop.Transient,
 		Invocation:       inv,
-		DefinitionParams: n.reg.params,
+		DefinitionParams: rt.params,
 	})
 	if err != nil {
-		return nil, simulationError(err, def.name)
+		return nil, simulationError(err, inv.Chaincode)
 	}
 	if res.Response.Status >= chaincode.StatusErrorThreshold {
-		n.log.Debug("chaincode refused a proposal", "channel", ch.ID(), "chaincode", def.name, "tx_id", hdr.TxId, "status", res.Response.Status)
+		n.log.Debug("chaincode refused a proposal", "channel", ch.ID(), "chaincode", inv.Chaincode, "tx_id", hdr.TxId, "status", res.Response.Status)
 		return &pb.ProposalResponse{Response: res.Response}, nil
 	}
 	if res.PvtRWSet != nil && len(res.PvtRWSet.NsPvtRwsets) > 0 {
@@ -183,9 +191,12 @@ func checkInvocation(inv *pb.ChaincodeInvocation) error {
 // simulationError maps a failed simulation to a gRPC status.
 func simulationError(err error, cc string) error {
 	var notHeld *chaincode.PrivateDataNotHeldError
+	var missing *PackageNotInstalledError
 	switch {
 	case errors.As(err, &notHeld):
 		return status.Error(codes.FailedPrecondition, notHeld.Error())
+	case errors.As(err, &missing):
+		return status.Errorf(codes.FailedPrecondition, "chaincode %s calls a chaincode this peer cannot run: %v", cc, missing)
 	case errors.Is(err, chaincode.ErrChaincodeNotFound):
 		return status.Errorf(codes.NotFound, "chaincode %s calls a chaincode not defined on this peer: %v", cc, err)
 	case errors.Is(err, ledger.ErrPrivateDataMissing):
