@@ -37,6 +37,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
 	"github.com/blossom-ledger/blossom/internal/transport"
+	"github.com/blossom-ledger/blossom/sdk/contract"
 )
 
 // DefaultChannel is the channel a network creates unless told otherwise.
@@ -58,6 +59,10 @@ type Options struct {
 	// once per peer start, so each peer gets its own chaincode instances
 	// (nil: DefaultChaincodes).
 	Chaincodes func() []peer.Definition
+	// NativePackages returns native implementations of chaincode packages
+	// by package ID (peer.Config.NativePackages) for one peer start (nil:
+	// none; committed definitions then run installed wasm packages).
+	NativePackages func() map[string]contract.Chaincode
 	// Mutate adjusts the genesis configuration (batch size and timeout,
 	// policies, ...) before the genesis block is cut.
 	Mutate func(*pb.ChannelConfig)
@@ -102,6 +107,9 @@ type Network struct {
 	Members []*Member
 	Logs    *LogBuffer
 	log     *slog.Logger
+	// wasmCache is the compilation cache every peer of the network
+	// shares, so a package is compiled once per network.
+	wasmCache string
 
 	mu sync.Mutex // guards Members[i].Peer
 }
@@ -141,6 +149,7 @@ func Start(t testing.TB, opts Options) *Network {
 	ordererLns := make([]net.Listener, opts.Members)
 	peerLns := make([]net.Listener, opts.Members)
 	dir := t.TempDir()
+	n.wasmCache = filepath.Join(dir, "wasm-cache")
 	for i, id := range ids {
 		pm := n.PKI.Member(id)
 		m := &Member{
@@ -207,14 +216,19 @@ func listen(t testing.TB, addr string) (net.Listener, string) {
 func (n *Network) startPeer(i int, ln net.Listener) {
 	n.t.Helper()
 	m := n.Members[i]
-	node, err := peer.New(peer.Config{
+	cfg := peer.Config{
 		DataDir:       m.PeerDir,
 		Listener:      ln,
 		Certificate:   m.PeerCred.TLS,
 		GenesisBlocks: []*pb.Block{n.Genesis},
 		Chaincodes:    n.opts.Chaincodes(),
+		WasmCacheDir:  n.wasmCache,
 		Logger:        n.log,
-	})
+	}
+	if n.opts.NativePackages != nil {
+		cfg.NativePackages = n.opts.NativePackages()
+	}
+	node, err := peer.New(cfg)
 	if err != nil {
 		ln.Close()
 		n.t.Fatalf("nettest: peer %d: %v", i, err)
