@@ -87,8 +87,13 @@ func TestChaincodeCommands(t *testing.T) {
 	if out := mustRun(append([]string{"commit", "--client", admins[2]}, def...)...); !strings.Contains(out, "committed kvcli version 1 sequence 1") {
 		t.Errorf("commit: %s", out)
 	}
+	// One JSON definition per line, by name: the network's "kv", then ours.
+	lines := strings.Split(strings.TrimSpace(mustRun("list", "--client", admins[0])), "\n")
 	var listed lifecycle.Definition
-	if err := json.Unmarshal([]byte(mustRun("list", "--client", admins[0])), &listed); err != nil || listed.Name != "kvcli" || listed.PackageID != id || listed.Params["version"] != "1" {
+	if len(lines) != 2 {
+		t.Fatalf("list: %q", lines)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &listed); err != nil || listed.Name != "kvcli" || listed.PackageID != id || listed.Params["version"] != "1" {
 		t.Errorf("list: %+v, %v", listed, err)
 	}
 	if _, err := run("approve", "--client", admins[0], "--name", "kvcli", "--version", "2", "--sequence", "2", "--package-id", id, "--param", "novalue"); err == nil || !strings.Contains(err.Error(), "want NAME=VALUE") {

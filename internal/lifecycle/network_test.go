@@ -148,7 +148,11 @@ func TestLifecycleOnNetwork(t *testing.T) {
 	}
 	up.waitAcknowledgedAfter(t, upgradeBlock, 5)
 	acked, rejected := up.stop()
-	net.WaitForHeight(t, net.PeerChannel(0).Height(), 20*time.Second)
+	var height uint64 // each client waited for its own peer only
+	for i := range net.Members {
+		height = max(height, net.PeerChannel(i).Height())
+	}
+	net.WaitForHeight(t, height, 20*time.Second)
 	checkUpgrade(t, net, acked, rejected)
 
 	_, err = net.Client(t, 2).Evaluate(ctx, txn.Request{Chaincode: ccName, Function: "kv:Get", Args: [][]byte{[]byte("first")}}, net.PeerNames(2)...)

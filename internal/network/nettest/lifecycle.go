@@ -10,11 +10,57 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/blossom-ledger/blossom/chaincode/kvtest"
 	"github.com/blossom-ledger/blossom/internal/chaincode/ccpackage"
 	"github.com/blossom-ledger/blossom/internal/lifecycle"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/transport"
+	"github.com/blossom-ledger/blossom/sdk/contract"
 )
+
+// KVPackageID is the package ID under which every network peer runs the
+// native kvtest implementation for the "kv" definition Start commits.
+var KVPackageID = ccpackage.ID("kvtest_native", []byte("nettest: kvtest run natively"))
+
+// kvDefinition is the definition of "kv" Start commits.
+func kvDefinition() *lifecycle.Definition {
+	return &lifecycle.Definition{Name: KVChaincode, Version: "1", Sequence: 1, PackageID: KVPackageID, EndorsementPolicy: "MAJORITY Endorsement"}
+}
+
+// withKVPackage adds the native kvtest under KVPackageID to natives.
+func withKVPackage(natives func() map[string]contract.Chaincode) func() map[string]contract.Chaincode {
+	return func() map[string]contract.Chaincode {
+		m := map[string]contract.Chaincode{}
+		if natives != nil {
+			m = natives()
+		}
+		m[KVPackageID] = kvtest.New()
+		return m
+	}
+}
+
+// deployKV approves kvDefinition as a MAJORITY of the members' admins,
+// commits it as member 0's admin and waits until every peer has it.
+func (n *Network) deployKV() {
+	n.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := kvDefinition()
+	var block uint64
+	for i := 0; i < len(n.Members)/2+1; i++ {
+		b, err := n.Lifecycle(n.t, i).Approve(ctx, d)
+		if err != nil {
+			n.t.Fatalf("nettest: approve kv as member %d: %v", i, err)
+		}
+		block = max(block, b)
+	}
+	n.WaitForHeight(n.t, block+1, time.Minute) // the committer reads every approval
+	block, err := n.Lifecycle(n.t, 0).Commit(ctx, d)
+	if err != nil {
+		n.t.Fatalf("nettest: commit kv: %v", err)
+	}
+	n.WaitForHeight(n.t, block+1, time.Minute)
+}
 
 // kvtestWasm is the kvtest chaincode built to wasm, once per test binary
 // (the build takes seconds).

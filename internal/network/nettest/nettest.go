@@ -4,7 +4,7 @@
 // under t.TempDir(). The peer, client, chaincode, governance and gateway
 // tests share it.
 //
-//	net := nettest.Start(t, nettest.Options{})     // 3 members, channel "blossom", chaincode "kv"
+//	net := nettest.Start(t, nettest.Options{})     // 3 members, channel "blossom", chaincode "kv" (deployed through the lifecycle)
 //	cl := net.Client(t, 0)                          // member 0's client user, own peer first
 //	res, err := cl.Submit(ctx, txn.Request{Chaincode: "kv", Function: "kv:Put",
 //		Args: [][]byte{[]byte("k"), []byte("v")}}, net.PeerNames(0, 1))
@@ -43,21 +43,26 @@ import (
 // DefaultChannel is the channel a network creates unless told otherwise.
 const DefaultChannel = "blossom"
 
-// KVChaincode is the name under which the default definitions register
-// the kvtest chaincode, endorsed by "MAJORITY Endorsement".
+// KVChaincode is the name under which a network defines the kvtest
+// chaincode, endorsed by "MAJORITY Endorsement".
 const KVChaincode = "kv"
 
 // Options shape a network. The zero value is three members, channel
-// "blossom", the kvtest chaincode as "kv" under MAJORITY Endorsement.
+// "blossom", the kvtest chaincode deployed as "kv" under MAJORITY
+// Endorsement through the lifecycle (see Options.Chaincodes).
 type Options struct {
 	// Members is the number of members (0: 3). Member i has MSP ID
 	// "Org<i+1>MSP".
 	Members int
 	// Channel is the channel ID ("": DefaultChannel).
 	Channel string
-	// Chaincodes returns the definitions one peer registers; it is called
-	// once per peer start, so each peer gets its own chaincode instances
-	// (nil: DefaultChaincodes).
+	// Chaincodes returns static definitions one peer registers; it is
+	// called once per peer start, so each peer gets its own chaincode
+	// instances. nil: no static definitions, and Start deploys kvtest as
+	// "kv" through the real lifecycle once the network is up (a MAJORITY
+	// of members' admins approve, member 0's admin commits; the package
+	// KVPackageID runs natively on every peer): Start returns with those
+	// transactions committed on every peer.
 	Chaincodes func() []peer.Definition
 	// NativePackages returns native implementations of chaincode packages
 	// by package ID (peer.Config.NativePackages) for one peer start (nil:
@@ -73,7 +78,10 @@ type Options struct {
 	StartupTimeout time.Duration
 }
 
-// DefaultChaincodes registers kvtest as "kv" under MAJORITY Endorsement.
+// DefaultChaincodes registers kvtest statically as "kv" under MAJORITY
+// Endorsement: for peers started outside the network (a network's own
+// peers run the lifecycle definition of "kv" unless Options.Chaincodes is
+// set), and for networks that want no deployment transactions.
 func DefaultChaincodes() []peer.Definition {
 	return []peer.Definition{{Name: KVChaincode, EndorsementPolicy: "MAJORITY Endorsement", Chaincode: kvtest.New()}}
 }
@@ -127,8 +135,10 @@ func Start(t testing.TB, opts Options) *Network {
 	if opts.Channel == "" {
 		opts.Channel = DefaultChannel
 	}
-	if opts.Chaincodes == nil {
-		opts.Chaincodes = DefaultChaincodes
+	deployKV := opts.Chaincodes == nil
+	if deployKV {
+		opts.Chaincodes = func() []peer.Definition { return nil }
+		opts.NativePackages = withKVPackage(opts.NativePackages)
 	}
 	if opts.StartupTimeout <= 0 {
 		opts.StartupTimeout = 20 * time.Second
@@ -201,6 +211,9 @@ func Start(t testing.TB, opts Options) *Network {
 		n.startPeer(i, peerLns[i])
 	}
 	n.WaitForOrderingService(opts.StartupTimeout)
+	if deployKV {
+		n.deployKV()
+	}
 	return n
 }
 
