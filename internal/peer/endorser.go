@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -46,6 +47,14 @@ const (
 	// but the peer has not yet received or reconciled the private value
 	// the simulation read (gRPC Unavailable; retry later or elsewhere).
 	CodePrivateDataMissing = "PRIVATE_DATA_MISSING"
+	// CodePrivateDataDissemination: fewer peers than an explicit
+	// collection's requiredPeerCount accepted the private data (gRPC
+	// Unavailable); nothing is endorsed.
+	CodePrivateDataDissemination = "PRIVATE_DATA_DISSEMINATION"
+	// CodeMemberOnly: the creator's member is not a member of an explicit
+	// collection with memberOnlyRead or memberOnlyWrite the transaction
+	// reads or writes (gRPC PermissionDenied).
+	CodeMemberOnly = "MEMBER_ONLY"
 )
 
 // endorser implements pb.EndorserServer for a node.
@@ -124,7 +133,8 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		return nil, status.Errorf(codes.Internal, "ledger snapshot: %v", err)
 	}
 	defer snap.Close()
-	reader := &snapshotReader{snap: snap, ledger: ch.ledger, self: n.mspID, members: st.validator.Members}
+	reader := &snapshotReader{snap: snap, ledger: ch.ledger, self: n.mspID, members: st.validator.Members,
+		collections: ch.collections(st.validator.Members), creator: id.MSPID()}
 	// The chaincode definitions in force are those of the snapshot.
 	rt := n.newTxRuntime(ch, st.validator.Members, snap)
 	if _, err := rt.resolve(inv.Chaincode); err != nil {
@@ -156,6 +166,9 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		n.log.Debug("chaincode refused a proposal", "channel", ch.ID(), "chaincode", inv.Chaincode, "tx_id", hdr.TxId, "status", res.Response.Status)
 		return &pb.ProposalResponse{Response: res.Response}, nil
 	}
+	if err := checkMemberOnlyWrites(reader.collections, id.MSPID(), res.PvtRWSet); err != nil {
+		return nil, status.Error(codes.PermissionDenied, err.Error())
+	}
 	if res.PvtRWSet != nil && len(res.PvtRWSet.NsPvtRwsets) > 0 {
 		// Durable before the endorsement is returned (DESIGN §11): the
 		// peer moves it into its ledger when the transaction commits.
@@ -163,7 +176,9 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 			return nil, status.Errorf(codes.Internal, "store private data: %v", err)
 		}
 		if n.ctx != nil {
-			n.disseminate(ch, hdr.TxId, res.PvtRWSet)
+			if err := n.disseminate(ch, hdr.TxId, res.PvtRWSet); err != nil {
+				return nil, status.Errorf(codes.Unavailable, "%s: %v", CodePrivateDataDissemination, err)
+			}
 		}
 	}
 	resp, err := txn.Endorse(n.signer, protocol.ProposalHash(prop.Header, prop.Invocation), res.Response, res.RWSet, res.Events)
@@ -171,6 +186,25 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		return nil, status.Errorf(codes.Internal, "endorse: %v", err)
 	}
 	return resp, nil
+}
+
+// checkMemberOnlyWrites refuses private writes by a creator of member
+// creator into an explicit memberOnlyWrite collection it is not a member
+// of.
+func checkMemberOnlyWrites(v collectionView, creator string, set *pb.TxPvtReadWriteSet) error {
+	for _, ns := range set.GetNsPvtRwsets() {
+		for _, c := range ns.GetCollectionPvtRwsets() {
+			members, explicit, ok := v.membersOf(ns.GetNamespace(), c.GetCollection())
+			if ok && explicit != nil && explicit.MemberOnlyWrite && !slices.Contains(members, creator) && hasWrites(c) {
+				return fmt.Errorf("%v: %s may not write collection %s of %s (memberOnlyWrite)", errMemberOnly, creator, c.GetCollection(), ns.GetNamespace())
+			}
+		}
+	}
+	return nil
+}
+
+func hasWrites(c *pb.CollectionPvtReadWriteSet) bool {
+	return len(c.GetWrites()) > 0
 }
 
 // checkInvocation bounds an invocation before simulation, so that what
@@ -193,6 +227,8 @@ func simulationError(err error, cc string) error {
 	var notHeld *chaincode.PrivateDataNotHeldError
 	var missing *PackageNotInstalledError
 	switch {
+	case errors.Is(err, errMemberOnly):
+		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.As(err, &notHeld):
 		return status.Error(codes.FailedPrecondition, notHeld.Error())
 	case errors.As(err, &missing):

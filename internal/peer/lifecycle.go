@@ -26,6 +26,8 @@ type committedDefinition struct {
 	policy *pb.Policy
 	// collections holds the explicit collections' policies by name.
 	collections map[string]*pb.Policy
+	// explicit holds the explicit collections by name.
+	explicit map[string]explicitCollection
 }
 
 // parseCommittedDefinition decodes a stored definition.
@@ -38,13 +40,14 @@ func parseCommittedDefinition(raw []byte) (*committedDefinition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chaincode %s endorsement policy: %w", d.Name, err)
 	}
-	cd := &committedDefinition{def: d, raw: slices.Clone(raw), policy: p, collections: make(map[string]*pb.Policy, len(d.Collections))}
+	cd := &committedDefinition{def: d, raw: slices.Clone(raw), policy: p, collections: make(map[string]*pb.Policy, len(d.Collections)), explicit: make(map[string]explicitCollection, len(d.Collections))}
 	for _, c := range d.Collections {
 		cp, err := policy.Parse(c.Policy)
 		if err != nil {
 			return nil, fmt.Errorf("chaincode %s collection %s policy: %w", d.Name, c.Name, err)
 		}
 		cd.collections[c.Name] = cp
+		cd.explicit[c.Name] = explicitCollection{def: c, named: policyMembers(cp)}
 	}
 	return cd, nil
 }
