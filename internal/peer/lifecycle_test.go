@@ -101,3 +101,28 @@ func TestPackageNotInstalledError(t *testing.T) {
 		t.Errorf("%q", err)
 	}
 }
+
+// FuzzParseCommittedDefinition feeds stored definitions as the peer reads
+// them from _lifecycle state: anything that parses has a policy, and its
+// explicit collections' members are those its policy names.
+func FuzzParseCommittedDefinition(f *testing.F) {
+	f.Add([]byte(`{"name":"kv","version":"1","sequence":1,"packageId":"kv:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","endorsementPolicy":"MAJORITY Endorsement","collections":[{"name":"c","policy":"OR('A.peer', AND('B.peer', 'A.member'))","requiredPeerCount":0,"maxPeerCount":1,"blockToLive":0,"memberOnlyRead":false,"memberOnlyWrite":false}],"initRequired":false,"params":{},"fuel":0,"memoryBytes":0}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`not json`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		cd, err := parseCommittedDefinition(raw)
+		if err != nil {
+			return
+		}
+		if cd.policy == nil || len(cd.explicit) != len(cd.def.Collections) {
+			t.Fatalf("parsed %s without its policy or collections", raw)
+		}
+		for name, c := range cd.explicit {
+			for _, m := range c.named {
+				if !strings.Contains(c.def.Policy, m) {
+					t.Fatalf("collection %s: member %s not named in %q", name, m, c.def.Policy)
+				}
+			}
+		}
+	})
+}
