@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/blossom-ledger/blossom/internal/chaincode/bundled"
 	"github.com/blossom-ledger/blossom/internal/chaincode/ccpackage"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/lifecycle"
@@ -72,10 +73,10 @@ func (o *governanceOptions) needClient() error {
 }
 
 func newChaincodePackageCommand() *cobra.Command {
-	var dir, wasmFile, label, out string
+	var dir, wasmFile, label, out, bundledName string
 	var limits ccpackage.Limits
 	cmd := &cobra.Command{
-		Use:   "package (--dir GO_MAIN_DIR | --wasm FILE) --label LABEL -o FILE",
+		Use:   "package (--dir GO_MAIN_DIR | --wasm FILE) --label LABEL -o FILE | package --bundled NAME -o FILE",
 		Short: "Build a chaincode package and print its package ID",
 		Long: `Build a chaincode package (a gzipped tar of metadata.json and chaincode.wasm,
 reproducible byte for byte) and print its package ID, LABEL:<SHA-256 of the
@@ -83,9 +84,25 @@ package>. --dir builds the Go main package in that directory for
 GOOS=wasip1 GOARCH=wasm -buildmode=c-shared with the reproducible flags of
 "make chaincodes" (needs the go command); --wasm packages a module already
 built. --fuel and --memory set the package's default execution limits
-(0: the runtime's defaults; a definition's limits take precedence).`,
+(0: the runtime's defaults; a definition's limits take precedence).
+--bundled writes a package embedded in this binary (kvtest, authorization,
+asset, as "make chaincodes" builds them, label = name), if it was built with
+"make bundle"; a plain build bundles none.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if bundledName != "" {
+				if dir != "" || wasmFile != "" {
+					return usageError("--bundled takes no --dir or --wasm")
+				}
+				pkg, err := bundled.Package(bundledName)
+				if err != nil {
+					return err
+				}
+				return writePackage(cmd.OutOrStdout(), out, pkg, ccpackage.ID(bundledName, pkg))
+			}
+			if label == "" {
+				return usageError("--label is required")
+			}
 			if (dir == "") == (wasmFile == "") {
 				return usageError("give exactly one of --dir and --wasm")
 			}
@@ -100,22 +117,27 @@ built. --fuel and --memory set the package's default execution limits
 			if err != nil {
 				return err
 			}
-			if err := fsutil.WriteFileAtomic(out, pkg, 0o644); err != nil {
-				return fmt.Errorf("write %s: %w", out, err)
-			}
-			fmt.Fprintln(cmd.OutOrStdout(), id)
-			return nil
+			return writePackage(cmd.OutOrStdout(), out, pkg, id)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "", "directory of the chaincode's Go main package")
 	cmd.Flags().StringVar(&wasmFile, "wasm", "", "a WebAssembly module already built")
 	cmd.Flags().StringVar(&label, "label", "", "package label ([A-Za-z0-9][A-Za-z0-9_.+-]*)")
+	cmd.Flags().StringVar(&bundledName, "bundled", "", "write the package of a chaincode bundled in this binary")
 	cmd.Flags().StringVarP(&out, "output", "o", "", "package file to write")
 	cmd.Flags().Uint64Var(&limits.Fuel, "fuel", 0, "default execution budget per invocation (0: runtime default)")
 	cmd.Flags().Uint64Var(&limits.MemoryBytes, "memory", 0, "default memory cap in bytes, a multiple of 65536 (0: runtime default)")
-	_ = cmd.MarkFlagRequired("label")
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
+}
+
+// writePackage writes a package file and prints its ID.
+func writePackage(stdout io.Writer, path string, pkg []byte, id string) error {
+	if err := fsutil.WriteFileAtomic(path, pkg, 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	fmt.Fprintln(stdout, id)
+	return nil
 }
 
 func packageWasmFile(path, label string, limits ccpackage.Limits) ([]byte, string, error) {

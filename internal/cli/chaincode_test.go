@@ -60,8 +60,17 @@ func TestChaincodeCommands(t *testing.T) {
 	if want := ccpackage.ID("kvcli_1", pkg); id != want {
 		t.Fatalf("package printed %s, the file's ID is %s", id, want)
 	}
-	if _, err := run("package", "--label", "x", "-o", pkgFile); err == nil || !strings.Contains(err.Error(), "exactly one of --dir and --wasm") {
-		t.Errorf("package without input: %v", err)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--label", "x"}, "exactly one of --dir and --wasm"},
+		{[]string{"--wasm", wasmFile}, "--label is required"},
+		{[]string{"--bundled", "asset"}, "make bundle"}, // a test binary bundles nothing
+	} {
+		if _, err := run(append(append([]string{"package"}, tc.args...), "-o", filepath.Join(dir, "x.ccpkg"))...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("package %v: %v, want %q", tc.args, err, tc.want)
+		}
 	}
 	for i, a := range admins {
 		if out := mustRun("install", "--client", a, pkgFile); strings.TrimSpace(out) != id {
