@@ -134,6 +134,21 @@ func TestLifecycleOnNetwork(t *testing.T) {
 	}
 	v2 := kvDefinition(2, id2, "2")
 
+	// A transaction endorsed under v1 and ordered only after the v2 commit
+	// must be rejected (MVCC on the definition's sequence), writing nothing.
+	stale, err := user.NewProposal(txn.Request{Chaincode: ccName, Function: "kv:PutParam", Args: [][]byte{[]byte("stale"), []byte("version")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	staleResponses, err := user.Endorse(ctx, stale, net.PeerNames(0, 1))
+	if err != nil {
+		t.Fatalf("endorse under v1: %v", err)
+	}
+	staleEnv, err := txn.Assemble(net.Members[0].User.Signer, stale, staleResponses)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	up := startSubmitters(t, net, 2)
 	up.waitAcknowledged(t, 5)
 	for _, a := range admins[:2] {
@@ -145,6 +160,14 @@ func TestLifecycleOnNetwork(t *testing.T) {
 	upgradeBlock, err := admins[0].Commit(ctx, v2)
 	if err != nil {
 		t.Fatalf("commit v2: %v", err)
+	}
+	if err := user.Broadcast(ctx, staleEnv); err != nil {
+		t.Fatal(err)
+	}
+	staleRes, err := user.WaitForCommit(ctx, "", stale.TxID)
+	var invalid *client.InvalidTxError
+	if !errors.As(err, &invalid) || invalid.Code != pb.TxValidationCode_MVCC_READ_CONFLICT || staleRes.Block <= upgradeBlock {
+		t.Fatalf("transaction endorsed under v1, ordered after the v2 commit: %+v, %v; want MVCC_READ_CONFLICT", staleRes, err)
 	}
 	up.waitAcknowledgedAfter(t, upgradeBlock, 5)
 	acked, rejected := up.stop()
@@ -267,6 +290,9 @@ func checkUpgrade(t *testing.T, net *nettest.Network, acked, rejected []submitte
 		t.Fatal("no transaction acknowledged")
 	}
 	l := net.PeerChannel(0).Ledger()
+	if v, err := l.State().Get(ccName, "stale"); err != nil || v != nil {
+		t.Fatalf("the stale transaction wrote %v, %v", v, err)
+	}
 	upgrade := upgradePosition(t, l)
 	var v1, v2 int
 	for _, a := range acked {
