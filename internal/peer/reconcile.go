@@ -47,11 +47,13 @@ func (n *Node) reconcileOnce(ctx context.Context, ch *Channel) {
 	if n.ln != nil {
 		self = n.ln.Addr().String()
 	}
-	// Group the digests by owning member.
+	// Group the digests by member of their collection (an explicit
+	// collection's digest goes to each of its members).
+	view := ch.collections(st.validator.Members)
 	byOwner := map[string][]ledger.MissingPrivateData{}
 	for _, m := range missing {
-		owner, ok := implicitCollectionMember(m.Collection, st.validator.Members)
-		if ok {
+		members, _, _ := view.membersOf(m.Namespace, m.Collection)
+		for _, owner := range members {
 			byOwner[owner] = append(byOwner[owner], m)
 		}
 	}

@@ -4,7 +4,7 @@
 // (hashicorp/raft, raft-wal) and real Pebble ledgers under t.TempDir(). The peer, client, chaincode, governance and gateway
 // tests share it.
 //
-//	net := nettest.Start(t, nettest.Options{})     // 3 members, channel "blossom", chaincode "kv"
+//	net := nettest.Start(t, nettest.Options{})     // 3 members, channel "blossom", chaincode "kv" (deployed through the lifecycle)
 //	cl := net.Client(t, 0)                          // member 0's client user, own peer first
 //	res, err := cl.Submit(ctx, txn.Request{Chaincode: "kv", Function: "kv:Put",
 //		Args: [][]byte{[]byte("k"), []byte("v")}}, net.PeerNames(0, 1))
@@ -37,27 +37,37 @@ import (
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
 	"github.com/blossom-ledger/blossom/internal/transport"
+	"github.com/blossom-ledger/blossom/sdk/contract"
 )
 
 // DefaultChannel is the channel a network creates unless told otherwise.
 const DefaultChannel = "blossom"
 
-// KVChaincode is the name under which the default definitions register
-// the kvtest chaincode, endorsed by "MAJORITY Endorsement".
+// KVChaincode is the name under which a network defines the kvtest
+// chaincode, endorsed by "MAJORITY Endorsement".
 const KVChaincode = "kv"
 
 // Options shape a network. The zero value is three members, channel
-// "blossom", the kvtest chaincode as "kv" under MAJORITY Endorsement.
+// "blossom", the kvtest chaincode deployed as "kv" under MAJORITY
+// Endorsement through the lifecycle (see Options.Chaincodes).
 type Options struct {
 	// Members is the number of members (0: 3). Member i has MSP ID
 	// "Org<i+1>MSP".
 	Members int
 	// Channel is the channel ID ("": DefaultChannel).
 	Channel string
-	// Chaincodes returns the definitions one peer registers; it is called
-	// once per peer start, so each peer gets its own chaincode instances
-	// (nil: DefaultChaincodes).
+	// Chaincodes returns static definitions one peer registers; it is
+	// called once per peer start, so each peer gets its own chaincode
+	// instances. nil: no static definitions, and Start deploys kvtest as
+	// "kv" through the real lifecycle once the network is up (a MAJORITY
+	// of members' admins approve, member 0's admin commits; the package
+	// KVPackageID runs natively on every peer): Start returns with those
+	// transactions committed on every peer.
 	Chaincodes func() []peer.Definition
+	// NativePackages returns native implementations of chaincode packages
+	// by package ID (peer.Config.NativePackages) for one peer start (nil:
+	// none; committed definitions then run installed wasm packages).
+	NativePackages func() map[string]contract.Chaincode
 	// Mutate adjusts the genesis configuration (batch size and timeout,
 	// policies, ...) before the genesis block is cut.
 	Mutate func(*pb.ChannelConfig)
@@ -73,7 +83,10 @@ type Options struct {
 	PeersPerMember int
 }
 
-// DefaultChaincodes registers kvtest as "kv" under MAJORITY Endorsement.
+// DefaultChaincodes registers kvtest statically as "kv" under MAJORITY
+// Endorsement: for peers started outside the network (a network's own
+// peers run the lifecycle definition of "kv" unless Options.Chaincodes is
+// set), and for networks that want no deployment transactions.
 func DefaultChaincodes() []peer.Definition {
 	return []peer.Definition{{Name: KVChaincode, EndorsementPolicy: "MAJORITY Endorsement", Chaincode: kvtest.New()}}
 }
@@ -123,6 +136,9 @@ type Network struct {
 	Members []*Member
 	Logs    *LogBuffer
 	log     *slog.Logger
+	// wasmCache is the compilation cache every peer of the network
+	// shares, so a package is compiled once per network.
+	wasmCache string
 
 	mu sync.Mutex // guards Members[i].Peer
 }
@@ -140,8 +156,10 @@ func Start(t testing.TB, opts Options) *Network {
 	if opts.Channel == "" {
 		opts.Channel = DefaultChannel
 	}
-	if opts.Chaincodes == nil {
-		opts.Chaincodes = DefaultChaincodes
+	deployKV := opts.Chaincodes == nil
+	if deployKV {
+		opts.Chaincodes = func() []peer.Definition { return nil }
+		opts.NativePackages = withKVPackage(opts.NativePackages)
 	}
 	if opts.StartupTimeout <= 0 {
 		opts.StartupTimeout = 20 * time.Second
@@ -165,6 +183,7 @@ func Start(t testing.TB, opts Options) *Network {
 	ordererLns := make([]net.Listener, opts.Members)
 	peerLns := make([][]net.Listener, opts.Members)
 	dir := t.TempDir()
+	n.wasmCache = filepath.Join(dir, "wasm-cache")
 	for i, id := range ids {
 		pm := n.PKI.Member(id)
 		m := &Member{
@@ -230,6 +249,9 @@ func Start(t testing.TB, opts Options) *Network {
 		}
 	}
 	n.WaitForOrderingService(opts.StartupTimeout)
+	if deployKV {
+		n.deployKV()
+	}
 	return n
 }
 
@@ -245,14 +267,19 @@ func listen(t testing.TB, addr string) (net.Listener, string) {
 func (n *Network) startPeer(i, k int, ln net.Listener) {
 	n.t.Helper()
 	mp := n.Members[i].Peers[k]
-	node, err := peer.New(peer.Config{
+	cfg := peer.Config{
 		DataDir:       mp.Dir,
 		Listener:      ln,
 		Certificate:   mp.Cred.TLS,
 		GenesisBlocks: []*pb.Block{n.Genesis},
 		Chaincodes:    n.opts.Chaincodes(),
+		WasmCacheDir:  n.wasmCache,
 		Logger:        n.log,
-	})
+	}
+	if n.opts.NativePackages != nil {
+		cfg.NativePackages = n.opts.NativePackages()
+	}
+	node, err := peer.New(cfg)
 	if err != nil {
 		ln.Close()
 		n.t.Fatalf("nettest: peer %s: %v", mp.Name, err)
