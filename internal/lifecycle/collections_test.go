@@ -2,6 +2,7 @@ package lifecycle_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -38,6 +39,8 @@ func TestExplicitCollection(t *testing.T) {
 		Collections: []lifecycle.Collection{{
 			Name: "shared", Policy: "OR('Org1MSP.peer', 'Org2MSP.peer')",
 			RequiredPeerCount: 1, MaxPeerCount: 2, MemberOnlyRead: true, MemberOnlyWrite: true,
+		}, {
+			Name: "ttl", Policy: "OR('Org1MSP.peer', 'Org2MSP.peer')", RequiredPeerCount: 1, MaxPeerCount: 2, BlockToLive: 2,
 		}},
 	}
 	for i := range 2 {
@@ -95,6 +98,45 @@ func TestExplicitCollection(t *testing.T) {
 				t.Fatalf("got %v, want %v with %q", err, tc.code, tc.want)
 			}
 		})
+	}
+
+	// blockToLive 2: a value written in block b is readable while blocks
+	// b+1 and b+2 commit and purged from every member peer by block b+3;
+	// its hash stays.
+	ttlPut := txn.Request{Chaincode: "pdc", Function: "kv:PutPrivate", Args: [][]byte{[]byte("ttl"), []byte("k")}, Transient: map[string][]byte{"value": []byte("short-lived")}}
+	written, err := org1.Submit(ctx, ttlPut, net.PeerNames(0, 1))
+	if err != nil {
+		t.Fatalf("put into the ttl collection: %v", err)
+	}
+	held := func(i int) bool {
+		v, err := net.PeerChannel(i).Ledger().State().GetPrivateData("pdc", "ttl", "k")
+		if err != nil {
+			t.Fatalf("peer %d reads the ttl collection: %v", i, err)
+		}
+		return v != nil && v.Value != nil
+	}
+	for block := written.Block; block < written.Block+3; {
+		net.WaitForHeight(t, block+1, 20*time.Second)
+		for i := range 2 {
+			if !held(i) {
+				t.Fatalf("peer %d lost the ttl value at height %d (written in block %d)", i, block+1, written.Block)
+			}
+		}
+		res, err := org1.Submit(ctx, txn.Request{Chaincode: "pdc", Function: "kv:Put", Args: [][]byte{[]byte("tick"), []byte("x")}}, net.PeerNames(0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		block = res.Block
+	}
+	net.WaitForHeight(t, written.Block+4, 20*time.Second)
+	for i := range 2 {
+		if held(i) {
+			t.Errorf("peer %d still holds the ttl value after block %d", i, written.Block+3)
+		}
+		kh := sha256.Sum256([]byte("k"))
+		if h, err := net.PeerChannel(i).Ledger().State().GetPrivateDataHash("pdc", "ttl", kh[:]); err != nil || h == nil {
+			t.Errorf("peer %d lost the ttl value's hash: %v, %v", i, h, err)
+		}
 	}
 
 	// Org2's peer down: Org1's peer has no other collection peer to push

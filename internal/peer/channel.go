@@ -367,6 +367,7 @@ func (c *Channel) prepare(block *pb.Block) (*preparedBlock, error) {
 		return nil, &errFatal{fmt.Errorf("block %d: %w", block.Header.Number, err)}
 	}
 	p.commit.Eligible = c.memberOf(st.validator.Members)
+	p.commit.BlockToLive = c.collections(st.validator.Members).blockToLive
 	p.definitionsChanged = writesDefinitions(p.commit.Writes)
 	if nextCfg != nil {
 		if p.results[0].Code != pb.TxValidationCode_VALID {

@@ -88,6 +88,17 @@ func (v collectionView) membersOf(ns, coll string) (members []string, explicit *
 	return members, &c.def, true
 }
 
+// blockToLive returns how many blocks the private values of collection
+// coll of ns live (0: forever), for ledger.CommitResult.BlockToLive:
+// an explicit collection's blockToLive; implicit collections keep their
+// values.
+func (v collectionView) blockToLive(ns, coll string) uint64 {
+	if _, c, ok := v.membersOf(ns, coll); ok && c != nil {
+		return c.BlockToLive
+	}
+	return 0
+}
+
 // holds reports whether member msp belongs to collection coll of ns.
 func (v collectionView) holds(msp, ns, coll string) bool {
 	members, _, ok := v.membersOf(ns, coll)
