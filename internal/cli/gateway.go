@@ -72,8 +72,9 @@ type gatewayFileConfig struct {
 	} `json:"crlPublisher"`
 	// SignIn configures the dashboard's browser sign-in (optional).
 	SignIn *gatewaySignInConfig `json:"signIn"`
-	// Policies maps chaincode names to "MAJORITY Endorsement" (the
-	// default) or "<MSPID>.peer", for endorsement planning.
+	// Policies maps chaincode names to "MAJORITY Endorsement" or
+	// "<MSPID>.peer", overriding the committed definitions' policies in
+	// endorsement planning.
 	Policies     map[string]string `json:"policies"`
 	MaxBodyBytes int64             `json:"maxBodyBytes"`
 	RateLimit    float64           `json:"rateLimit"`
@@ -226,7 +227,7 @@ the file's directory:
   crlPublisher:                   # optional: a member admin credential with which
     cert: admin-cert.pem          # POST /api/v1/admin/users/{id}/disable publishes
     key: admin-key.pem            # the CRL through _governance at once
-  policies:                       # default MAJORITY Endorsement
+  policies:                       # optional overrides (default: each committed definition's policy)
     asset: SAMSMSP.peer
   logLevel: info
 

@@ -38,8 +38,11 @@
 // "close" event on Shutdown; it resumes after Last-Event-ID, and each user
 // may hold Config.MaxStreamsPerUser streams.
 //
-// Submissions are planned from Config.Policies (not yet from the peers'
-// chaincode definitions) and re-routed when an endorser answers
+// Submissions are planned from the endorsement policy of the chaincode's
+// committed definition (read through _lifecycle on the own peer, cached
+// for two seconds; Config.Policies overrides it; MAJORITY without one):
+// the smallest set of members that satisfies it, the own member first.
+// They are re-routed when an endorser answers
 // PRIVATE_DATA_NOT_HELD: to the peer of the member whose implicit
 // collection it lacks, or without it when that member already endorses.
 //

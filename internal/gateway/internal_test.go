@@ -2,10 +2,17 @@ package gateway
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/blossom-ledger/blossom/internal/policy"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 )
 
 func TestRateLimiter(t *testing.T) {
@@ -59,31 +66,58 @@ func TestParsePolicy(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	g := &Gateway{cfg: Config{MSPID: "B", Members: map[string][]string{
+	committed := map[string]string{ // chaincode -> committed definition's policy
+		"pdc":   "OR('D.peer', 'E.peer')",
+		"both":  "AND('A.peer', 'C.peer')",
+		"maj":   "MAJORITY Endorsement",
+		"own":   "OR('B.peer', 'A.peer')",
+		"asset": "'E.peer'", // the configured policy wins
+		"none":  "'Z.peer'", // no known member can endorse
+	}
+	lookups := 0
+	g := &Gateway{log: slog.New(slog.DiscardHandler), cfg: Config{MSPID: "B", Members: map[string][]string{
 		"A": {"A/peer0"}, "B": {"B/peer0"}, "C": {"C/peer0"}, "D": {"D/peer0"}, "E": {"E/peer0"},
 	}, Policies: map[string]string{"asset": "A.peer"}}}
+	g.policies.lookup = func(_ context.Context, channel, chaincode string) (*pb.Policy, error) {
+		lookups++
+		text, ok := committed[chaincode]
+		if !ok || channel != "blossom" {
+			return nil, errors.New("no committed definition")
+		}
+		return policy.Parse(text)
+	}
 	tests := []struct {
 		chaincode string
 		override  []string
 		want      []string
 	}{
-		{"kv", nil, []string{"B/peer0", "A/peer0", "C/peer0"}}, // own first, majority of 5
+		{"kv", nil, []string{"B/peer0", "A/peer0", "C/peer0"}}, // no definition: own first, majority of 5
 		{"asset", nil, []string{"A/peer0"}},
 		{"kv", []string{"E", "B", "E"}, []string{"B/peer0", "E/peer0"}},
+		{"pdc", nil, []string{"D/peer0"}},
+		{"both", nil, []string{"A/peer0", "C/peer0"}},
+		{"maj", nil, []string{"B/peer0", "A/peer0", "C/peer0"}},
+		{"own", nil, []string{"B/peer0"}},
 	}
 	for _, tc := range tests {
-		got, e := g.plan(tc.chaincode, tc.override)
-		if e != nil || len(got) != len(tc.want) {
-			t.Fatalf("plan(%s, %v) = %v, %v", tc.chaincode, tc.override, got, e)
-		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Fatalf("plan(%s, %v) = %v, want %v", tc.chaincode, tc.override, got, tc.want)
-			}
+		got, e := g.plan(context.Background(), "blossom", tc.chaincode, tc.override)
+		if e != nil || !slices.Equal(got, tc.want) {
+			t.Fatalf("plan(%s, %v) = %v, %v; want %v", tc.chaincode, tc.override, got, e, tc.want)
 		}
 	}
-	if _, e := g.plan("kv", []string{"Z"}); e == nil || e.status != http.StatusBadRequest {
+	if _, e := g.plan(context.Background(), "blossom", "kv", []string{"Z"}); e == nil || e.status != http.StatusBadRequest {
 		t.Fatalf("unknown member: %v", e)
+	}
+	if _, e := g.plan(context.Background(), "blossom", "none", nil); e == nil || e.code != "NO_ENDORSER" {
+		t.Fatalf("unsatisfiable policy: %v", e)
+	}
+	// A definition's policy is reused within the TTL; a missing one is
+	// looked up again.
+	before := lookups
+	g.plan(context.Background(), "blossom", "pdc", nil)
+	g.plan(context.Background(), "blossom", "kv", nil)
+	if lookups != before+1 {
+		t.Fatalf("%d lookups for a cached and a missing definition, want 1", lookups-before)
 	}
 }
 

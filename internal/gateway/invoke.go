@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"google.golang.org/grpc/codes"
@@ -173,68 +172,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// parsedPolicy is an endorsement policy the planner understands.
-type parsedPolicy struct {
-	majority bool
-	member   string // "<MSPID>.peer"
-}
-
-func parsePolicy(s string) (parsedPolicy, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "MAJORITY Endorsement" {
-		return parsedPolicy{majority: true}, nil
-	}
-	if m, ok := strings.CutSuffix(s, ".peer"); ok && m != "" && !strings.ContainsAny(m, " ,()'") {
-		return parsedPolicy{member: m}, nil
-	}
-	return parsedPolicy{}, fmt.Errorf("unsupported policy %q (want \"MAJORITY Endorsement\" or \"<MSPID>.peer\")", s)
-}
-
-// plan returns the endorsing peers for chaincode: the members named by
-// override, else by the policy (MAJORITY: the own member and enough others,
-// in sorted order; "<M>.peer": M). The first peer is where the first
-// simulation goes (the own peer when the own member is named).
-func (g *Gateway) plan(chaincode string, override []string) ([]string, *apiError) {
-	var members []string
-	if len(override) > 0 {
-		seen := map[string]bool{}
-		for _, m := range override {
-			if len(g.cfg.Members[m]) == 0 {
-				return nil, badRequest("endorsingMembers names %q, which has no known peer", m)
-			}
-			if !seen[m] {
-				seen[m] = true
-				members = append(members, m)
-			}
-		}
-		sort.SliceStable(members, func(i, j int) bool { return members[i] == g.cfg.MSPID && members[j] != g.cfg.MSPID })
-	} else {
-		pol, _ := parsePolicy(g.cfg.Policies[chaincode])
-		if pol.member != "" {
-			if len(g.cfg.Members[pol.member]) == 0 {
-				return nil, &apiError{http.StatusBadGateway, "NO_ENDORSER", "no peer of the member the policy names is known"}
-			}
-			members = []string{pol.member}
-		} else {
-			members = []string{g.cfg.MSPID}
-			others := make([]string, 0, len(g.cfg.Members))
-			for m := range g.cfg.Members {
-				if m != g.cfg.MSPID {
-					others = append(others, m)
-				}
-			}
-			sort.Strings(others)
-			need := len(g.cfg.Members)/2 + 1
-			members = append(members, others[:need-1]...)
-		}
-	}
-	peers := make([]string, 0, len(members))
-	for _, m := range members {
-		peers = append(peers, g.cfg.Members[m][0])
-	}
-	return peers, nil
 }
 
 // evalPeers is where evaluations go: the first planned peer, then the
@@ -471,7 +408,7 @@ func (g *Gateway) evaluate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	peers, e := g.plan(req.Chaincode, body.EndorsingMembers)
+	peers, e := g.plan(r.Context(), req.ChannelID, req.Chaincode, body.EndorsingMembers)
 	if e != nil {
 		g.fail(w, r, a, e)
 		return
@@ -502,7 +439,7 @@ func (g *Gateway) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	peers, e := g.plan(req.Chaincode, body.EndorsingMembers)
+	peers, e := g.plan(r.Context(), req.ChannelID, req.Chaincode, body.EndorsingMembers)
 	if e != nil {
 		g.fail(w, r, a, e)
 		return

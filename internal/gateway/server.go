@@ -44,8 +44,10 @@ type Config struct {
 	// Members maps each member's MSP ID to its peers' names in Client,
 	// for endorsement planning. It must contain MSPID.
 	Members map[string][]string
-	// Policies maps a chaincode name to its endorsement policy: "MAJORITY
-	// Endorsement" (the default for chaincodes not listed) or "<MSPID>.peer".
+	// Policies maps a chaincode name to its endorsement policy, overriding
+	// its committed definition: "MAJORITY Endorsement" or "<MSPID>.peer".
+	// Chaincodes not listed are planned from the policy of their committed
+	// definition (MAJORITY when there is none).
 	Policies map[string]string
 	// Authenticate is the authentication middleware (normally
 	// (*auth.Authenticator).Authenticate); it puts an auth.Principal into
@@ -133,6 +135,7 @@ type Gateway struct {
 	routes []string
 	// streams bounds event streams per user; closing ends them.
 	streams   *streamSlots
+	policies  definitionPolicies
 	closing   chan struct{}
 	closeOnce sync.Once
 }

@@ -109,7 +109,7 @@ func (g *Gateway) signedProposal(w http.ResponseWriter, r *http.Request, a *audi
 		g.fail(w, r, a, e)
 		return nil, nil, false
 	}
-	peers, e := g.plan(chaincode, body.EndorsingMembers)
+	peers, e := g.plan(r.Context(), channel, chaincode, body.EndorsingMembers)
 	if e != nil {
 		g.fail(w, r, a, e)
 		return nil, nil, false
