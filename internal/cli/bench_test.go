@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blossom-ledger/blossom/internal/bench"
+	"github.com/blossom-ledger/blossom/internal/network/localnet"
+)
+
+// decodeReport parses `blossom bench --json` output strictly.
+func decodeReport(t *testing.T, stdout string) *bench.Report {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	dec.DisallowUnknownFields()
+	var r bench.Report
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("bench JSON does not parse: %v\n%s", err, stdout)
+	}
+	return &r
+}
+
+// checkResult asserts a light load committed in full and measured
+// something.
+func checkResult(t *testing.T, r *bench.Result, members int) {
+	t.Helper()
+	if r.Members != members || r.Scheduled == 0 || r.Valid != r.Scheduled || !r.Drained || len(r.Failures) != 0 {
+		t.Errorf("%s: members %d scheduled %d valid %d drained %v failures %v", r.Workload.Name, r.Members, r.Scheduled, r.Valid, r.Drained, r.Failures)
+	}
+	if r.ValidTPS <= 0 || r.LatencyOwnPeer.P99 <= 0 || r.LatencyAllPeers.Max < r.LatencyOwnPeer.Max || r.LatencyAllPeers.N != r.Valid {
+		t.Errorf("%s: tps %v own %+v all %+v", r.Workload.Name, r.ValidTPS, r.LatencyOwnPeer, r.LatencyAllPeers)
+	}
+	if r.Crypto.SignPerSec <= 0 || r.Crypto.VerifyPerSec <= 0 || r.Ceiling.TxPerSec <= 0 || r.Ceiling.Formula == "" {
+		t.Errorf("%s: crypto %+v ceiling %+v", r.Workload.Name, r.Crypto, r.Ceiling)
+	}
+}
+
+// TestBenchSmokeJSON is CI's 10-second smoke workload against the
+// in-process network: its JSON parses and every transaction commits.
+func TestBenchSmokeJSON(t *testing.T) {
+	code, stdout, stderr := runMain("bench", "--duration", "10s", "--rate", "40", "--workload", "blind-100", "--json",
+		"--crypto-time", "100ms", "--dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decodeReport(t, stdout)
+	if len(r.Results) != 1 || r.Machine.NumCPU < 1 {
+		t.Fatalf("report: %+v", r)
+	}
+	checkResult(t, r.Results[0], 3)
+	if r.Results[0].Scheduled != 400 || r.Results[0].System.Scope != "network+load generator" || r.Results[0].System.CPUSeconds <= 0 {
+		t.Errorf("scheduled %d system %+v", r.Results[0].Scheduled, r.Results[0].System)
+	}
+}
+
+// TestBenchDevnet loads a network described by devnet.json, started here
+// in-process, as the members' "acq" users; the table output names every
+// workload.
+func TestBenchDevnet(t *testing.T) {
+	dir := t.TempDir()
+	l, err := localnet.Create(localnet.Options{Dir: filepath.Join(dir, "net"), BatchTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := l.Start(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { net.Close() })
+	if err := net.WaitForLeader(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, "ca-bundle.pem")
+	if err := os.WriteFile(bundle, l.CABundle(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dn := Devnet{Ready: true, Channel: l.Channel, CABundle: bundle}
+	for _, m := range l.Members {
+		dn.Orderers = append(dn.Orderers, "grpcs://"+m.OrdererAddr)
+		dn.Members = append(dn.Members, DevnetMember{Name: strings.ToLower(m.MSPID), MSPID: m.MSPID, Peers: []string{"grpcs://" + m.PeerAddr},
+			Users: []DevnetUser{{Name: "acq", Role: "Acquisition Officer", Password: "x", Cert: m.UserCert, Key: m.UserKey}}})
+	}
+	data, _ := json.Marshal(dn)
+	if err := os.WriteFile(filepath.Join(dir, DevnetFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runMain("bench", "--devnet", dir, "--duration", "2s", "--rate", "20", "--workload", "blind-1k,hot-4", "--json", "--crypto-time", "50ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decodeReport(t, stdout)
+	if len(r.Results) != 2 {
+		t.Fatalf("%d results", len(r.Results))
+	}
+	checkResult(t, r.Results[0], 3)
+	if r.Results[0].System.Scope != "load generator only" {
+		t.Errorf("scope %q", r.Results[0].System.Scope)
+	}
+	hot := r.Results[1]
+	if hot.Committed != hot.Scheduled-hot.Failures[bench.FailMismatch]-hot.Failures[bench.FailEndorse] || hot.Valid == 0 {
+		t.Errorf("hot-4: scheduled %d committed %d valid %d failures %v", hot.Scheduled, hot.Committed, hot.Valid, hot.Failures)
+	}
+}
+
+func TestBenchBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--rate", "0"},
+		{"bench", "--duration", "-1s"},
+		{"bench", "--workload", "nope"},
+		{"bench", "--keys", "0"},
+		{"bench", "--members", "0"},
+		{"bench", "--endorsement", "all"},
+		{"bench", "--devnet", "/nonexistent-dir"},
+	} {
+		code, stdout, stderr := runMain(args...)
+		if code == 0 || stdout != "" || stderr == "" {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+}
