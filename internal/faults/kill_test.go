@@ -63,7 +63,7 @@ func stopLeader(t *testing.T, c *cluster, ld *load, pause time.Duration) time.Du
 // SIGSTOP of the leader; then no acknowledged transaction may be lost or
 // duplicated, the ledgers verify, and the peers' hashes agree.
 func TestKillRestartShort(t *testing.T) {
-	c := startCluster(t, localnet.Options{})
+	c := startCluster(t, localnet.Options{}, nil)
 	ld := c.startLoad(40, 8)
 	ld.waitProgress(t, 0, 10, 30*time.Second)
 	kills := 20
@@ -73,5 +73,5 @@ func TestKillRestartShort(t *testing.T) {
 	ld.waitProgress(t, before, 5, 30*time.Second)
 	acked := ld.stop()
 	t.Logf("%d kills, %d transactions acknowledged of %d attempted; leader failovers: %v", kills, len(acked), ld.attempts.Load(), failovers)
-	c.verify(acked)
+	c.verify(acked, true)
 }
