@@ -41,8 +41,12 @@ type Result struct {
 	Failures map[string]int `json:"failures"`
 	Drained  bool           `json:"drained"`
 	System   SystemCost     `json:"system"`
-	Crypto   CryptoRates    `json:"crypto"`
-	Ceiling  Ceiling        `json:"ceiling"`
+	// Crypto is the mean of the ECDSA rates measured just before
+	// (CryptoBefore) and just after (CryptoAfter) the load.
+	Crypto       CryptoRates `json:"crypto"`
+	CryptoBefore CryptoRates `json:"cryptoBefore"`
+	CryptoAfter  CryptoRates `json:"cryptoAfter"`
+	Ceiling      Ceiling     `json:"ceiling"`
 	// CeilingRatio = ValidTPS / Ceiling.TxPerSec.
 	CeilingRatio float64 `json:"ceilingRatio"`
 }

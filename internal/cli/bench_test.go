@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/blossom-ledger/blossom/internal/bench"
+	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/network/localnet"
+	"github.com/blossom-ledger/blossom/internal/txn"
 )
 
 // decodeReport parses `blossom bench --json` output strictly.
@@ -88,13 +91,35 @@ func TestBenchDevnet(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, DevnetFile), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, stderr := runMain("bench", "--devnet", dir, "--duration", "2s", "--rate", "20", "--workload", "blind-1k,hot-4", "--json", "--crypto-time", "50ms")
+	code, stdout, stderr := runMain("bench", "--devnet", dir, "--duration", "2s", "--rate", "20", "--workload", "blind-1k,hot-4,rmw",
+		"--keys", "2500", "--json", "--crypto-time", "50ms")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	r := decodeReport(t, stdout)
-	if len(r.Results) != 2 {
+	if len(r.Results) != 3 {
 		t.Fatalf("%d results", len(r.Results))
+	}
+	// rmw reads keys r/0..r/2499 that the preload (two kv:Fill
+	// transactions) wrote: each of its transactions commits, and the last
+	// preloaded key holds "0".
+	rmw := r.Results[2]
+	if rmw.Valid == 0 || rmw.Committed+rmw.Failures[bench.FailMismatch] != rmw.Scheduled {
+		t.Errorf("rmw: scheduled %d committed %d valid %d failures %v", rmw.Scheduled, rmw.Committed, rmw.Valid, rmw.Failures)
+	}
+	cfg, err := l.ClientConfig(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := client.Connect(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if v, err := cl.Evaluate(ctx, txn.Request{Chaincode: "kv", Function: "kv:Get", Args: [][]byte{[]byte("r/2499")}}); err != nil || len(v) == 0 {
+		t.Errorf("preloaded r/2499 = %q, %v", v, err)
 	}
 	checkResult(t, r.Results[0], 3)
 	if r.Results[0].System.Scope != "load generator only" {
