@@ -10,7 +10,7 @@ FIPS_PKGS = ./internal/pki/... ./internal/identity/... ./internal/transport/... 
 # Chaincodes built to WebAssembly packages (reproducible; see internal/chaincode/ccpackage).
 CHAINCODES = kvtest authorization asset
 
-.PHONY: build test deps lint unit race fips generate chaincodes
+.PHONY: build test deps lint unit race fips generate chaincodes faults
 
 build:
 	$(GO) build -trimpath -o bin/blossom ./cmd/blossom
@@ -46,3 +46,8 @@ chaincodes:
 	  printf '%s\t' $$cc; \
 	  $(GO) run ./internal/chaincode/ccpackage/ccbuild -dir ./chaincode/$$cc/wasm -label $$cc -o bin/chaincodes/$$cc.tar.gz || exit 1; \
 	done
+
+# The full fault suite (long kill runs, SIGSTOPs, TLS expiry, full disk; the
+# disk test mounts a tmpfs and needs root). CI runs the short kill run in `unit`.
+faults:
+	$(GO) test -tags faults -count=1 -timeout 30m -v ./internal/faults/

@@ -45,7 +45,7 @@ func checkResult(t *testing.T, r *bench.Result, members int) {
 // TestBenchSmokeJSON is CI's 10-second smoke workload against the
 // in-process network: its JSON parses and every transaction commits.
 func TestBenchSmokeJSON(t *testing.T) {
-	code, stdout, stderr := runMain("bench", "--duration", "10s", "--rate", "40", "--workload", "blind-100", "--json",
+	code, stdout, stderr := runMain("bench", "--duration", "10s", "--rate", "20", "--workload", "blind-100", "--json",
 		"--crypto-time", "100ms", "--dir", t.TempDir())
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -55,7 +55,7 @@ func TestBenchSmokeJSON(t *testing.T) {
 		t.Fatalf("report: %+v", r)
 	}
 	checkResult(t, r.Results[0], 3)
-	if r.Results[0].Scheduled != 400 || r.Results[0].System.Scope != "network+load generator" || r.Results[0].System.CPUSeconds <= 0 {
+	if r.Results[0].Scheduled != 200 || r.Results[0].System.Scope != "network+load generator" || r.Results[0].System.CPUSeconds <= 0 {
 		t.Errorf("scheduled %d system %+v", r.Results[0].Scheduled, r.Results[0].System)
 	}
 }
