@@ -16,6 +16,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/network/localnet"
 	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/transport"
 )
 
@@ -90,10 +91,7 @@ func TestTLSCertificateExpiryAndRenewal(t *testing.T) {
 // dialPeer opens a fresh TLS connection to member i's peer and asks for
 // its channel information.
 func dialPeer(c *cluster, i int) error {
-	cfg, err := c.layout.ClientConfig(1)
-	if err != nil {
-		return err
-	}
+	cfg := c.configs[1]
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	conn, err := transport.Dial(ctx, c.layout.Members[i].PeerAddr, transport.ClientTLSConfig(cfg.TLSCertificate, cfg.Trust, pki.RolePeer))
@@ -101,7 +99,7 @@ func dialPeer(c *cluster, i int) error {
 		return err
 	}
 	defer conn.Close()
-	_, err = c.clients[1].ChannelInfo(ctx, c.layout.Members[i].PeerName(), "")
+	_, err = pb.NewPeerClient(conn).ChannelInfo(ctx, &pb.ChannelInfoRequest{ChannelId: c.layout.Channel})
 	return err
 }
 

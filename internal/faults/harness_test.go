@@ -64,6 +64,7 @@ type cluster struct {
 	bin     string
 	layout  *localnet.Layout
 	procs   []*proc // orderers, then peers, by member
+	configs []client.Config
 	clients []*client.Client
 	rng     *rand.Rand
 }
@@ -120,6 +121,7 @@ func startCluster(t *testing.T, opts localnet.Options, beforeStart func(*localne
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { cl.Close() })
+		c.configs = append(c.configs, cfg)
 		c.clients = append(c.clients, cl)
 	}
 	return c
@@ -345,8 +347,7 @@ var endorserSets = [][2]int{{0, 1}, {0, 2}, {1, 2}}
 
 func (ld *load) submit(ctx context.Context, c *cluster, member int, key string) {
 	ld.attempts.Add(1)
-	cl := c.clients[member]
-	cfg, _ := c.layout.ClientConfig(member)
+	cl, cfg := c.clients[member], c.configs[member]
 	prop, err := cl.NewProposal(txn.Request{Chaincode: localnet.DefaultChaincode, Function: "kv:Put", Args: [][]byte{[]byte(key), []byte(key)}})
 	if err != nil {
 		return
@@ -555,7 +556,7 @@ func countValid(codes []pb.TxValidationCode) int {
 func (c *cluster) scanLedger(ctx context.Context, i int, height uint64) map[string][]pb.TxValidationCode {
 	t := c.t
 	t.Helper()
-	cfg, _ := c.layout.ClientConfig(i)
+	cfg := c.configs[i]
 	conn, err := transport.Dial(ctx, c.layout.Members[i].PeerAddr, transport.ClientTLSConfig(cfg.TLSCertificate, cfg.Trust, pki.RolePeer))
 	if err != nil {
 		t.Fatalf("dial peer %d: %v", i, err)
