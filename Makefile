@@ -47,7 +47,8 @@ chaincodes:
 	  $(GO) run ./internal/chaincode/ccpackage/ccbuild -dir ./chaincode/$$cc/wasm -label $$cc -o bin/chaincodes/$$cc.tar.gz || exit 1; \
 	done
 
-# The full fault suite (long kill runs, SIGSTOPs, TLS expiry, full disk; the
-# disk test mounts a tmpfs and needs root). CI runs the short kill run in `unit`.
+# The full fault suite (long kill runs, SIGSTOPs, TLS expiry, full disk, partition;
+# the disk test mounts a tmpfs and the partition uses ip netns: both need root).
+# CI runs the short kill run in `unit`.
 faults:
 	$(GO) test -tags faults -count=1 -timeout 30m -v ./internal/faults/

@@ -11,5 +11,5 @@
 // heights, block hashes and commit hashes must agree.
 //
 //	go test ./internal/faults/                 # CI: at least 20 kills and a SIGSTOP, under 2 minutes
-//	go test -tags faults ./internal/faults/    # the full suite (longer; disk, TLS, partition)
+//	go test -tags faults ./internal/faults/    # the full suite (longer; disk, TLS, partition: root)
 package faults

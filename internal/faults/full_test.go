@@ -59,8 +59,8 @@ func stopPeer(t *testing.T, c *cluster, ld *load, p *proc, pause time.Duration) 
 // commits exactly once everywhere.
 func TestTLSCertificateExpiryAndRenewal(t *testing.T) {
 	const lifetime = 12 * time.Second
-	c := startCluster(t, localnet.Options{}, func(l *localnet.Layout) {
-		if err := l.RenewNodeCertificate(0, pki.RolePeer, lifetime); err != nil {
+	c := startCluster(t, localnet.Options{}, func(c *cluster) {
+		if err := c.layout.RenewNodeCertificate(0, pki.RolePeer, lifetime); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -112,8 +112,8 @@ func dialPeer(c *cluster, i int) error {
 // not the same errno.
 func TestDiskFull(t *testing.T) {
 	var tmpfs string
-	c := startCluster(t, localnet.Options{}, func(l *localnet.Layout) {
-		dir := l.Members[2].PeerDataDir
+	c := startCluster(t, localnet.Options{}, func(c *cluster) {
+		dir := c.layout.Members[2].PeerDataDir
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}

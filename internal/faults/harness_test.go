@@ -49,6 +49,8 @@ type proc struct {
 	config string
 	log    string
 	health string // http://host:port/healthz
+	// prefix, if set, runs the node under a wrapper ("ip netns exec NS").
+	prefix []string
 	cmd    *exec.Cmd
 	done   chan struct{}
 	// logOffset is the log file's size when the current process started.
@@ -71,8 +73,8 @@ type cluster struct {
 
 // startCluster lays out a network in a temporary directory and starts
 // every node as a process; beforeStart (may be nil) may adjust the layout
-// first.
-func startCluster(t *testing.T, opts localnet.Options, beforeStart func(*localnet.Layout)) *cluster {
+// and the processes first.
+func startCluster(t *testing.T, opts localnet.Options, beforeStart func(*cluster)) *cluster {
 	t.Helper()
 	bin, err := buildBinary()
 	if err != nil {
@@ -100,7 +102,7 @@ func startCluster(t *testing.T, opts localnet.Options, beforeStart func(*localne
 			log: filepath.Join(m.Dir, "peer.log"), health: "http://" + m.PeerHealth + "/healthz"})
 	}
 	if beforeStart != nil {
-		beforeStart(l)
+		beforeStart(c)
 	}
 	t.Cleanup(c.stopAll)
 	for _, p := range c.procs {
@@ -150,7 +152,8 @@ func (c *cluster) start(p *proc) {
 	}
 	info, _ := f.Stat()
 	p.logOffset = info.Size()
-	p.cmd = exec.Command(c.bin, kind, "--config", p.config)
+	args := append(append([]string(nil), p.prefix...), c.bin, kind, "--config", p.config)
+	p.cmd = exec.Command(args[0], args[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		f.Close()

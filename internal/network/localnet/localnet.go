@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/blossom-ledger/blossom/chaincode/kvtest"
@@ -67,6 +68,10 @@ type Options struct {
 	NodeValidity time.Duration
 	// LogLevel of the nodes' configuration files ("": warn).
 	LogLevel string
+	// HostIPs, if set, is the IPv4 address each member's nodes listen on
+	// (one per member; default 127.0.0.1), for networks spread over
+	// network namespaces. Node certificates name it and 127.0.0.1.
+	HostIPs []string
 }
 
 // Member is one member: its nodes' addresses, directories and files.
@@ -87,6 +92,7 @@ type Member struct {
 	ca              *pki.CA
 	peerTLS, ordTLS tls.Certificate
 	userCert        *x509.Certificate
+	ip              net.IP
 	userKey         crypto.Signer
 	peerDir, ordDir string
 }
@@ -126,6 +132,20 @@ func Create(opts Options) (*Layout, error) {
 	if opts.LogLevel == "" {
 		opts.LogLevel = "warn"
 	}
+	if opts.HostIPs != nil && len(opts.HostIPs) != opts.Members {
+		return nil, fmt.Errorf("localnet: %d host IPs for %d members", len(opts.HostIPs), opts.Members)
+	}
+	hostIP := func(i int) net.IP {
+		if opts.HostIPs == nil {
+			return net.IPv4(127, 0, 0, 1)
+		}
+		return net.ParseIP(opts.HostIPs[i]).To4()
+	}
+	for i := range opts.HostIPs {
+		if hostIP(i) == nil {
+			return nil, fmt.Errorf("localnet: host IP %q is not an IPv4 address", opts.HostIPs[i])
+		}
+	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("localnet: %w", err)
 	}
@@ -151,7 +171,7 @@ func Create(opts Options) (*Layout, error) {
 		cc.Orderer.BatchSize = &pb.BatchSize{MaxMessageCount: opts.BatchMaxCount}
 	}
 	for i := 0; i < opts.Members; i++ {
-		m, err := l.addMember(root, i, epoch)
+		m, err := l.addMember(root, i, epoch, hostIP(i))
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +197,7 @@ func Create(opts Options) (*Layout, error) {
 	return l, nil
 }
 
-func (l *Layout) addMember(root *pki.CA, i int, epoch time.Time) (*Member, error) {
+func (l *Layout) addMember(root *pki.CA, i int, epoch time.Time, ip net.IP) (*Member, error) {
 	id := fmt.Sprintf("Org%dMSP", i+1)
 	key, csr, err := pki.NewIntermediateCSR(id, pki.ECDSAP256)
 	if err != nil {
@@ -188,7 +208,7 @@ func (l *Layout) addMember(root *pki.CA, i int, epoch time.Time) (*Member, error
 		return nil, fmt.Errorf("localnet: %s intermediate: %w", id, err)
 	}
 	dir := filepath.Join(l.Dir, id)
-	m := &Member{MSPID: id, Dir: dir, ca: &pki.CA{Cert: cert, Signer: key, Chain: []*x509.Certificate{root.Cert}},
+	m := &Member{MSPID: id, Dir: dir, ip: ip, ca: &pki.CA{Cert: cert, Signer: key, Chain: []*x509.Certificate{root.Cert}},
 		peerDir: filepath.Join(dir, "peer0"), ordDir: filepath.Join(dir, "orderer0")}
 	m.PeerDataDir, m.OrdererDataDir = filepath.Join(m.peerDir, "data"), filepath.Join(m.ordDir, "data")
 	m.PeerConfig, m.OrdererConfig = filepath.Join(m.peerDir, "peer.json"), filepath.Join(m.ordDir, "orderer.json")
@@ -197,7 +217,7 @@ func (l *Layout) addMember(root *pki.CA, i int, epoch time.Time) (*Member, error
 			return nil, fmt.Errorf("localnet: %w", err)
 		}
 	}
-	addrs, err := freeAddrs(4)
+	addrs, err := freeAddrs(4, ip)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +228,7 @@ func (l *Layout) addMember(root *pki.CA, i int, epoch time.Time) (*Member, error
 	if m.ordTLS, err = l.issueNode(m, pki.RoleOrderer, fmt.Sprintf("orderer%d", i), m.ordDir, time.Now()); err != nil {
 		return nil, err
 	}
-	if m.userKey, m.userCert, err = issue(m.ca, pki.RoleClient, fmt.Sprintf("user%d", i), 0, time.Now()); err != nil {
+	if m.userKey, m.userCert, err = issue(m.ca, pki.RoleClient, fmt.Sprintf("user%d", i), 0, time.Now(), nil); err != nil {
 		return nil, err
 	}
 	if m.UserKey, m.UserCert, err = writeCredential(filepath.Join(dir, "user0"), m.userKey, m.userCert, m.ca.Cert); err != nil {
@@ -220,7 +240,7 @@ func (l *Layout) addMember(root *pki.CA, i int, epoch time.Time) (*Member, error
 
 // issueNode issues a node credential valid from now and writes it in dir.
 func (l *Layout) issueNode(m *Member, role pki.Role, cn, dir string, now time.Time) (tls.Certificate, error) {
-	key, cert, err := issue(m.ca, role, cn, l.validity, now)
+	key, cert, err := issue(m.ca, role, cn, l.validity, now, m.ip)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -258,7 +278,7 @@ func (l *Layout) RenewNodeCertificate(i int, role pki.Role, validity time.Durati
 // PeerCertificate returns member i's peer certificate as last issued.
 func (l *Layout) PeerCertificate(i int) *x509.Certificate { return l.Members[i].peerTLS.Leaf }
 
-func issue(ca *pki.CA, role pki.Role, cn string, validity time.Duration, now time.Time) (crypto.Signer, *x509.Certificate, error) {
+func issue(ca *pki.CA, role pki.Role, cn string, validity time.Duration, now time.Time, ip net.IP) (crypto.Signer, *x509.Certificate, error) {
 	key, err := pki.GenerateKey(pki.ECDSAP256)
 	if err != nil {
 		return nil, nil, fmt.Errorf("localnet: key: %w", err)
@@ -266,6 +286,9 @@ func issue(ca *pki.CA, role pki.Role, cn string, validity time.Duration, now tim
 	req := pki.IssueRequest{PublicKey: key.Public(), EnrollmentID: cn, Role: role, Validity: validity, Now: now}
 	if role.IsNode() {
 		req.DNSNames, req.IPAddresses = []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1)}
+		if ip != nil && !ip.IsLoopback() {
+			req.IPAddresses = append(req.IPAddresses, ip)
+		}
 	}
 	cert, err := ca.Issue(req)
 	if err != nil {
@@ -314,11 +337,12 @@ func (l *Layout) writeConfigs(m *Member, level string) error {
 	return nil
 }
 
-// freeAddrs returns n distinct free loopback addresses. The ports are
-// released before use, so another program could take one in between: on
-// a development machine that is rare, and the node then fails to start
-// with a clear listen error.
-func freeAddrs(n int) ([]string, error) {
+// freeAddrs returns n distinct addresses on ip with ports free on the
+// loopback interface (ip may live in another network namespace, with its
+// own, emptier port space). The ports are released before use, so another
+// program could take one in between: on a development machine that is
+// rare, and the node then fails to start with a clear listen error.
+func freeAddrs(n int, ip net.IP) ([]string, error) {
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
@@ -332,7 +356,7 @@ func freeAddrs(n int) ([]string, error) {
 			return nil, fmt.Errorf("localnet: free port: %w", err)
 		}
 		lns = append(lns, ln)
-		out = append(out, ln.Addr().String())
+		out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
 	}
 	return out, nil
 }

@@ -72,8 +72,29 @@ func TestCreateWritesANetwork(t *testing.T) {
 	}
 }
 
+func TestHostIPs(t *testing.T) {
+	l, err := Create(Options{Dir: t.TempDir(), Members: 2, HostIPs: []string{"127.0.0.1", "10.213.7.2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := l.Members[1]
+	for _, a := range []string{m.PeerAddr, m.OrdererAddr, m.PeerHealth, m.OrdererHealth} {
+		if !strings.HasPrefix(a, "10.213.7.2:") {
+			t.Errorf("member 1 address %s", a)
+		}
+	}
+	ips := l.PeerCertificate(1).IPAddresses
+	if len(ips) != 2 || ips[1].String() != "10.213.7.2" {
+		t.Errorf("member 1 peer certificate IPs %v", ips)
+	}
+	if len(l.PeerCertificate(0).IPAddresses) != 1 || !strings.HasPrefix(l.Members[0].PeerAddr, "127.0.0.1:") {
+		t.Errorf("member 0: %s, %v", l.Members[0].PeerAddr, l.PeerCertificate(0).IPAddresses)
+	}
+}
+
 func TestCreateRefusesBadOptions(t *testing.T) {
-	for _, o := range []Options{{}, {Dir: t.TempDir(), Members: -1}, {Dir: t.TempDir(), Members: MaxMembers + 1}} {
+	for _, o := range []Options{{}, {Dir: t.TempDir(), Members: -1}, {Dir: t.TempDir(), Members: MaxMembers + 1},
+		{Dir: t.TempDir(), HostIPs: []string{"127.0.0.1"}}, {Dir: t.TempDir(), HostIPs: []string{"127.0.0.1", "::1", "x"}}} {
 		if _, err := Create(o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}
