@@ -29,12 +29,16 @@ import (
 	"github.com/blossom-ledger/blossom/internal/txn"
 )
 
+// binDir holds the built binary ("" until built).
+var binDir string
+
 // buildBinary builds cmd/blossom once per test binary run.
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "blossom-faults-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "blossom")
 	out, err := exec.Command("go", "build", "-o", bin, "github.com/blossom-ledger/blossom/cmd/blossom").CombinedOutput()
 	if err != nil {
@@ -42,6 +46,15 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	}
 	return bin, nil
 })
+
+// TestMain removes the built binary after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // proc is one node process.
 type proc struct {
