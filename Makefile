@@ -10,7 +10,7 @@ FIPS_PKGS = ./internal/pki/... ./internal/identity/... ./internal/transport/... 
 # Chaincodes built to WebAssembly packages (reproducible; see internal/chaincode/ccpackage).
 CHAINCODES = kvtest authorization asset
 
-.PHONY: build test deps lint unit race fips generate chaincodes bundle
+.PHONY: build test deps lint unit race fips generate chaincodes bundle faults
 
 build:
 	$(GO) build -trimpath -o bin/blossom ./cmd/blossom
@@ -53,3 +53,9 @@ bundle: chaincodes
 	rm -rf internal/chaincode/bundled/packages && mkdir -p internal/chaincode/bundled/packages
 	cp bin/chaincodes/*.tar.gz internal/chaincode/bundled/packages/
 	$(GO) build -trimpath -tags bundledchaincodes -o bin/blossom ./cmd/blossom
+
+# The full fault suite (long kill runs, SIGSTOPs, TLS expiry, full disk, partition;
+# the disk test mounts a tmpfs and the partition uses ip netns: both need root).
+# CI runs the short kill run in `unit`.
+faults:
+	$(GO) test -tags faults -count=1 -timeout 30m -v ./internal/faults/

@@ -11,6 +11,7 @@
 //	kv:PutGet(key, value)              write, then read: returns the committed value
 //	kv:Range(start, end)               [{"key","value"}...] of [start, end)
 //	kv:Incr(key)                       read-modify-write of a decimal counter; returns the new value
+//	kv:Fill(prefix, from, count, value) blind writes of keys prefix<from> .. prefix<from+count-1> (count <= 10000; bulk preload)
 //	kv:PutComposite(type, value, a...) write composite key (type, a...)
 //	kv:Partial(type, a...)             [{"objectType","attributes","value"}...]
 //	kv:History(key)                    [{"txId","timestamp","value","isDelete"}...] newest first
@@ -63,6 +64,7 @@ func router() contract.Chaincode {
 			"PutGet":         putGet,
 			"Range":          rangeQuery,
 			"Incr":           incr,
+			"Fill":           fill,
 			"PutComposite":   putComposite,
 			"Partial":        partial,
 			"History":        history,
@@ -162,6 +164,26 @@ func incr(stub contract.Stub, args [][]byte) ([]byte, error) {
 	}
 	next := []byte(strconv.FormatInt(n+1, 10))
 	return next, stub.PutState(key, next)
+}
+
+// maxFill bounds the keys one kv:Fill writes.
+const maxFill = 10000
+
+func fill(stub contract.Stub, args [][]byte) ([]byte, error) {
+	if err := contract.ExpectArgs(args, 4); err != nil {
+		return nil, err
+	}
+	from, err1 := strconv.ParseUint(string(args[1]), 10, 63)
+	count, err2 := strconv.ParseUint(string(args[2]), 10, 32)
+	if err1 != nil || err2 != nil || count == 0 || count > maxFill || from > 1<<62 {
+		return nil, fmt.Errorf("kv:Fill wants a decimal from and a count of 1 to %d", maxFill)
+	}
+	for i := from; i < from+count; i++ {
+		if err := stub.PutState(string(args[0])+strconv.FormatUint(i, 10), args[3]); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
 }
 
 func strs(args [][]byte) []string {

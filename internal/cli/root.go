@@ -38,6 +38,7 @@ func NewRootCommand() *cobra.Command {
 		newGovernanceCommand(),
 		newGatewayCommand(), newTxCommand(),
 		newChaincodeCommand(),
+		newBenchCommand(),
 	)
 	return root
 }

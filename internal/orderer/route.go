@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 
 	"github.com/blossom-ledger/blossom/internal/protocol"
@@ -38,7 +39,12 @@ func (c *chain) order(ctx context.Context, ce *checkedEnvelope, noForward bool, 
 			return outcome{Status: pb.Status_SERVICE_UNAVAILABLE, Info: reasonNotLeader + ": this orderer is no longer a consenter of channel " + c.id + "; the envelope was not ordered", NotProposed: true}
 		}
 		changed := c.leader.wait()
-		_, leaderID := c.raft.LeaderWithID()
+		// The gRPC server serves before the chain's Raft node has started
+		// (a restarted orderer is reachable at once): no Raft yet, no leader.
+		var leaderID raft.ServerID
+		if r := c.raftRef.Load(); r != nil {
+			_, leaderID = r.LeaderWithID()
+		}
 		var o outcome
 		switch {
 		case leaderID == "" && noForward:

@@ -1,0 +1,397 @@
+// Package bench is blossom's load generator and measurement, in the terms
+// of Hyperledger's performance working group: throughput of valid
+// transactions, latency percentiles, failures by cause.
+//
+// Load is open-loop: transaction i of a run is scheduled at
+// start + i/rate and sent then whatever happened to earlier ones, and its
+// latency is measured from that scheduled time, not from when a sender
+// got round to it, so a slow system cannot hide its queueing delay
+// (no coordinated omission). Commits are observed by block streams from
+// every peer (Peer.Deliver), so each transaction's latency is known on
+// the submitter's own peer and on all peers, with its validation code.
+//
+// Beside the figures a run reports the machine's ECDSA P-256 sign and
+// verify rates measured in the same process just before the load, and the
+// ECDSA ceiling they imply for the workload (see CeilingFor).
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/txn"
+)
+
+// Workload kinds.
+const (
+	KindBlind = "blind" // blind write of one fresh key
+	KindRMW   = "rmw"   // read-modify-write (kv:Incr) of a random preloaded key
+	KindHot   = "hot"   // read-modify-write of one of a few hot keys
+)
+
+// Workload is what each transaction does (on the kvtest chaincode).
+type Workload struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// ValueSize is the written value's size (blind).
+	ValueSize int `json:"valueSize,omitempty"`
+	// Keys is the key space: preloaded keys (rmw) or hot keys (hot).
+	Keys int `json:"keys,omitempty"`
+}
+
+// ParseWorkload reads a workload name: blind-100, blind-1k, rmw (keys
+// from the keys argument), hot-N (N hot keys).
+func ParseWorkload(name string, keys int) (Workload, error) {
+	switch {
+	case name == "blind-100":
+		return Workload{Name: name, Kind: KindBlind, ValueSize: 100}, nil
+	case name == "blind-1k":
+		return Workload{Name: name, Kind: KindBlind, ValueSize: 1024}, nil
+	case name == "rmw":
+		if keys < 1 {
+			return Workload{}, fmt.Errorf("bench: rmw needs at least one key")
+		}
+		return Workload{Name: name, Kind: KindRMW, Keys: keys}, nil
+	case strings.HasPrefix(name, "hot-"):
+		n, err := strconv.Atoi(strings.TrimPrefix(name, "hot-"))
+		if err != nil || n < 1 || n > 1<<20 {
+			return Workload{}, fmt.Errorf("bench: workload %q: want hot-N with 1 <= N <= 1048576", name)
+		}
+		return Workload{Name: name, Kind: KindHot, Keys: n}, nil
+	}
+	return Workload{}, fmt.Errorf("bench: unknown workload %q (blind-100, blind-1k, rmw, hot-N)", name)
+}
+
+// request is transaction seq's chaincode call.
+func (w Workload) request(seq int, rng *rand.Rand, value []byte) txn.Request {
+	switch w.Kind {
+	case KindRMW:
+		return incr(fmt.Sprintf("r/%d", rng.IntN(w.Keys)))
+	case KindHot:
+		return incr(fmt.Sprintf("h/%d", rng.IntN(w.Keys)))
+	}
+	return txn.Request{Chaincode: Chaincode, Function: "kv:Put", Args: [][]byte{[]byte(fmt.Sprintf("b/%d", seq)), value}}
+}
+
+func incr(key string) txn.Request {
+	return txn.Request{Chaincode: Chaincode, Function: "kv:Incr", Args: [][]byte{[]byte(key)}}
+}
+
+// Chaincode is the chaincode every workload calls (kvtest).
+const Chaincode = "kv"
+
+// Target is the network under load.
+type Target struct {
+	// Members holds one client configuration per member; each lists its
+	// own peer first and every peer of the network (in the same set).
+	Members []client.Config
+	// Endorsers is how many peers endorse each transaction (the
+	// submitter's own first): MAJORITY of n is n/2+1.
+	Endorsers int
+	// InProcess: the nodes run in this process, so its CPU time and
+	// bytes written are the network's.
+	InProcess bool
+	// DataDirs, if known, are measured for growth (ledger bytes per tx).
+	DataDirs []string
+}
+
+// Options of one run.
+type Options struct {
+	Workload Workload
+	Rate     float64       // offered transactions per second
+	Duration time.Duration // of the load
+	// Drain bounds waiting for the last transactions' commits (0: 30 s).
+	Drain time.Duration
+	// MaxInFlight bounds transactions sent and not yet committed; a
+	// scheduled send beyond it is counted as an OVERLOAD failure
+	// (0: max(1000, 10 x rate)).
+	MaxInFlight int
+	// Seed for key choice (0: random).
+	Seed uint64
+	// CryptoTime is how long each ECDSA rate is measured, just before and
+	// just after the load (0: 500 ms); the report gives their mean, so
+	// outside load on a shared machine weighs on the ceiling as on the run.
+	CryptoTime time.Duration
+}
+
+// Run preloads nothing, applies the load and returns the measurement.
+// Use Preload first for rmw.
+func Run(ctx context.Context, target Target, opts Options) (*Result, error) {
+	if opts.Rate <= 0 || opts.Duration <= 0 {
+		return nil, errors.New("bench: rate and duration must be positive")
+	}
+	if len(target.Members) == 0 || target.Endorsers < 1 || target.Endorsers > len(target.Members[0].Peers) {
+		return nil, errors.New("bench: target needs members and 1 to #peers endorsers")
+	}
+	if opts.Drain <= 0 {
+		opts.Drain = 30 * time.Second
+	}
+	if opts.MaxInFlight <= 0 {
+		opts.MaxInFlight = max(1000, int(10*opts.Rate))
+	}
+	if opts.CryptoTime <= 0 {
+		opts.CryptoTime = 500 * time.Millisecond
+	}
+	before, err := MeasureCrypto(opts.CryptoTime)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSession(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	res, err := s.run(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	after, err := MeasureCrypto(opts.CryptoTime)
+	if err != nil {
+		return nil, err
+	}
+	res.Members, res.Endorsers = len(target.Members), target.Endorsers
+	res.Crypto = CryptoRates{SignPerSec: round3((before.SignPerSec + after.SignPerSec) / 2),
+		VerifyPerSec: round3((before.VerifyPerSec + after.VerifyPerSec) / 2), Workers: before.Workers}
+	res.CryptoBefore, res.CryptoAfter = before, after
+	res.Ceiling = CeilingFor(res.Crypto, target.Endorsers, len(s.peers))
+	if res.Ceiling.TxPerSec > 0 {
+		res.CeilingRatio = round3(res.ValidTPS / res.Ceiling.TxPerSec)
+	}
+	return res, nil
+}
+
+// session is a run's clients and block watchers.
+type session struct {
+	target  Target
+	clients []*client.Client
+	peers   []string // every peer's name, in member order
+	tracker *tracker
+	watch   *watchers
+}
+
+func newSession(ctx context.Context, target Target) (*session, error) {
+	s := &session{target: target}
+	for _, cfg := range target.Members {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		c, err := client.Connect(cctx, cfg)
+		cancel()
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("bench: connect: %w", err)
+		}
+		s.clients = append(s.clients, c)
+		s.peers = append(s.peers, cfg.Peers[0].Name)
+	}
+	s.tracker = newTracker(len(s.peers))
+	return s, nil
+}
+
+func (s *session) close() {
+	if s.watch != nil {
+		s.watch.stop()
+	}
+	for _, c := range s.clients {
+		c.Close()
+	}
+}
+
+func (s *session) run(ctx context.Context, opts Options) (*Result, error) {
+	w, err := startWatchers(ctx, s.target, s.peers, s.tracker)
+	if err != nil {
+		return nil, err
+	}
+	s.watch = w
+	before := readSysStats(s.target)
+	seed := opts.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	value := make([]byte, max(opts.Workload.ValueSize, 0))
+	for i := range value {
+		value[i] = 'a' + byte(i%26)
+	}
+	interval := time.Duration(float64(time.Second) / opts.Rate)
+	total := int(opts.Duration.Seconds() * opts.Rate)
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, opts.MaxInFlight)
+	rng := rand.New(rand.NewPCG(seed, 0x626c6f73736f6d))
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for i := 0; i < total && ctx.Err() == nil; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d) // the schedule itself: open-loop pacing
+		}
+		member := i % len(s.clients)
+		req := opts.Workload.request(i, rng, value)
+		select {
+		case sem <- struct{}{}:
+		default:
+			s.tracker.fail(at, member, FailOverload)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.send(sctx, at, member, req)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	loadEnd := time.Now()
+	dctx, dcancel := context.WithTimeout(ctx, opts.Drain)
+	defer dcancel()
+	drained := s.tracker.waitAllCommitted(dctx)
+	after := readSysStats(s.target)
+	res := s.tracker.result(start, opts)
+	res.Drained = drained == nil
+	res.LoadSeconds = loadEnd.Sub(start).Seconds()
+	res.System = after.sub(before, res.Valid)
+	return res, nil
+}
+
+// send runs one transaction: proposal, endorsement, assembly, broadcast.
+// The commit is observed by the watchers.
+func (s *session) send(ctx context.Context, at time.Time, member int, req txn.Request) {
+	c := s.clients[member]
+	cfg := s.target.Members[member]
+	prop, err := c.NewProposal(req)
+	if err != nil {
+		s.tracker.fail(at, member, FailEndorse)
+		return
+	}
+	rec := s.tracker.register(prop.TxID, at, member)
+	endorsers := make([]string, s.target.Endorsers)
+	for k := range endorsers {
+		endorsers[k] = cfg.Peers[k].Name
+	}
+	responses, err := c.Endorse(ctx, prop, endorsers)
+	if err != nil {
+		s.tracker.settle(rec, endorseFailure(err))
+		return
+	}
+	env, err := txn.Assemble(cfg.Signer, prop, responses)
+	if err != nil {
+		s.tracker.settle(rec, FailEndorse)
+		return
+	}
+	if err := c.Broadcast(ctx, env); err != nil {
+		s.tracker.settle(rec, FailBroadcast)
+		return
+	}
+	s.tracker.acknowledge(rec)
+}
+
+// endorseFailure names why an endorsement failed.
+func endorseFailure(err error) string {
+	var cc *client.ChaincodeError
+	switch {
+	case errors.Is(err, client.ErrMismatch):
+		return FailMismatch
+	case errors.As(err, &cc):
+		return FailChaincode
+	}
+	return FailEndorse
+}
+
+// Preload writes keys r/0 .. r/(n-1) with value "0" (what rmw reads) by
+// kv:Fill transactions of preloadChunk keys, concurrency at a time, each
+// waiting for its commit on the submitter's peer, and waits until every
+// peer has the last block.
+func Preload(ctx context.Context, target Target, n, concurrency int) error {
+	s, err := newSession(ctx, target)
+	if err != nil {
+		return err
+	}
+	defer s.close()
+	if concurrency < 1 {
+		concurrency = 64
+	}
+	jobs := make(chan int)
+	errs := make(chan error, concurrency)
+	var last sync.Mutex
+	var top uint64
+	var wg sync.WaitGroup
+	for w := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			m := w % len(s.clients)
+			endorsers := make([]string, target.Endorsers)
+			for k := range endorsers {
+				endorsers[k] = target.Members[m].Peers[k].Name
+			}
+			for i := range jobs {
+				count := min(preloadChunk, n-i)
+				req := txn.Request{Chaincode: Chaincode, Function: "kv:Fill", Args: [][]byte{[]byte("r/"),
+					[]byte(strconv.Itoa(i)), []byte(strconv.Itoa(count)), []byte("0")}}
+				res, err := s.clients[m].Submit(ctx, req, endorsers)
+				if err != nil {
+					errs <- fmt.Errorf("bench: preload r/%d..: %w", i, err)
+					return
+				}
+				last.Lock()
+				top = max(top, res.Block)
+				last.Unlock()
+			}
+		}()
+	}
+	var failed error
+feed:
+	for i := 0; i < n; i += preloadChunk {
+		select {
+		case jobs <- i:
+		case failed = <-errs:
+			break feed
+		case <-ctx.Done():
+			failed = ctx.Err()
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if failed == nil {
+		select {
+		case failed = <-errs:
+		default:
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	for i, c := range s.clients {
+		if err := waitHeight(ctx, c, s.peers[i], top+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// preloadChunk is how many keys one preload transaction writes.
+const preloadChunk = 2000
+
+// waitHeight polls peer's channel height until it reaches height (the
+// peer service offers no height notification to clients).
+func waitHeight(ctx context.Context, c *client.Client, peer string, height uint64) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		info, err := c.ChannelInfo(ctx, peer, "")
+		if err == nil && info.Height >= height {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("bench: peer %s not at height %d: %w", peer, height, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
