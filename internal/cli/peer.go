@@ -19,6 +19,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/blossom-ledger/blossom/chaincode/asset"
+	"github.com/blossom-ledger/blossom/chaincode/authorization"
 	"github.com/blossom-ledger/blossom/chaincode/kvtest"
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/orderer"
@@ -57,6 +59,10 @@ type peerChaincodeConfig struct {
 // that a peer configuration may register by implementation name.
 var builtinChaincodes = map[string]func() contract.Chaincode{
 	"kvtest": kvtest.New, // the test key-value chaincode (development and tests)
+	// The BloSS@M chaincodes, registered natively until the lifecycle
+	// deploys them (see deployChaincodes in internal/devnet).
+	"authorization": authorization.New,
+	"asset":         asset.New,
 }
 
 func newPeerCommand() *cobra.Command {
