@@ -452,11 +452,12 @@ func submitValid(ctx context.Context, remote *gateway.Remote, req txn.Request, e
 	return nil
 }
 
-// printReadyBanner prints the ready line and the sign-ins (never the
-// passwords).
+// printReadyBanner prints the endpoints and the sign-ins (never the
+// passwords), then the ready line, last so that a script that waits for
+// it has read everything.
 func printReadyBanner(w io.Writer, c *devnet.Consortium) {
 	var b strings.Builder
-	fmt.Fprintln(&b, ReadyLine)
+	fmt.Fprintf(&b, "consortium in %s:\n", c.Dir())
 	fmt.Fprintf(&b, "  channel %s, %d members, chaincodes %s and %s\n", c.Channel, len(c.Members), devnet.AuthorizationChaincode, devnet.AssetChaincode)
 	fmt.Fprintln(&b, "  dashboard: not in this build yet; use the gateways below or blossom tx --devnet DIR")
 	for i := range c.Members {
@@ -475,6 +476,7 @@ func printReadyBanner(w io.Writer, c *devnet.Consortium) {
 		}
 	}
 	fmt.Fprintln(&b, "  Ctrl-C stops the consortium; blossom up --dir on the same directory resumes it.")
+	fmt.Fprintln(&b, ReadyLine)
 	io.WriteString(w, b.String())
 }
 

@@ -197,8 +197,8 @@ func Prepare(dir string, opts Options) (*Consortium, error) {
 	if opts.Members != 0 && (opts.Members < MinMembers || opts.Members > MaxMembers) {
 		return nil, fmt.Errorf("--members must be between %d and %d", MinMembers, MaxMembers)
 	}
-	if opts.BasePort < 0 || opts.BasePort > 65535-portStride*MaxMembers {
-		return nil, fmt.Errorf("--base-port %d is out of range", opts.BasePort)
+	if opts.BasePort != 0 && (opts.BasePort < 1024 || opts.BasePort > 65535-portStride*MaxMembers) {
+		return nil, fmt.Errorf("--base-port %d is out of range (1024 to %d)", opts.BasePort, 65535-portStride*MaxMembers)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
