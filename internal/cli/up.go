@@ -107,8 +107,12 @@ func devnetFor(c *devnet.Consortium, ready bool) *Devnet {
 	return d
 }
 
-// writeDevnet writes DIR/devnet.json atomically, mode 0600.
+// writeDevnet writes DIR/devnet.json atomically, mode 0600, from the
+// consortium as saved (users `blossom devnet add-user` added included).
 func writeDevnet(c *devnet.Consortium, ready bool) error {
+	if fresh, err := devnet.Load(c.Dir()); err == nil {
+		c = fresh
+	}
 	data, err := json.MarshalIndent(devnetFor(c, ready), "", "  ")
 	if err != nil {
 		return err
@@ -422,8 +426,7 @@ func bootstrapConsortium(ctx context.Context, c *devnet.Consortium, demo bool) e
 		if err := submitValid(ctx, remote, req, nil, allMSPs(c)); err != nil {
 			return fmt.Errorf("bootstrap:Bootstrap: %w", err)
 		}
-		c.Bootstrapped = true
-		if err := c.Save(); err != nil {
+		if err := c.Update(func(c *devnet.Consortium) { c.Bootstrapped = true }); err != nil {
 			return err
 		}
 	}
@@ -431,8 +434,7 @@ func bootstrapConsortium(ctx context.Context, c *devnet.Consortium, demo bool) e
 		if err := runDemoJourney(ctx, c); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
-		c.Demo = true
-		if err := c.Save(); err != nil {
+		if err := c.Update(func(c *devnet.Consortium) { c.Demo = true }); err != nil {
 			return err
 		}
 	}
@@ -468,11 +470,7 @@ func printReadyBanner(w io.Writer, c *devnet.Consortium) {
 	for i := range c.Members {
 		m := &c.Members[i]
 		for _, u := range m.Users {
-			role := u.Role
-			if role == "" {
-				role = "admin"
-			}
-			fmt.Fprintf(&b, "    %s/%s (%s)\n", m.Name, u.Name, role)
+			fmt.Fprintf(&b, "    %s/%s (%s)\n", m.Name, u.Name, roleLabel(u.Role))
 		}
 	}
 	fmt.Fprintln(&b, "  Ctrl-C stops the consortium; blossom up --dir on the same directory resumes it.")

@@ -101,6 +101,13 @@ func TestUpDemo(t *testing.T) {
 			t.Fatalf("account %+v not onboarded", a)
 		}
 	}
+	// devnet add-user while the consortium runs (through the running CA).
+	if code, stdout, stderr := runMain("devnet", "add-user", "--dir", dir, "--member", "agency1", "--user", "auditor", "--role", "Auditor"); code != 0 || !strings.Contains(stdout, "agency1/auditor (Auditor)") {
+		t.Fatalf("add-user: exit %d %q %q", code, stdout, stderr)
+	}
+	if got := evaluate("agency1", "auditor", "authorization", "bootstrap:Test"); got != `"hello blossom"` {
+		t.Fatalf("new user's evaluate: %s", got)
+	}
 	assets := evaluate("agency2", "tpoc", "asset", "asset:GetAssets")
 	if strings.Count(assets, `"name":"Demo Office Suite"`) != 1 || !strings.Contains(assets, `"numAvailable":2`) {
 		t.Fatalf("assets %s", assets)
@@ -112,7 +119,36 @@ func TestUpDemo(t *testing.T) {
 	if err != nil || !c.Demo || !c.Bootstrapped {
 		t.Fatalf("state after demo: %+v %v", c, err)
 	}
+	// add-user while it is stopped (the CA directory opened for the call);
+	// refusals change nothing.
+	if code, _, stderr := runMain("devnet", "add-user", "--dir", dir, "--member", "sams", "--user", "admin2", "--role", ""); code != 0 {
+		t.Fatalf("offline add-user: exit %d %q", code, stderr)
+	}
+	for _, args := range [][]string{
+		{"--member", "sams", "--user", "admin2", "--role", "x"},   // taken
+		{"--member", "nobody", "--user", "u1", "--role", "x"},     // no member
+		{"--member", "sams", "--user", "Bad/Name", "--role", "x"}, // bad name
+		{"--member", "sams", "--user", "u2", "--role", "a\x00b"},  // non-printable role
+		{"--member", "sams", "--user", "u3"},                      // no --role
+	} {
+		if code, _, _ := runMain(append([]string{"devnet", "add-user", "--dir", dir}, args...)...); code != 1 {
+			t.Fatalf("add-user %v: exit %d", args, code)
+		}
+	}
 	_, stop = runUpUntilReady(t, upOptions{dir: dir, demo: true, timeout: 2 * time.Minute})
+	d, err := ReadDevnet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, u, err := d.User("sams", "admin2"); err != nil || u.Role != "" || u.Password == "" {
+		t.Fatalf("admin2 in devnet.json: %+v %v", u, err)
+	}
+	if _, _, err := d.User("agency1", "auditor"); err != nil {
+		t.Fatal(err)
+	}
+	if got := evaluate("sams", "admin2", "authorization", "bootstrap:Test"); got != `"hello blossom"` {
+		t.Fatalf("admin2's evaluate: %s", got)
+	}
 	if assets := evaluate("sams", "lo", "asset", "asset:GetAssets"); strings.Count(assets, `"name":"Demo Office Suite"`) != 1 {
 		t.Fatalf("the demo ran twice: %s", assets)
 	}

@@ -385,27 +385,19 @@ func (c *Consortium) createMember(m *Member, rootPEM []byte, logger *slog.Logger
 	if err := caserver.Install(caDir, certPEM, rootPEM, caserver.InstallOptions{TLSHosts: loopbackHosts, Logger: logger}); err != nil {
 		return err
 	}
-	srv, err := caserver.Open(caserver.Config{Dir: caDir, Logger: logger})
+	url, release, err := c.openCA(m, logger)
 	if err != nil {
 		return err
 	}
-	defer srv.Close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-served }()
-	e, err := newEnroller(caDir, "https://"+ln.Addr().String())
+	defer release()
+	e, err := newEnroller(caDir, url)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	ectx, ecancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer ecancel()
-	return c.enrollMember(ectx, e, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return c.enrollMember(ctx, e, m)
 }
 
 // loopbackHosts are the SANs of every devnet server certificate.
@@ -503,4 +495,19 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
 	}
 	return data, nil
+}
+
+// Update reloads the consortium from its StateFile, applies fn and saves
+// it, so that users another process added meanwhile are kept.
+func (c *Consortium) Update(fn func(*Consortium)) error {
+	fresh, err := Load(c.dir)
+	if err != nil {
+		return err
+	}
+	fn(fresh)
+	if err := fresh.Save(); err != nil {
+		return err
+	}
+	*c = *fresh
+	return nil
 }

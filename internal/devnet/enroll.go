@@ -53,6 +53,11 @@ func (e *enroller) enrollBootstrap(ctx context.Context, dir string) error {
 	if err := os.Remove(secretPath); err != nil {
 		return err
 	}
+	return e.actAs(dir)
+}
+
+// actAs makes the registrar enrolled in dir the one that registers.
+func (e *enroller) actAs(dir string) error {
 	pool, err := caserver.LoadCertPool(filepath.Join(e.caDir, caserver.ChainFile))
 	if err != nil {
 		return err
