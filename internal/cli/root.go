@@ -37,7 +37,7 @@ func NewRootCommand() *cobra.Command {
 		newPeerCommand(),
 		newGovernanceCommand(),
 		newGatewayCommand(), newTxCommand(),
-		newDevnetCommand(),
+		newDevnetCommand(), newNetworkCommand(), newNodeCommand(),
 	)
 	return root
 }

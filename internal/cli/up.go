@@ -8,7 +8,6 @@ import (
 	"io"
 	stdlog "log"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/blossom-ledger/blossom/internal/caserver"
 	"github.com/blossom-ledger/blossom/internal/devnet"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/gateway"
@@ -90,12 +88,12 @@ func devnetFor(c *devnet.Consortium, ready bool) *Devnet {
 	d := &Devnet{Ready: ready, Channel: c.Channel, CABundle: c.CABundle(), Orderers: []string{}}
 	for i := range c.Members {
 		m := &c.Members[i]
-		d.Orderers = append(d.Orderers, devnet.Loopback(m.Ports.Orderer))
+		d.Orderers = append(d.Orderers, m.Address(devnet.NodeOrderer))
 		dm := DevnetMember{
 			Name: m.Name, MSPID: m.MSPID, Admin: m.Admin,
-			Gateway: "https://" + devnet.Loopback(m.Ports.Gateway),
-			CAURL:   "https://" + devnet.Loopback(m.Ports.CA),
-			Peers:   []string{devnet.Loopback(m.Ports.Peer)},
+			Gateway: "https://" + m.Address(devnet.NodeGateway),
+			CAURL:   "https://" + m.Address(devnet.NodeCA),
+			Peers:   []string{m.Address(devnet.NodePeer)},
 		}
 		for _, u := range m.Users {
 			ud := c.UserDir(m, u.Name)
@@ -235,9 +233,7 @@ func (r *upRunner) start(c *devnet.Consortium, lw io.Writer, log *slog.Logger) (
 	ch := make(chan started, 2*n)
 	for i := range c.Members {
 		m := &c.Members[i]
-		if err := r.startCA(c, m, log); err != nil {
-			return nil, err
-		}
+		r.goNode(m.Name+" CA", func() error { return runCANode(r.ctx, c.CAConfig(m), lw, nil) })
 		r.goNode(m.Name+" orderer", func() error {
 			return runOrderer(r.ctx, c.OrdererConfig(m), lw, func(o *orderer.Node) { ch <- started{i: i, o: o} })
 		})
@@ -276,24 +272,6 @@ func (r *upRunner) start(c *devnet.Consortium, lw io.Writer, log *slog.Logger) (
 		}
 	}
 	return nodes, nil
-}
-
-// startCA serves member m's CA on its port.
-func (r *upRunner) startCA(c *devnet.Consortium, m *devnet.Member, log *slog.Logger) error {
-	srv, err := caserver.Open(caserver.Config{Dir: c.CADir(m), Logger: log.With("node", m.Name+" ca")})
-	if err != nil {
-		return fmt.Errorf("%s CA: %w", m.Name, err)
-	}
-	ln, err := net.Listen("tcp", devnet.Loopback(m.Ports.CA))
-	if err != nil {
-		srv.Close()
-		return fmt.Errorf("%s CA: %w", m.Name, err)
-	}
-	r.goNode(m.Name+" CA", func() error {
-		defer srv.Close()
-		return srv.Serve(r.ctx, ln)
-	})
-	return nil
 }
 
 // openNodeLog opens DIR/logs/nodes.log for appending (0600).
@@ -394,7 +372,7 @@ func chaincodesAnswer(ctx context.Context, c *devnet.Consortium) error {
 // userRemote returns a gateway client of member m acting as its demo user.
 func userRemote(c *devnet.Consortium, m *devnet.Member, user string) (*gateway.Remote, error) {
 	ud := c.UserDir(m, user)
-	t := &txTarget{url: "https://" + devnet.Loopback(m.Ports.Gateway), certFile: filepath.Join(ud, devnet.CertFile),
+	t := &txTarget{url: "https://" + m.Address(devnet.NodeGateway), certFile: filepath.Join(ud, devnet.CertFile),
 		keyFile: filepath.Join(ud, devnet.KeyFile), caFile: c.CABundle()}
 	remote, err := t.remote()
 	if err != nil {
@@ -464,7 +442,7 @@ func printReadyBanner(w io.Writer, c *devnet.Consortium) {
 	fmt.Fprintln(&b, "  dashboard: not in this build yet; use the gateways below or blossom tx --devnet DIR")
 	for i := range c.Members {
 		m := &c.Members[i]
-		fmt.Fprintf(&b, "  %-9s %-11s gateway https://%s  CA https://%s\n", m.Name, m.MSPID, devnet.Loopback(m.Ports.Gateway), devnet.Loopback(m.Ports.CA))
+		fmt.Fprintf(&b, "  %-9s %-11s gateway https://%s  CA https://%s\n", m.Name, m.MSPID, m.Address(devnet.NodeGateway), m.Address(devnet.NodeCA))
 	}
 	fmt.Fprintf(&b, "  demo sign-ins (passwords in %s):\n", filepath.Join(c.Dir(), DevnetFile))
 	for i := range c.Members {

@@ -87,50 +87,113 @@ func deployChaincodes(adminMSP string) []ChaincodeConfig {
 	}
 }
 
-// writeNodeConfigs writes every member's orderer, peer and gateway
-// configuration.
+// caConfig is the CA node's configuration (`blossom node --config`).
+type caConfig struct {
+	CADir  string `json:"caDir"`
+	Listen string `json:"listen"`
+}
+
+// governanceClient is the member admin's connection file for `blossom
+// governance --client`.
+type governanceClient struct {
+	Channel      string               `json:"channel"`
+	Cert         string               `json:"cert"`
+	Key          string               `json:"key"`
+	GenesisBlock string               `json:"genesisBlock"`
+	Peers        []governanceEndpoint `json:"peers"`
+	Orderers     []governanceEndpoint `json:"orderers"`
+}
+
+type governanceEndpoint struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// AdminClientFile returns the member admin's governance connection file.
+func (c *Consortium) AdminClientFile(m *Member) string {
+	return filepath.Join(c.MemberDir(m), "admin-client.json")
+}
+
+// writeNodeConfigs writes every member's node configurations and its
+// admin's governance connection file. Paths in them are relative to the
+// file's directory and stay inside the member's directory, so a member's
+// directory works wherever it is copied.
 func (c *Consortium) writeNodeConfigs() error {
 	admin := c.AdminMember().MSPID
 	for i := range c.Members {
-		m := &c.Members[i]
-		od, pd, gd := c.NodeDir(m, "orderer"), c.NodeDir(m, "peer"), c.NodeDir(m, "gateway")
-		files := []struct {
-			path string
-			v    any
-		}{
-			{c.OrdererConfig(m), ordererConfig{
-				ListenAddress: Loopback(m.Ports.Orderer), DataDir: filepath.Join(od, "data"),
-				CertFile: filepath.Join(od, CertFile), KeyFile: filepath.Join(od, KeyFile),
-				GenesisBlocks: []string{c.GenesisBlock()}, HealthAddress: Loopback(m.Ports.OrdererHealth), LogLevel: "info",
-			}},
-			{c.PeerConfig(m), peerConfig{
-				DataDir: filepath.Join(pd, "data"), Listen: Loopback(m.Ports.Peer),
-				Cert: filepath.Join(pd, CertFile), Key: filepath.Join(pd, KeyFile),
-				GenesisBlock: c.GenesisBlock(), Channel: c.Channel, Chaincodes: deployChaincodes(admin),
-				LogLevel: "info", HealthAddress: Loopback(m.Ports.PeerHealth),
-			}},
-			{c.GatewayConfig(m), gatewayConfig{
-				MSPID: m.MSPID, Listen: Loopback(m.Ports.Gateway),
-				Cert: filepath.Join(gd, CertFile), Key: filepath.Join(gd, KeyFile),
-				GenesisBlock: c.GenesisBlock(), Channel: c.Channel, DataDir: filepath.Join(gd, "data"),
-				KEKFile: filepath.Join(gd, "wallet.kek"),
-				CA: gatewayCAConfig{
-					URL: "https://" + Loopback(m.Ports.CA), CABundle: filepath.Join(c.CADir(m), caserver.ChainFile),
-					Cert: filepath.Join(gd, "registrar", CertFile), Key: filepath.Join(gd, "registrar", KeyFile),
-				},
-				Policies: map[string]string{AssetChaincode: admin + ".peer", AuthorizationChaincode: "MAJORITY Endorsement"},
-				LogLevel: "info",
-			}},
-		}
-		for _, f := range files {
-			data, err := json.MarshalIndent(f.v, "", "  ")
-			if err != nil {
-				return err
-			}
-			if err := fsutil.WriteFileAtomic(f.path, append(data, '\n'), 0o644); err != nil {
-				return err
-			}
+		if err := c.writeMemberConfigs(&c.Members[i], admin); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
+	od, pd, gd, md := c.NodeDir(m, NodeOrderer), c.NodeDir(m, NodePeer), c.NodeDir(m, NodeGateway), c.MemberDir(m)
+	genesis := c.MemberGenesis(m)
+	rel := func(from, target string) string {
+		r, err := filepath.Rel(from, target)
+		if err != nil {
+			return target
+		}
+		return r
+	}
+	gov := governanceClient{
+		Channel: c.Channel, Cert: rel(md, filepath.Join(c.UserDir(m, "admin"), CertFile)), Key: rel(md, filepath.Join(c.UserDir(m, "admin"), KeyFile)),
+		GenesisBlock: rel(md, genesis),
+	}
+	// The own peer first, then the others: Propose and Approve need a
+	// MAJORITY of members' endorsements.
+	for k := range c.Members {
+		o := &c.Members[(c.memberIndex(m)+k)%len(c.Members)]
+		gov.Peers = append(gov.Peers, governanceEndpoint{Name: o.MSPID + "/peer0", Address: o.Address(NodePeer)})
+		gov.Orderers = append(gov.Orderers, governanceEndpoint{Name: o.MSPID + "/orderer0", Address: o.Address(NodeOrderer)})
+	}
+	files := []struct {
+		path string
+		v    any
+	}{
+		{c.OrdererConfig(m), ordererConfig{
+			ListenAddress: c.listen(m.Ports.Orderer), DataDir: "data",
+			CertFile: CertFile, KeyFile: KeyFile,
+			GenesisBlocks: []string{rel(od, genesis)}, HealthAddress: c.listen(m.Ports.OrdererHealth), LogLevel: "info",
+		}},
+		{c.PeerConfig(m), peerConfig{
+			DataDir: "data", Listen: c.listen(m.Ports.Peer), Cert: CertFile, Key: KeyFile,
+			GenesisBlock: rel(pd, genesis), Channel: c.Channel, Chaincodes: deployChaincodes(admin),
+			LogLevel: "info", HealthAddress: c.listen(m.Ports.PeerHealth),
+		}},
+		{c.GatewayConfig(m), gatewayConfig{
+			MSPID: m.MSPID, Listen: c.listen(m.Ports.Gateway), Cert: CertFile, Key: KeyFile,
+			GenesisBlock: rel(gd, genesis), Channel: c.Channel, DataDir: "data", KEKFile: "wallet.kek",
+			CA: gatewayCAConfig{
+				URL: "https://" + m.Address(NodeCA), CABundle: rel(gd, filepath.Join(c.CADir(m), caserver.ChainFile)),
+				Cert: filepath.Join("registrar", CertFile), Key: filepath.Join("registrar", KeyFile),
+			},
+			Policies: map[string]string{AssetChaincode: admin + ".peer", AuthorizationChaincode: "MAJORITY Endorsement"},
+			LogLevel: "info",
+		}},
+		{c.CAConfig(m), caConfig{CADir: "ca", Listen: c.listen(m.Ports.CA)}},
+		{c.AdminClientFile(m), gov},
+	}
+	for _, f := range files {
+		data, err := json.MarshalIndent(f.v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := fsutil.WriteFileAtomic(f.path, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memberIndex returns m's position in c.Members.
+func (c *Consortium) memberIndex(m *Member) int {
+	for i := range c.Members {
+		if c.Members[i].Name == m.Name {
+			return i
+		}
+	}
+	return 0
 }

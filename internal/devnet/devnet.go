@@ -98,20 +98,85 @@ type Consortium struct {
 	// --demo journey did.
 	Bootstrapped bool `json:"bootstrapped"`
 	Demo         bool `json:"demo"`
+	// Network marks a consortium made by `blossom network init` for
+	// several hosts: nodes listen on every interface and the root CA lives
+	// in hub/, apart from the members' directories.
+	Network bool `json:"network,omitempty"`
 
 	dir string
 }
 
-// Member is one member of the consortium and its nodes' ports.
+// Member is one member of the consortium, its nodes' hosts and ports and
+// its users.
 type Member struct {
 	Name  string `json:"name"`
 	MSPID string `json:"mspId"`
 	Admin bool   `json:"admin"`
+	// Host is the host name or IP address of the member's nodes ("":
+	// 127.0.0.1); Hosts overrides it per node.
+	Host  string `json:"host,omitempty"`
+	Hosts Hosts  `json:"hosts,omitzero"`
 	Ports Ports  `json:"ports"`
 	Users []User `json:"users"`
 }
 
-// Ports are a member's loopback ports.
+// Hosts are per-node host names ("": the member's Host).
+type Hosts struct {
+	Orderer string `json:"orderer,omitempty"`
+	Peer    string `json:"peer,omitempty"`
+	Gateway string `json:"gateway,omitempty"`
+	CA      string `json:"ca,omitempty"`
+}
+
+// Node names.
+const (
+	NodeOrderer = "orderer"
+	NodePeer    = "peer"
+	NodeGateway = "gateway"
+	NodeCA      = "ca"
+)
+
+// HostOf returns the host of one of m's nodes.
+func (m *Member) HostOf(node string) string {
+	h := map[string]string{NodeOrderer: m.Hosts.Orderer, NodePeer: m.Hosts.Peer, NodeGateway: m.Hosts.Gateway, NodeCA: m.Hosts.CA}[node]
+	switch {
+	case h != "":
+		return h
+	case m.Host != "":
+		return m.Host
+	}
+	return "127.0.0.1"
+}
+
+// Address returns host:port of one of m's nodes, as other nodes and
+// clients reach it.
+func (m *Member) Address(node string) string {
+	port := map[string]int{NodeOrderer: m.Ports.Orderer, NodePeer: m.Ports.Peer, NodeGateway: m.Ports.Gateway, NodeCA: m.Ports.CA}[node]
+	return net.JoinHostPort(m.HostOf(node), strconv.Itoa(port))
+}
+
+// tlsHosts are the SANs of a node's certificate: its host and loopback.
+func (m *Member) tlsHosts(node string) []string {
+	hosts := []string{m.HostOf(node)}
+	for _, h := range []string{"localhost", "127.0.0.1"} {
+		if h != hosts[0] {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+// listen returns the address a node listens on: loopback for a devnet,
+// every interface for a multi-host network.
+func (c *Consortium) listen(port int) string {
+	host := "127.0.0.1"
+	if c.Network {
+		host = "0.0.0.0"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
+}
+
+// Ports are a member's ports.
 type Ports struct {
 	Orderer       int `json:"orderer"`
 	Peer          int `json:"peer"`
@@ -135,10 +200,23 @@ func (c *Consortium) Dir() string { return c.dir }
 // MemberDir returns member m's directory.
 func (c *Consortium) MemberDir(m *Member) string { return filepath.Join(c.dir, m.Name) }
 
-// Path helpers for the files of the layout.
+// Path helpers for the files of the layout. A member's directory holds
+// its own copies of the genesis block and the CA bundle, so that it can be
+// moved to the member's host alone.
 func (c *Consortium) CABundle() string     { return filepath.Join(c.dir, "ca-bundle.pem") }
 func (c *Consortium) GenesisBlock() string { return filepath.Join(c.dir, "blossom.block") }
-func (c *Consortium) RootDir() string      { return filepath.Join(c.dir, "root") }
+func (c *Consortium) MemberGenesis(m *Member) string {
+	return filepath.Join(c.MemberDir(m), "blossom.block")
+}
+func (c *Consortium) MemberCABundle(m *Member) string {
+	return filepath.Join(c.MemberDir(m), "ca-bundle.pem")
+}
+func (c *Consortium) RootDir() string {
+	if c.Network {
+		return filepath.Join(c.dir, "hub", "root")
+	}
+	return filepath.Join(c.dir, "root")
+}
 func (c *Consortium) CADir(m *Member) string {
 	return filepath.Join(c.MemberDir(m), "ca")
 }
@@ -158,6 +236,9 @@ func (c *Consortium) PeerConfig(m *Member) string {
 }
 func (c *Consortium) GatewayConfig(m *Member) string {
 	return filepath.Join(c.NodeDir(m, "gateway"), "gateway.json")
+}
+func (c *Consortium) CAConfig(m *Member) string {
+	return filepath.Join(c.MemberDir(m), "ca.json")
 }
 
 // Credential file names inside a node or user directory.
@@ -240,7 +321,7 @@ func Load(dir string) (*Consortium, error) {
 	if err := json.Unmarshal(data, c); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(abs, StateFile), err)
 	}
-	if c.Version != stateVersion || c.Channel == "" || len(c.Members) < MinMembers || len(c.Members) > MaxMembers || c.AdminMember() == nil {
+	if c.Version != stateVersion || c.Channel == "" || len(c.Members) == 0 || len(c.Members) > MaxMembers || c.AdminMember() == nil {
 		return nil, fmt.Errorf("%s: not a consortium description of version %d", filepath.Join(abs, StateFile), stateVersion)
 	}
 	return c, nil
@@ -324,11 +405,8 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// create builds a new consortium in dir (see the package documentation).
+// create builds a new devnet in dir (see the package documentation).
 func create(dir string, opts Options) (*Consortium, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
 	c := &Consortium{Version: stateVersion, Channel: Channel, Members: memberNames(opts.Members), dir: dir}
 	if err := assignPorts(c.Members, opts.BasePort); err != nil {
 		return nil, err
@@ -340,33 +418,41 @@ func create(dir string, opts Options) (*Consortium, error) {
 		}
 		c.Members[i].Users = users
 	}
-	logger := opts.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	rootCert, err := caserver.InitRoot(c.RootDir(), caserver.RootOptions{Name: "blossom devnet root CA", Organization: "blossom devnet", Algorithm: pki.ECDSAP256})
-	if err != nil {
-		return nil, fmt.Errorf("root CA: %w", err)
-	}
-	rootPEM := pki.EncodeCertificatePEM(rootCert.Raw)
-	if err := fsutil.WriteFileAtomic(c.CABundle(), rootPEM, 0o644); err != nil {
-		return nil, err
-	}
-	for i := range c.Members {
-		if err := c.createMember(&c.Members[i], rootPEM, logger); err != nil {
-			return nil, fmt.Errorf("member %s: %w", c.Members[i].Name, err)
-		}
-	}
-	if err := c.writeGenesis(); err != nil {
-		return nil, err
-	}
-	if err := c.writeNodeConfigs(); err != nil {
-		return nil, err
-	}
-	if err := c.Save(); err != nil {
+	if err := c.build(opts.Logger); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// build creates the root CA, every member's CA and credentials, the
+// genesis block and the node configurations of c, then saves c.
+func (c *Consortium) build(logger *slog.Logger) error {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	rootCert, err := caserver.InitRoot(c.RootDir(), caserver.RootOptions{Name: "blossom consortium root CA", Organization: "blossom", Algorithm: pki.ECDSAP256})
+	if err != nil {
+		return fmt.Errorf("root CA: %w", err)
+	}
+	rootPEM := pki.EncodeCertificatePEM(rootCert.Raw)
+	if err := fsutil.WriteFileAtomic(c.CABundle(), rootPEM, 0o644); err != nil {
+		return err
+	}
+	for i := range c.Members {
+		if err := c.createMember(&c.Members[i], rootPEM, logger); err != nil {
+			return fmt.Errorf("member %s: %w", c.Members[i].Name, err)
+		}
+	}
+	if err := c.writeGenesis(); err != nil {
+		return err
+	}
+	if err := c.writeNodeConfigs(); err != nil {
+		return err
+	}
+	return c.Save()
 }
 
 // createMember sets up a member's CA (its key signed by the root) and
@@ -382,7 +468,13 @@ func (c *Consortium) createMember(m *Member, rootPEM []byte, logger *slog.Logger
 	if err != nil {
 		return err
 	}
-	if err := caserver.Install(caDir, certPEM, rootPEM, caserver.InstallOptions{TLSHosts: loopbackHosts, Logger: logger}); err != nil {
+	if err := caserver.Install(caDir, certPEM, rootPEM, caserver.InstallOptions{TLSHosts: m.tlsHosts(NodeCA), Logger: logger}); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.MemberDir(m), 0o700); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(c.MemberCABundle(m), rootPEM, 0o644); err != nil {
 		return err
 	}
 	url, release, err := c.openCA(m, logger)
@@ -400,17 +492,15 @@ func (c *Consortium) createMember(m *Member, rootPEM []byte, logger *slog.Logger
 	return c.enrollMember(ctx, e, m)
 }
 
-// loopbackHosts are the SANs of every devnet server certificate.
-var loopbackHosts = []string{"localhost", "127.0.0.1"}
-
 // enrollMember enrolls the registrar, the nodes, the gateway's registrar
 // and the demo users of m.
 func (c *Consortium) enrollMember(ctx context.Context, e *enroller, m *Member) error {
 	if err := e.enrollBootstrap(ctx, filepath.Join(c.MemberDir(m), "registrar")); err != nil {
 		return fmt.Errorf("registrar: %w", err)
 	}
-	for _, n := range []struct{ node, typ string }{{"orderer", "orderer"}, {"peer", "peer"}, {"gateway", "gateway"}} {
-		req := caserver.RegisterRequest{EnrollmentID: n.node + "-" + m.Name, Type: n.typ, Hosts: loopbackHosts}
+	for _, node := range []string{NodeOrderer, NodePeer, NodeGateway} {
+		n := struct{ node, typ string }{node, node}
+		req := caserver.RegisterRequest{EnrollmentID: n.node + "-" + m.Name, Type: n.typ, Hosts: m.tlsHosts(node)}
 		if err := e.registerAndEnroll(ctx, req, c.NodeDir(m, n.node)); err != nil {
 			return fmt.Errorf("%s: %w", n.node, err)
 		}
@@ -447,14 +537,14 @@ func (c *Consortium) writeGenesis() error {
 			MSPID:             m.MSPID,
 			RootCerts:         []string{c.CABundle()},
 			IntermediateCerts: []string{filepath.Join(c.CADir(m), caserver.CertFile)},
-			Peers:             []string{Loopback(m.Ports.Peer)},
+			Peers:             []string{m.Address(NodePeer)},
 		})
 		cert, err := pki.ReadCertificateFile(filepath.Join(c.NodeDir(m, "orderer"), CertFile))
 		if err != nil {
 			return err
 		}
 		spec.Orderers = append(spec.Orderers, channelconfig.OrdererSpec{
-			ID: cert.Subject.CommonName, MSPID: m.MSPID, Address: Loopback(m.Ports.Orderer),
+			ID: cert.Subject.CommonName, MSPID: m.MSPID, Address: m.Address(NodeOrderer),
 			Cert: filepath.Join(c.NodeDir(m, "orderer"), CertFile),
 		})
 	}
@@ -478,7 +568,15 @@ func (c *Consortium) writeGenesis() error {
 	if err != nil {
 		return err
 	}
-	return orderer.WriteBlockFile(c.GenesisBlock(), block)
+	if err := orderer.WriteBlockFile(c.GenesisBlock(), block); err != nil {
+		return err
+	}
+	for i := range c.Members {
+		if err := orderer.WriteBlockFile(c.MemberGenesis(&c.Members[i]), block); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func readBounded(path string, limit int64) ([]byte, error) {
