@@ -38,6 +38,7 @@ func NewRootCommand() *cobra.Command {
 		newGovernanceCommand(),
 		newGatewayCommand(), newTxCommand(),
 		newDevnetCommand(), newNetworkCommand(), newNodeCommand(),
+		newBackupCommand(), newRestoreCommand(),
 	)
 	return root
 }
