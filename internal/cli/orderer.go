@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/blossom-ledger/blossom/internal/orderer"
@@ -75,33 +73,21 @@ func runOrderer(ctx context.Context, path string, logOut io.Writer, started func
 	if err != nil {
 		return err
 	}
-	var health *http.Server
+	stopOps := func() {}
 	if addr := fc.HealthAddr(); addr != "" {
-		ln, err := net.Listen("tcp", addr)
+		reg := prometheus.NewRegistry()
+		heightGauges(reg, node.Channels, node.Height)
+		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Healthy, ready: node.Healthy, cert: cfg.Certificate.Leaf, registry: reg, log: logger})
 		if err != nil {
 			node.Close()
-			return fmt.Errorf("health listener: %w", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			if err := node.Healthy(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, "ok")
-		})
-		health = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go health.Serve(ln)
 	}
 	if started != nil {
 		started(node)
 	}
 	<-ctx.Done()
 	logger.Info("shutting down")
-	if health != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		health.Shutdown(sctx)
-		cancel()
-	}
+	stopOps()
 	return node.Close()
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,6 +110,30 @@ func TestUpDemo(t *testing.T) {
 	if got := evaluate("agency1", "auditor", "authorization", "bootstrap:Test"); got != `"hello blossom"` {
 		t.Fatalf("new user's evaluate: %s", got)
 	}
+	// Every peer and orderer answers /healthz, /readyz and /metrics.
+	c, err := devnet.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range c.Members {
+		for _, port := range []int{m.Ports.PeerHealth, m.Ports.OrdererHealth} {
+			for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+				resp, err := http.Get("http://" + devnet.Loopback(port) + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					t.Fatalf("%s %s: %d %s", m.Name, path, resp.StatusCode, body)
+				}
+				if path == "/metrics" && (!strings.Contains(string(body), `ledger_blockchain_height{channel="blossom"}`) ||
+					!strings.Contains(string(body), "blossom_certificate_expiring{")) {
+					t.Fatalf("%s metrics lack the height or certificate gauges:\n%s", m.Name, body)
+				}
+			}
+		}
+	}
 	assets := evaluate("agency2", "tpoc", "asset", "asset:GetAssets")
 	if strings.Count(assets, `"name":"Demo Office Suite"`) != 1 || !strings.Contains(assets, `"numAvailable":2`) {
 		t.Fatalf("assets %s", assets)
@@ -115,7 +141,7 @@ func TestUpDemo(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	c, err := devnet.Load(dir)
+	c, err = devnet.Load(dir)
 	if err != nil || !c.Demo || !c.Bootstrapped {
 		t.Fatalf("state after demo: %+v %v", c, err)
 	}
