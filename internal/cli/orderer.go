@@ -69,13 +69,14 @@ func runOrderer(ctx context.Context, path string, logOut io.Writer, started func
 	if err != nil {
 		return err
 	}
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = orderer.NewMetrics(reg)
 	node, err := orderer.NewNode(cfg)
 	if err != nil {
 		return err
 	}
 	stopOps := func() {}
 	if addr := fc.HealthAddr(); addr != "" {
-		reg := prometheus.NewRegistry()
 		heightGauges(reg, node.Channels, node.Height)
 		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Healthy, ready: node.Healthy, cert: cfg.Certificate.Leaf, registry: reg, log: logger})
 		if err != nil {

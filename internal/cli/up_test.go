@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -110,11 +112,14 @@ func TestUpDemo(t *testing.T) {
 	if got := evaluate("agency1", "auditor", "authorization", "bootstrap:Test"); got != `"hello blossom"` {
 		t.Fatalf("new user's evaluate: %s", got)
 	}
-	// Every peer and orderer answers /healthz, /readyz and /metrics.
+	// Every peer and orderer answers /healthz, /readyz and /metrics; the
+	// orderers counted every transaction the demo ordered.
 	c, err := devnet.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	processed := 0
+	successLine := regexp.MustCompile(`(?m)^broadcast_processed_count\{channel="blossom",status="SUCCESS"\} (\d+)$`)
 	for _, m := range c.Members {
 		for _, port := range []int{m.Ports.PeerHealth, m.Ports.OrdererHealth} {
 			for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
@@ -131,8 +136,20 @@ func TestUpDemo(t *testing.T) {
 					!strings.Contains(string(body), "blossom_certificate_expiring{")) {
 					t.Fatalf("%s metrics lack the height or certificate gauges:\n%s", m.Name, body)
 				}
+				if n := successLine.FindStringSubmatch(string(body)); path == "/metrics" && port == m.Ports.OrdererHealth && n != nil {
+					v, _ := strconv.Atoi(n[1])
+					processed += v
+					if !strings.Contains(string(body), `broadcast_validate_duration_count{channel="blossom",status="SUCCESS"}`) {
+						t.Fatalf("%s orderer: no broadcast_validate_duration", m.Name)
+					}
+				}
 			}
 		}
+	}
+	// bootstrap, the MOU, per agency SignMOU, InitiateVote, votes, certify,
+	// Join, and the asset: 1 + 1 + 2*(1+1+2or3+1+1) + 1 = 16 transactions.
+	if processed < 16 {
+		t.Fatalf("orderers counted %d ordered transactions, want at least 16", processed)
 	}
 	assets := evaluate("agency2", "tpoc", "asset", "asset:GetAssets")
 	if strings.Count(assets, `"name":"Demo Office Suite"`) != 1 || !strings.Contains(assets, `"numAvailable":2`) {

@@ -27,6 +27,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/blossom-ledger/blossom/internal/caserver"
@@ -383,7 +385,7 @@ func assignPorts(members []Member, base int) error {
 				ports[k] = base + portStride*i + k
 				continue
 			}
-			p, err := freePort()
+			p, err := FreePort()
 			if err != nil {
 				return err
 			}
@@ -394,9 +396,41 @@ func assignPorts(members []Member, base int) error {
 	return nil
 }
 
-// freePort asks the kernel for a free loopback port. The port is free when
-// chosen; it is recorded and reused on every later start.
-func freePort() (int, error) {
+// Bounds of the ports FreePort picks from when the kernel's ephemeral
+// range is unknown.
+const (
+	minFreePort          = 10000
+	defaultEphemeralLow  = 32768
+	freePortAttempts     = 200
+	ephemeralRangeSysctl = "/proc/sys/net/ipv4/ip_local_port_range"
+)
+
+// FreePort returns a loopback port that is free now, chosen at random
+// below the kernel's ephemeral port range: a port chosen once and reused
+// on every later start must not be one the kernel hands out for outgoing
+// connections or port-0 listeners meanwhile. It falls back to a port the
+// kernel picks.
+func FreePort() (int, error) {
+	high := defaultEphemeralLow
+	if data, err := os.ReadFile(ephemeralRangeSysctl); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if low, err := strconv.Atoi(f[0]); err == nil && low > minFreePort+1000 {
+				high = low
+			}
+		}
+	}
+	var b [2]byte
+	for range freePortAttempts {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, err
+		}
+		port := minFreePort + int(binary.BigEndian.Uint16(b[:]))%(high-minFreePort)
+		ln, err := net.Listen("tcp", Loopback(port))
+		if err == nil {
+			ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,23 +15,24 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/blossom-ledger/blossom/internal/devnet"
 )
 
-// freePorts returns n distinct free loopback ports.
+// freePorts returns n distinct free loopback ports (devnet.FreePort).
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
+	seen := map[int]bool{}
 	var out []int
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for len(out) < n {
+		p, err := devnet.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
-		lns = append(lns, ln)
-		out = append(out, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
 	}
 	return out
 }

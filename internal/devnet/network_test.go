@@ -1,6 +1,7 @@
 package devnet
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -155,4 +156,27 @@ func FuzzMemberSpec(f *testing.F) {
 			t.Fatalf("accepted %+v", m)
 		}
 	})
+}
+
+// TestFreePort: ports come from below the ephemeral range and are free.
+func TestFreePort(t *testing.T) {
+	seen := map[int]bool{}
+	for range 20 {
+		p, err := FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p < minFreePort || p >= 32768 {
+			t.Fatalf("port %d outside [%d, 32768)", p, minFreePort)
+		}
+		ln, err := net.Listen("tcp", Loopback(p))
+		if err != nil {
+			t.Fatalf("port %d is not free: %v", p, err)
+		}
+		ln.Close()
+		seen[p] = true
+	}
+	if len(seen) < 10 {
+		t.Fatalf("ports are not spread: %v", seen)
+	}
 }
