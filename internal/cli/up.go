@@ -133,6 +133,11 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockDir(c.Dir())
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := writeDevnet(c, false); err != nil {
 		return err
 	}
@@ -466,4 +471,19 @@ func (s *nodeLogWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// lockDir takes an exclusive lock on DIR/up.lock, so that a second
+// `blossom up` on the same directory fails at once instead of rewriting
+// the running one's devnet.json.
+func lockDir(dir string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(dir, "up.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another blossom up is running on %s", dir)
+	}
+	return func() { f.Close() }, nil
 }

@@ -105,6 +105,13 @@ func TestUpDemo(t *testing.T) {
 			t.Fatalf("account %+v not onboarded", a)
 		}
 	}
+	// A second up on the same directory is refused and leaves it ready.
+	if code, _, stderr := runMain("up", "--dir", dir); code != 1 || !strings.Contains(stderr, "another blossom up is running") {
+		t.Fatalf("second up: exit %d %q", code, stderr)
+	}
+	if d, err := ReadDevnet(dir); err != nil || !d.Ready {
+		t.Fatalf("devnet.json after a refused second up: %v %v", d, err)
+	}
 	// devnet add-user while the consortium runs (through the running CA).
 	if code, stdout, stderr := runMain("devnet", "add-user", "--dir", dir, "--member", "agency1", "--user", "auditor", "--role", "Auditor"); code != 0 || !strings.Contains(stdout, "agency1/auditor (Auditor)") {
 		t.Fatalf("add-user: exit %d %q %q", code, stdout, stderr)
