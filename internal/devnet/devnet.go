@@ -1,26 +1,33 @@
-// Package devnet creates a development consortium directory, the one
-// `blossom up` runs: a consortium root CA, one intermediate CA per member
-// (the first member, "sams", is the BloSS@M service provider), node and
-// demo-user credentials enrolled through each member's real CA server,
-// node configuration files in the formats of `blossom orderer`, `blossom
-// peer` and `blossom gateway`, and the genesis block of channel "blossom".
+// Package devnet creates consortium directories: the development
+// consortium `blossom up` runs on one host, and the multi-host material
+// `blossom network init` and `blossom network add-member` produce. Both
+// are built the same way: a consortium root CA, one intermediate CA per
+// member (the BloSS@M service provider is the admin member; in a devnet
+// "sams"), every node and user identity registered and enrolled through
+// the member's real CA server, node configuration files in the formats
+// of `blossom orderer`, `blossom peer` and `blossom gateway` (and a CA
+// file for `blossom node`), and the genesis block of the channel.
 //
-// Layout of DIR (every path the files name is absolute):
+// Layout of DIR:
 //
-//	consortium.json          what was created: members, ports, users (0600); written last
-//	ca-bundle.pem            the consortium root certificate (verifies every TLS server)
+//	consortium.json          what was made: members, hosts, ports, users (0600); written last
+//	ca-bundle.pem            the consortium root certificate
 //	blossom.block            the channel's genesis block
 //	channel.json             the consortium description the genesis block was built from
-//	root/                    root-cert.pem, root-key.pem (0600): the root CA
-//	<member>/ca/             the member's CA directory (caserver), its database
-//	<member>/registrar/      the CA's bootstrap registrar, enrolled (cert.pem, key.pem)
-//	<member>/orderer/        cert.pem, key.pem, orderer.json, data/
-//	<member>/peer/           cert.pem, key.pem, peer.json, data/
-//	<member>/gateway/        cert.pem, key.pem, gateway.json, wallet.kek, data/, registrar/
-//	<member>/users/<name>/   cert.pem, key.pem of each demo user
+//	root/ (devnet) or hub/root/ (network)   root-cert.pem, root-key.pem (0600)
+//	<member>/                everything the member needs, with paths relative
+//	                         to each file, so that it works wherever it is copied:
+//	  ca/                    the member's CA directory (its intermediate key only here)
+//	  ca.json                the CA node's configuration
+//	  registrar/             the CA's bootstrap registrar, enrolled
+//	  orderer/, peer/        cert.pem, key.pem, orderer.json or peer.json, data/
+//	  gateway/               cert.pem, key.pem, gateway.json, wallet.kek, data/, registrar/
+//	  users/<name>/          cert.pem, key.pem of each user
+//	  admin-client.json      the member admin's `blossom governance` connection file
+//	  blossom.block, ca-bundle.pem   the member's copies
 //
-// Prepare creates the directory on first use and reloads it afterwards, so
-// a consortium resumes with the same keys, ledgers and ports.
+// Prepare creates a devnet on first use and reloads it afterwards, so a
+// consortium resumes with the same keys, ledgers and ports.
 package devnet
 
 import (
@@ -289,6 +296,9 @@ func Prepare(dir string, opts Options) (*Consortium, error) {
 	}
 	c, err := Load(abs)
 	if err == nil {
+		if c.Network {
+			return nil, fmt.Errorf("%s was made by blossom network init: run its nodes with blossom node --config", abs)
+		}
 		if opts.Members != 0 && opts.Members != len(c.Members) {
 			return nil, fmt.Errorf("%s holds a %d-member consortium, not %d (use another directory)", abs, len(c.Members), opts.Members)
 		}

@@ -112,6 +112,10 @@ func TestInitNetworkLayout(t *testing.T) {
 	if !slices.Contains(peerCert.DNSNames, "peer0.agency1.example.gov") {
 		t.Fatalf("peer certificate names %v", peerCert.DNSNames)
 	}
+	// blossom up does not run a multi-host consortium's directory.
+	if _, err := Prepare(out, Options{}); err == nil || !strings.Contains(err.Error(), "network init") {
+		t.Fatalf("Prepare on a network directory: %v", err)
+	}
 	// A second init into the same directory is refused.
 	if _, err := InitNetwork(&spec, out, nil); err == nil {
 		t.Fatal("init over an existing consortium")
