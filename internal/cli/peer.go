@@ -126,6 +126,8 @@ func runPeer(ctx context.Context, path string, logOut io.Writer, started func(*p
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	reg := prometheus.NewRegistry()
+	nodeCfg.Metrics = peer.NewMetrics(reg)
 	node, err := peer.New(nodeCfg)
 	if err != nil {
 		return err
@@ -136,7 +138,6 @@ func runPeer(ctx context.Context, path string, logOut io.Writer, started func(*p
 	}
 	stopOps := func() {}
 	if cfg.HealthAddress != "" {
-		reg := prometheus.NewRegistry()
 		heightGauges(reg, node.Channels, func(id string) (uint64, error) {
 			ch, ok := node.Channel(id)
 			if !ok {

@@ -143,6 +143,10 @@ func TestUpDemo(t *testing.T) {
 					!strings.Contains(string(body), "blossom_certificate_expiring{")) {
 					t.Fatalf("%s metrics lack the height or certificate gauges:\n%s", m.Name, body)
 				}
+				if path == "/metrics" && port == m.Ports.PeerHealth && (!strings.Contains(string(body), `ledger_block_processing_time_count{channel="blossom"}`) ||
+					!strings.Contains(string(body), `endorser_proposal_duration_count{success="true"}`)) {
+					t.Fatalf("%s peer metrics lack block processing or proposal durations", m.Name)
+				}
 				if n := successLine.FindStringSubmatch(string(body)); path == "/metrics" && port == m.Ports.OrdererHealth && n != nil {
 					v, _ := strconv.Atoi(n[1])
 					processed += v
