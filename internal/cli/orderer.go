@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/blossom-ledger/blossom/internal/orderer"
@@ -46,51 +45,50 @@ On shutdown a leading orderer hands leadership to another consenter first.`,
 			if configPath == "" {
 				return &ExitError{Code: 1, Err: errors.New("orderer needs --config")}
 			}
-			fc, err := orderer.LoadFileConfig(configPath)
-			if err != nil {
-				return err
-			}
-			level, _ := fc.Level()
-			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			cfg, err := fc.NodeConfig(logger)
-			if err != nil {
-				return err
-			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			node, err := orderer.NewNode(cfg)
-			if err != nil {
-				return err
-			}
-			var health *http.Server
-			if addr := fc.HealthAddr(); addr != "" {
-				ln, err := net.Listen("tcp", addr)
-				if err != nil {
-					node.Close()
-					return fmt.Errorf("health listener: %w", err)
-				}
-				mux := http.NewServeMux()
-				mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-					if err := node.Healthy(); err != nil {
-						http.Error(w, err.Error(), http.StatusServiceUnavailable)
-						return
-					}
-					fmt.Fprintln(w, "ok")
-				})
-				health = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-				go health.Serve(ln)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "orderer %s listening on %s\n", node.ID(), node.Addr())
-			<-ctx.Done()
-			logger.Info("shutting down")
-			if health != nil {
-				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				health.Shutdown(sctx)
-				cancel()
-			}
-			return node.Close()
+			return runOrderer(ctx, configPath, cmd.ErrOrStderr(), func(node *orderer.Node) {
+				fmt.Fprintf(cmd.OutOrStdout(), "orderer %s listening on %s\n", node.ID(), node.Addr())
+			})
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "orderer configuration file (JSON)")
 	return cmd
+}
+
+// runOrderer runs an orderer from the configuration file at path until ctx
+// ends; started, if set, is called with the node once it serves.
+func runOrderer(ctx context.Context, path string, logOut io.Writer, started func(*orderer.Node)) error {
+	fc, err := orderer.LoadFileConfig(path)
+	if err != nil {
+		return err
+	}
+	level, _ := fc.Level()
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
+	cfg, err := fc.NodeConfig(logger)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = orderer.NewMetrics(reg)
+	node, err := orderer.NewNode(cfg)
+	if err != nil {
+		return err
+	}
+	stopOps := func() {}
+	if addr := fc.HealthAddr(); addr != "" {
+		heightGauges(reg, node.Channels, node.Height)
+		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Healthy, ready: node.Healthy, cert: cfg.Certificate.Leaf, registry: reg, log: logger})
+		if err != nil {
+			node.Close()
+			return err
+		}
+	}
+	if started != nil {
+		started(node)
+	}
+	<-ctx.Done()
+	logger.Info("shutting down")
+	stopOps()
+	return node.Close()
 }

@@ -7,18 +7,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
-	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/blossom-ledger/blossom/chaincode/asset"
+	"github.com/blossom-ledger/blossom/chaincode/authorization"
 	"github.com/blossom-ledger/blossom/chaincode/kvtest"
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/orderer"
@@ -58,6 +58,10 @@ type peerChaincodeConfig struct {
 // that a peer configuration may register by implementation name.
 var builtinChaincodes = map[string]func() contract.Chaincode{
 	"kvtest": kvtest.New, // the test key-value chaincode (development and tests)
+	// The BloSS@M chaincodes, registered natively until the lifecycle
+	// deploys them (see deployChaincodes in internal/devnet).
+	"authorization": authorization.New,
+	"asset":         asset.New,
 }
 
 func newPeerCommand() *cobra.Command {
@@ -126,6 +130,8 @@ func runPeer(ctx context.Context, path string, logOut io.Writer, started func(*p
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	reg := prometheus.NewRegistry()
+	nodeCfg.Metrics = peer.NewMetrics(reg)
 	node, err := peer.New(nodeCfg)
 	if err != nil {
 		return err
@@ -134,34 +140,27 @@ func runPeer(ctx context.Context, path string, logOut io.Writer, started func(*p
 		node.Stop()
 		return err
 	}
-	var health *http.Server
+	stopOps := func() {}
 	if cfg.HealthAddress != "" {
-		ln, err := net.Listen("tcp", cfg.HealthAddress)
+		heightGauges(reg, node.Channels, func(id string) (uint64, error) {
+			ch, ok := node.Channel(id)
+			if !ok {
+				return 0, fmt.Errorf("no channel %s", id)
+			}
+			return ch.Height(), nil
+		})
+		stopOps, err = serveNodeOps(cfg.HealthAddress, nodeOps{healthy: node.Healthy, ready: node.Healthy, cert: nodeCfg.Certificate.Leaf, registry: reg, log: log})
 		if err != nil {
 			node.Stop()
-			return fmt.Errorf("health listener: %w", err)
+			return err
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-			if err := node.Healthy(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, "ok")
-		})
-		health = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go health.Serve(ln)
 	}
 	if started != nil {
 		started(node)
 	}
 	<-ctx.Done()
 	log.Info("stopping peer")
-	if health != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		health.Shutdown(sctx)
-		cancel()
-	}
+	stopOps()
 	return node.Stop()
 }
 

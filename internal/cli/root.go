@@ -39,6 +39,8 @@ func NewRootCommand() *cobra.Command {
 		newGatewayCommand(), newTxCommand(),
 		newChaincodeCommand(),
 		newBenchCommand(),
+		newDevnetCommand(), newNetworkCommand(), newNodeCommand(),
+		newBackupCommand(), newRestoreCommand(),
 	)
 	return root
 }

@@ -65,6 +65,8 @@ type Config struct {
 	// BroadcastTimeout bounds the wait for one envelope's block
 	// (0: DefaultBroadcastTimeout).
 	BroadcastTimeout time.Duration
+	// Metrics, if set, receives the Broadcast metrics (NewMetrics).
+	Metrics *Metrics
 }
 
 // DefaultBroadcastTimeout bounds how long Broadcast waits for an

@@ -131,13 +131,21 @@ func (s *service) broadcastOne(ctx context.Context, caller *identity.Identity, e
 	if c == nil {
 		return outcome{Status: pb.Status_NOT_FOUND, Info: fmt.Sprintf("channel %q is not served by this orderer", channelID)}
 	}
+	metrics := s.node.cfg.Metrics
+	var result outcome
+	defer func() { metrics.countProcessed(c.id, result.Status) }()
 	cfg := c.fsm.Config()
-	ce, ref := checkEnvelope(cfg, raw, time.Now())
+	checkStart := time.Now()
+	ce, ref := checkEnvelope(cfg, raw, checkStart)
 	if ref != nil {
-		return outcome{Status: ref.Status, Info: ref.Info}
+		metrics.observeValidate(c.id, ref.Status, time.Since(checkStart))
+		result = outcome{Status: ref.Status, Info: ref.Info}
+		return result
 	}
+	metrics.observeValidate(c.id, pb.Status_SUCCESS, time.Since(checkStart))
 	if c.fsm.hasTxID(ce.TxID) {
-		return outcomeDuplicate(ce.TxID)
+		result = outcomeDuplicate(ce.TxID)
+		return result
 	}
 	// An orderer forwarding for its clients gets NOT_LEADER rather than a
 	// second hop, and re-routes itself.
@@ -145,11 +153,13 @@ func (s *service) broadcastOne(ctx context.Context, caller *identity.Identity, e
 	select {
 	case <-prev:
 	case <-ctx.Done():
-		return outcomeNotLeader
+		result = outcomeNotLeader
+		return result
 	}
 	octx, cancel := context.WithTimeout(ctx, s.node.cfg.BroadcastTimeout)
 	defer cancel()
-	return c.order(octx, ce, noForward, once)
+	result = c.order(octx, ce, noForward, once)
+	return result
 }
 
 func peekChannel(env *pb.Envelope) string {

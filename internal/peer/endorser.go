@@ -64,7 +64,10 @@ type endorser struct {
 }
 
 func (e *endorser) ProcessProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.ProposalResponse, error) {
-	return e.node.processProposal(ctx, sp)
+	start := time.Now()
+	resp, err := e.node.processProposal(ctx, sp)
+	e.node.cfg.Metrics.observeProposal(err == nil && resp.GetResponse().GetStatus() < 400, time.Since(start))
+	return resp, err
 }
 
 // processProposal endorses (or evaluates: it is the same call) a signed

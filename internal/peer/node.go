@@ -77,6 +77,9 @@ type Config struct {
 	// it misses from other peers of the collections' members, besides
 	// after each commit (0: DefaultReconcileInterval).
 	ReconcileInterval time.Duration
+	// Metrics, if set, receives block processing and proposal metrics
+	// (NewMetrics).
+	Metrics *Metrics
 }
 
 // maxBlockMessage bounds a gRPC message the node sends or receives from
@@ -332,7 +335,7 @@ func (n *Node) Start() error {
 		}
 	}()
 	for _, c := range n.channels {
-		p := &puller{ch: c, clientTLS: n.clientTLS, log: c.log, maxMsg: maxBlockMessage}
+		p := &puller{ch: c, clientTLS: n.clientTLS, log: c.log, maxMsg: maxBlockMessage, metrics: n.cfg.Metrics}
 		n.wg.Add(2)
 		go func() {
 			defer n.wg.Done()

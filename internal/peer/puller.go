@@ -34,6 +34,7 @@ type puller struct {
 	clientTLS *tls.Config // the peer's client TLS configuration
 	log       *slog.Logger
 	maxMsg    int
+	metrics   *Metrics
 }
 
 // errReconnect ends a stream so that the puller re-reads the orderers of a
@@ -110,9 +111,11 @@ func (p *puller) pullFrom(ctx context.Context, cs *pb.Consenter) (int, error) {
 		}
 		switch k := resp.Kind.(type) {
 		case *pb.DeliverResponse_Block:
+			start := time.Now()
 			if err := p.ch.processBlock(k.Block); err != nil {
 				return committed, err
 			}
+			p.metrics.observeBlock(p.ch.id, time.Since(start))
 			committed++
 			if p.ch.current().lastConfig == k.Block.GetHeader().GetNumber() {
 				return committed, errReconnect

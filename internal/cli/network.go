@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/blossom-ledger/blossom/internal/devnet"
+)
+
+func newNetworkCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "network",
+		Short: "Create a multi-host consortium's material, and add members to it",
+	}
+	cmd.AddCommand(newNetworkInitCommand(), newNetworkAddMemberCommand())
+	return cmd
+}
+
+const networkSpecExample = `  channel: blossom
+  members:
+    - name: sams
+      mspId: SAMSMSP
+      admin: true                 # exactly one: the BloSS@M service provider
+      host: sams.example.gov      # host of every node of the member
+      hosts:                      # optional per-node overrides
+        peer: peer0.sams.example.gov
+      ports:
+        orderer: 7050
+        peer: 7051
+        gateway: 8443
+        ca: 7054
+        ordererHealth: 7060
+        peerHealth: 7061
+      users:                      # "admin" (member admin) is always added
+        - name: ao
+          role: Authorizing Official`
+
+func newNetworkInitCommand() *cobra.Command {
+	var specPath, out string
+	cmd := &cobra.Command{
+		Use:   "init --spec consortium.yaml --out DIR",
+		Short: "Produce every member's CA, credentials, node configurations and the channel genesis",
+		Long: `Read a consortium description (YAML or JSON) and produce in DIR (missing or
+empty):
+
+  DIR/hub/root/             the consortium root CA; its key never leaves the hub:
+                            keep it offline (it signs new members' CAs)
+  DIR/<member>/             everything member needs on its hosts, and nothing of
+                            another member: its CA directory (the intermediate
+                            key only here), ca.json, orderer/, peer/, gateway/
+                            (credentials, configuration, data directories),
+                            users/<name>/, admin-client.json (blossom governance),
+                            blossom.block (the genesis block), ca-bundle.pem
+  DIR/blossom.block, DIR/channel.json, DIR/consortium.json   the hub's records
+
+Copy DIR/<member> to the member's hosts and run each node with
+blossom node --config (ca.json, orderer/orderer.json, peer/peer.json,
+gateway/gateway.json). Description:
+
+` + networkSpecExample,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if specPath == "" || out == "" {
+				return usageError("network init needs --spec and --out")
+			}
+			var spec devnet.NetworkSpec
+			if err := decodeConfigFile(specPath, &spec); err != nil {
+				return err
+			}
+			c, err := devnet.InitNetwork(&spec, out, nil)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "consortium of %d members on channel %s in %s\n", len(c.Members), c.Channel, c.Dir())
+			fmt.Fprintf(w, "  root CA: %s (keep offline)\n", c.RootDir())
+			for i := range c.Members {
+				printMemberSummary(w, c, &c.Members[i])
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&specPath, "spec", "", "consortium description (YAML or JSON)")
+	cmd.Flags().StringVar(&out, "out", "", "output directory (missing or empty)")
+	return cmd
+}
+
+func printMemberSummary(w io.Writer, c *devnet.Consortium, m *devnet.Member) {
+	fmt.Fprintf(w, "  %s (%s): %s\n", m.Name, m.MSPID, c.MemberDir(m))
+	for _, n := range []struct{ name, file, addr string }{
+		{"ca", c.CAConfig(m), m.Address(devnet.NodeCA)},
+		{"orderer", c.OrdererConfig(m), m.Address(devnet.NodeOrderer)},
+		{"peer", c.PeerConfig(m), m.Address(devnet.NodePeer)},
+		{"gateway", c.GatewayConfig(m), m.Address(devnet.NodeGateway)},
+	} {
+		rel, _ := filepath.Rel(c.MemberDir(m), n.file)
+		fmt.Fprintf(w, "    %-8s %-28s blossom node --config %s\n", n.name, n.addr, rel)
+	}
+}
+
+func newNetworkAddMemberCommand() *cobra.Command {
+	var dir, specPath, proposer string
+	cmd := &cobra.Command{
+		Use:   "add-member --dir DIR --spec member.yaml [--proposer MEMBER]",
+		Short: "Create a new member's CA and node material, and print the governance steps that admit it",
+		Long: `Create DIR/<member> for a new member of the consortium in DIR (made by
+blossom network init; the hub's root CA signs the new member's CA): its CA,
+credentials, node configurations, the channel's genesis block and admin
+connection file. The description is one member entry of network init's
+format, without admin: true.
+
+The channel does not change until the current members' admins admit the
+member; the command prints the blossom governance steps (propose, approve by a
+majority of members' admins, submit). Once the update is committed, start the
+new member's CA and peer: the peer joins from the genesis block and follows
+the configuration blocks. Its orderer is not a consenter (changing the
+consenter set is not yet a governance operation), and its gateway reads peers
+from the genesis block, so it starts only once a newer configuration block is
+given to it; both are written for later.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" || specPath == "" {
+				return usageError("network add-member needs --dir and --spec")
+			}
+			var spec devnet.MemberSpec
+			if err := decodeConfigFile(specPath, &spec); err != nil {
+				return err
+			}
+			c, m, err := devnet.AddMember(dir, spec, nil)
+			if err != nil {
+				return err
+			}
+			prop := c.AdminMember()
+			if proposer != "" {
+				p, ok := c.Member(proposer)
+				if !ok {
+					return usageError("no member %q", proposer)
+				}
+				prop = p
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "member %s created:\n", m.Name)
+			printMemberSummary(w, c, m)
+			id := "add-" + m.Name
+			fmt.Fprintf(w, `
+Admit it on channel %[1]s (each step as a member admin):
+  blossom governance --client %[2]s propose add-member --id %[3]s \
+      --msp-id %[4]s --root-certs %[5]s --intermediate-certs %[6]s --peer-endpoint %[7]s
+  blossom governance --client <member>/admin-client.json show --id %[3]s      # review; note the update hash
+  blossom governance --client <member>/admin-client.json approve --id %[3]s --hash HASH   # a majority of members
+  blossom governance --client %[2]s submit --id %[3]s
+Then, on %[8]s's hosts: blossom node --config ca.json; blossom node --config peer/peer.json
+`, c.Channel, c.AdminClientFile(prop), id, m.MSPID, c.MemberCABundle(m), c.IntermediateCert(m), m.Address(devnet.NodePeer), m.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "consortium directory of blossom network init")
+	cmd.Flags().StringVar(&specPath, "spec", "", "the new member's description (YAML or JSON)")
+	cmd.Flags().StringVar(&proposer, "proposer", "", "member whose admin proposes (default: the admin member)")
+	return cmd
+}

@@ -1,0 +1,199 @@
+package devnet
+
+import (
+	"encoding/json"
+	"path/filepath"
+
+	"github.com/blossom-ledger/blossom/internal/caserver"
+	"github.com/blossom-ledger/blossom/internal/fsutil"
+)
+
+// The node configuration files, in the formats `blossom orderer --config`,
+// `blossom peer --config` and `blossom gateway --config` read (JSON).
+
+type ordererConfig struct {
+	ListenAddress string   `json:"listenAddress"`
+	DataDir       string   `json:"dataDir"`
+	CertFile      string   `json:"certFile"`
+	KeyFile       string   `json:"keyFile"`
+	GenesisBlocks []string `json:"genesisBlocks"`
+	HealthAddress string   `json:"healthAddress"`
+	LogLevel      string   `json:"logLevel"`
+}
+
+type peerConfig struct {
+	DataDir       string            `json:"dataDir"`
+	Listen        string            `json:"listen"`
+	Cert          string            `json:"cert"`
+	Key           string            `json:"key"`
+	GenesisBlock  string            `json:"genesisBlock"`
+	Channel       string            `json:"channel"`
+	Chaincodes    []ChaincodeConfig `json:"chaincodes"`
+	LogLevel      string            `json:"logLevel"`
+	HealthAddress string            `json:"healthAddress"`
+}
+
+// ChaincodeConfig is one entry of a peer configuration's "chaincodes": a
+// chaincode built into the binary, registered on the peer.
+type ChaincodeConfig struct {
+	Name              string            `json:"name"`
+	Implementation    string            `json:"implementation"`
+	EndorsementPolicy string            `json:"endorsementPolicy"`
+	Params            map[string]string `json:"params,omitempty"`
+}
+
+type gatewayCAConfig struct {
+	URL      string `json:"url"`
+	CABundle string `json:"caBundle"`
+	Cert     string `json:"cert"`
+	Key      string `json:"key"`
+}
+
+type gatewayConfig struct {
+	MSPID        string            `json:"mspId"`
+	Listen       string            `json:"listen"`
+	Cert         string            `json:"cert"`
+	Key          string            `json:"key"`
+	GenesisBlock string            `json:"genesisBlock"`
+	Channel      string            `json:"channel"`
+	DataDir      string            `json:"dataDir"`
+	KEKFile      string            `json:"kekFile"`
+	CA           gatewayCAConfig   `json:"ca"`
+	Policies     map[string]string `json:"policies"`
+	LogLevel     string            `json:"logLevel"`
+}
+
+// The BloSS@M chaincodes (DESIGN §11).
+const (
+	AuthorizationChaincode = "authorization"
+	AssetChaincode         = "asset"
+	adminMSPParam          = "adminMSP"
+)
+
+// deployChaincodes returns the chaincode definitions every peer of the
+// consortium registers: authorization under "MAJORITY Endorsement" and
+// asset under "<adminMSP>.peer", both with the adminMSP parameter.
+//
+// Interim: until the chaincode lifecycle is wired into the peer, these are
+// the peers' native definitions (peer.Definition through the peer
+// configuration's "chaincodes" list), identical on every peer. When the
+// lifecycle lands this is the one function to switch to install, approve
+// (by a majority of members) and commit on channel "blossom".
+func deployChaincodes(adminMSP string) []ChaincodeConfig {
+	params := map[string]string{adminMSPParam: adminMSP}
+	return []ChaincodeConfig{
+		{Name: AuthorizationChaincode, Implementation: AuthorizationChaincode, EndorsementPolicy: "MAJORITY Endorsement", Params: params},
+		{Name: AssetChaincode, Implementation: AssetChaincode, EndorsementPolicy: "'" + adminMSP + ".peer'", Params: params},
+	}
+}
+
+// caConfig is the CA node's configuration (`blossom node --config`).
+type caConfig struct {
+	CADir  string `json:"caDir"`
+	Listen string `json:"listen"`
+}
+
+// governanceClient is the member admin's connection file for `blossom
+// governance --client`.
+type governanceClient struct {
+	Channel      string               `json:"channel"`
+	Cert         string               `json:"cert"`
+	Key          string               `json:"key"`
+	GenesisBlock string               `json:"genesisBlock"`
+	Peers        []governanceEndpoint `json:"peers"`
+	Orderers     []governanceEndpoint `json:"orderers"`
+}
+
+type governanceEndpoint struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+// AdminClientFile returns the member admin's governance connection file.
+func (c *Consortium) AdminClientFile(m *Member) string {
+	return filepath.Join(c.MemberDir(m), "admin-client.json")
+}
+
+// writeNodeConfigs writes every member's node configurations and its
+// admin's governance connection file. Paths in them are relative to the
+// file's directory and stay inside the member's directory, so a member's
+// directory works wherever it is copied.
+func (c *Consortium) writeNodeConfigs() error {
+	admin := c.AdminMember().MSPID
+	for i := range c.Members {
+		if err := c.writeMemberConfigs(&c.Members[i], admin); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
+	od, pd, gd, md := c.NodeDir(m, NodeOrderer), c.NodeDir(m, NodePeer), c.NodeDir(m, NodeGateway), c.MemberDir(m)
+	genesis := c.MemberGenesis(m)
+	rel := func(from, target string) string {
+		r, err := filepath.Rel(from, target)
+		if err != nil {
+			return target
+		}
+		return r
+	}
+	gov := governanceClient{
+		Channel: c.Channel, Cert: rel(md, filepath.Join(c.UserDir(m, "admin"), CertFile)), Key: rel(md, filepath.Join(c.UserDir(m, "admin"), KeyFile)),
+		GenesisBlock: rel(md, genesis),
+	}
+	// The own peer first, then the others: Propose and Approve need a
+	// MAJORITY of members' endorsements.
+	for k := range c.Members {
+		o := &c.Members[(c.memberIndex(m)+k)%len(c.Members)]
+		gov.Peers = append(gov.Peers, governanceEndpoint{Name: o.MSPID + "/peer0", Address: o.Address(NodePeer)})
+		gov.Orderers = append(gov.Orderers, governanceEndpoint{Name: o.MSPID + "/orderer0", Address: o.Address(NodeOrderer)})
+	}
+	files := []struct {
+		path string
+		v    any
+	}{
+		{c.OrdererConfig(m), ordererConfig{
+			ListenAddress: c.listen(m.Ports.Orderer), DataDir: "data",
+			CertFile: CertFile, KeyFile: KeyFile,
+			GenesisBlocks: []string{rel(od, genesis)}, HealthAddress: c.listen(m.Ports.OrdererHealth), LogLevel: "info",
+		}},
+		{c.PeerConfig(m), peerConfig{
+			DataDir: "data", Listen: c.listen(m.Ports.Peer), Cert: CertFile, Key: KeyFile,
+			GenesisBlock: rel(pd, genesis), Channel: c.Channel, Chaincodes: deployChaincodes(admin),
+			LogLevel: "info", HealthAddress: c.listen(m.Ports.PeerHealth),
+		}},
+		{c.GatewayConfig(m), gatewayConfig{
+			MSPID: m.MSPID, Listen: c.listen(m.Ports.Gateway), Cert: CertFile, Key: KeyFile,
+			GenesisBlock: rel(gd, genesis), Channel: c.Channel, DataDir: "data", KEKFile: "wallet.kek",
+			CA: gatewayCAConfig{
+				URL: "https://" + m.Address(NodeCA), CABundle: rel(gd, filepath.Join(c.CADir(m), caserver.ChainFile)),
+				Cert: filepath.Join("registrar", CertFile), Key: filepath.Join("registrar", KeyFile),
+			},
+			Policies: map[string]string{AssetChaincode: admin + ".peer", AuthorizationChaincode: "MAJORITY Endorsement"},
+			LogLevel: "info",
+		}},
+		{c.CAConfig(m), caConfig{CADir: "ca", Listen: c.listen(m.Ports.CA)}},
+		{c.AdminClientFile(m), gov},
+	}
+	for _, f := range files {
+		data, err := json.MarshalIndent(f.v, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := fsutil.WriteFileAtomic(f.path, append(data, '\n'), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memberIndex returns m's position in c.Members.
+func (c *Consortium) memberIndex(m *Member) int {
+	for i := range c.Members {
+		if c.Members[i].Name == m.Name {
+			return i
+		}
+	}
+	return 0
+}
