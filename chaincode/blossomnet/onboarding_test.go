@@ -118,4 +118,9 @@ func TestBloSSAMOnNetwork(t *testing.T) {
 	}) {
 		t.FailNow()
 	}
+	var p *pool
+	if !t.Run("license journey", func(t *testing.T) { p = licenseJourney(t, n, 1) }) {
+		t.FailNow()
+	}
+	_ = p
 }
