@@ -18,7 +18,6 @@ package blossomnet
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -67,6 +66,7 @@ type Network struct {
 	// AdminMSP is the admin member's MSP ID.
 	AdminMSP string
 
+	root    testing.TB // the test that started the network: clients live as long as it
 	mu      sync.Mutex
 	clients map[string]*client.Client // by member and role
 }
@@ -77,7 +77,7 @@ type Network struct {
 func Start(t testing.TB) *Network {
 	t.Helper()
 	net := nettest.Start(t, nettest.Options{Chaincodes: func() []peer.Definition { return nil }})
-	n := &Network{Network: net, AdminMSP: net.Members[Admin].MSPID, clients: map[string]*client.Client{}}
+	n := &Network{Network: net, AdminMSP: net.Members[Admin].MSPID, root: t, clients: map[string]*client.Client{}}
 	n.Deploy(t)
 	return n
 }
@@ -107,7 +107,8 @@ func (n *Network) MSP(i int) string { return n.Members[i].MSPID }
 
 // User returns a client of member i's user whose certificate carries
 // blossom.role = role ("" for none), issued by the member's CA on first
-// use; the client's own peer is member i's.
+// use; the client's own peer is member i's. The client stays open until
+// the test that started the network ends.
 func (n *Network) User(t testing.TB, i int, role string) *client.Client {
 	t.Helper()
 	key := fmt.Sprintf("%d/%s", i, role)
@@ -122,7 +123,7 @@ func (n *Network) User(t testing.TB, i int, role string) *client.Client {
 	}
 	slug := strings.ToLower(strings.ReplaceAll(role, " ", "-"))
 	cred := n.PKI.Member(n.MSP(i)).Issue(pki.RoleClient, fmt.Sprintf("bloss-%d-%s", i, slug), attrs)
-	c := n.ConnectClient(t, n.ClientConfig(i, cred))
+	c := n.ConnectClient(n.root, n.ClientConfig(i, cred))
 	n.clients[key] = c
 	return c
 }
@@ -244,9 +245,8 @@ func (n *Network) RequireAgreement(t testing.TB, height uint64) []byte {
 	return want
 }
 
-// IsRefusal reports whether err is the chaincode's refusal with message
-// want (the message travels verbatim inside the peer's error).
+// IsRefusal reports whether err is a chaincode's refusal at endorsement
+// with message want (the peer passes the message on verbatim).
 func IsRefusal(err error, want string) bool {
-	var pe *client.PeerError
-	return errors.As(err, &pe) && strings.Contains(err.Error(), want)
+	return err != nil && strings.Contains(err.Error(), "chaincode refused") && strings.Contains(err.Error(), ": "+want)
 }

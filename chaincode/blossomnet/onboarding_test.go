@@ -55,12 +55,11 @@ func bootstrap(t *testing.T, n *Network) {
 	n.Submit(t, auth(Admin, "mou:UpdateMOU", "The BloSS@M members agree to share licenses"))
 }
 
-// onboard runs the onboarding journey of agency m (DESIGN, spec §3.1):
-// it signs the MOU, files its ATO, receives feedback from the admin, is
-// voted AUTHORIZED by the agency and every authorized member, and joins.
-// Every step is endorsed, ordered and committed on every peer. It returns
-// the ATO's memo, unique to this run.
-func onboard(t *testing.T, n *Network, m int) string {
+// apply runs the first half of agency m's onboarding journey (spec
+// §3.1): it signs the current MOU (its account appears, PENDING), files
+// its ATO and receives the admin's feedback on it. It returns the ATO's
+// memo, unique to this run.
+func apply(t *testing.T, n *Network, m int) string {
 	t.Helper()
 	msp := n.MSP(m)
 	var mou authorization.MOU
@@ -78,20 +77,37 @@ func onboard(t *testing.T, n *Network, m int) string {
 	if ato.Version != 1 || ato.Memo != memo || len(ato.Feedback) != 1 || ato.Feedback[0].AccountID != n.AdminMSP {
 		t.Fatalf("ATO of %s read by the admin: %+v", msp, ato)
 	}
+	return memo
+}
 
-	initiator := Admin
-	n.Submit(t, auth(initiator, "vote:InitiateVote", msp, string(blossompolicy.Authorized), "ATO reviewed"))
+// initiateVote has the admin propose agency m AUTHORIZED and returns the
+// ongoing vote.
+func initiateVote(t *testing.T, n *Network, m int) authorization.Vote {
+	t.Helper()
+	n.Submit(t, auth(Admin, "vote:InitiateVote", n.MSP(m), string(blossompolicy.Authorized), "ATO reviewed"))
 	var vote authorization.Vote
 	n.Query(t, auth(m, "vote:GetOngoingVote"), &vote)
+	if vote.TargetAccountID != n.MSP(m) || vote.InitiatingAccountID != n.AdminMSP {
+		t.Fatalf("ongoing vote: %+v", vote)
+	}
+	return vote
+}
+
+// admit ends agency m's onboarding: every voter approves, the admin
+// certifies the vote (AUTHORIZED) and the agency joins.
+func admit(t *testing.T, n *Network, m int, vote authorization.Vote) {
+	t.Helper()
 	for _, voter := range vote.Voters {
 		n.Submit(t, auth(n.member(t, voter), "vote:Vote", "true"))
 	}
-	if out := n.Submit(t, auth(initiator, "vote:CertifyOngoingVote")); string(out) != "true" {
-		t.Fatalf("CertifyOngoingVote on %s: %q, want true", msp, out)
+	if out := n.Submit(t, auth(Admin, "vote:CertifyOngoingVote")); string(out) != "true" {
+		t.Fatalf("CertifyOngoingVote on %s: %q, want true", n.MSP(m), out)
 	}
 	n.Submit(t, auth(m, "account:Join"))
-	n.requireAccount(t, m, authorization.Account{ID: msp, Status: blossompolicy.Authorized, MOUVersion: mou.Version, Joined: true})
-	return memo
+	account := n.account(t, m)
+	if account.Status != blossompolicy.Authorized || !account.Joined {
+		t.Fatalf("account after the vote and Join: %+v", account)
+	}
 }
 
 // member returns the index of the member whose MSP ID is msp.
@@ -116,8 +132,13 @@ func TestBloSSAMOnNetwork(t *testing.T) {
 	memos := map[int]string{}
 	if !t.Run("onboarding", func(t *testing.T) {
 		bootstrap(t, n)
-		memos[1] = onboard(t, n, 1)
-		memos[2] = onboard(t, n, 2)
+		memos[1] = apply(t, n, 1)
+		memos[2] = apply(t, n, 2)
+		vote := initiateVote(t, n, 1)
+		// Agency 2 is PENDING: not a voter on agency 1.
+		n.requireRefused(t, auth(2, "vote:Vote", "false"), "cid is not authorized to vote on "+n.MSP(1))
+		admit(t, n, 1, vote)
+		admit(t, n, 2, initiateVote(t, n, 2))
 	}) {
 		t.FailNow()
 	}
@@ -126,4 +147,5 @@ func TestBloSSAMOnNetwork(t *testing.T) {
 		t.FailNow()
 	}
 	t.Run("privacy", func(t *testing.T) { checkPrivacy(t, n, p, 1, memos) })
+	t.Run("abuse", func(t *testing.T) { checkAbuse(t, n, p) })
 }
