@@ -3,6 +3,7 @@ package blossomnet
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/blossom-ledger/blossom/chaincode/asset"
@@ -19,13 +20,10 @@ func (n *Network) ledgerStates(t *testing.T) []ledgerState {
 	out := make([]ledgerState, len(n.Members))
 	for i := range n.Members {
 		ch := n.PeerChannel(i)
-		h, commit, err := ch.CommitHash()
-		if err != nil {
-			t.Fatal(err)
-		}
-		state, err := ch.StateHash()
-		if err != nil {
-			t.Fatal(err)
+		h, commit, errCommit := ch.CommitHash()
+		state, errState := ch.StateHash()
+		if err := errors.Join(errCommit, errState); err != nil {
+			t.Fatalf("peer %d: %v", i, err)
 		}
 		out[i] = ledgerState{height: h, commit: commit, stateHash: state}
 	}
