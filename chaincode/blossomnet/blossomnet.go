@@ -56,7 +56,7 @@ func Definitions(adminMSP, authorizationPackage, assetPackage string) []*lifecyc
 		{Name: authorization.ChaincodeName, Version: "1", Sequence: 1, PackageID: authorizationPackage,
 			EndorsementPolicy: "MAJORITY Endorsement", Params: params},
 		{Name: asset.ChaincodeName, Version: "1", Sequence: 1, PackageID: assetPackage,
-			EndorsementPolicy: fmt.Sprintf("'%s.peer'", adminMSP), Params: params},
+			EndorsementPolicy: adminMSP + ".peer", Params: params},
 	}
 }
 

@@ -50,7 +50,7 @@ func newLicenses(t testing.TB, n int) []map[string]string {
 	return out
 }
 
-func (n *Network) order(t *testing.T, orderID string, agency int) asset.Order {
+func (n *Network) order(t testing.TB, orderID string, agency int) asset.Order {
 	t.Helper()
 	var o asset.Order
 	n.Query(t, assetCall(sp, acq, "order:GetOrder", orderRef(orderID, n.MSP(agency)), sp), &o)
@@ -61,7 +61,7 @@ func (n *Network) order(t *testing.T, orderID string, agency int) asset.Order {
 // four allocation steps for order orderID ("": a new order) of amount
 // licenses of assetID for agency m, and returns the order ID and the
 // allocation the service provider sent.
-func buy(t *testing.T, n *Network, m int, assetID, orderID string, amount int) (string, asset.LicensesRequest) {
+func buy(t testing.TB, n *Network, m int, assetID, orderID string, amount int) (string, asset.LicensesRequest) {
 	t.Helper()
 	msp := n.MSP(m)
 	quote := map[string]any{"account": msp, "assetId": assetID, "amount": amount, "duration": 1}

@@ -32,14 +32,14 @@ func onATOOwner(c Call, owner int) Call {
 	return c
 }
 
-func (n *Network) account(t *testing.T, m int) authorization.Account {
+func (n *Network) account(t testing.TB, m int) authorization.Account {
 	t.Helper()
 	var a authorization.Account
 	n.Query(t, auth(m, "account:GetAccount", n.MSP(m)), &a)
 	return a
 }
 
-func (n *Network) requireAccount(t *testing.T, m int, want authorization.Account) {
+func (n *Network) requireAccount(t testing.TB, m int, want authorization.Account) {
 	t.Helper()
 	if got := n.account(t, m); got != want {
 		t.Fatalf("account of %s: %+v, want %+v", n.MSP(m), got, want)
@@ -48,7 +48,7 @@ func (n *Network) requireAccount(t *testing.T, m int, want authorization.Account
 
 // bootstrap runs Bootstrap and publishes MOU version 1 as the admin's
 // Authorizing Official.
-func bootstrap(t *testing.T, n *Network) {
+func bootstrap(t testing.TB, n *Network) {
 	t.Helper()
 	n.Submit(t, auth(Admin, "bootstrap:Bootstrap"))
 	n.requireAccount(t, Admin, authorization.Account{ID: n.AdminMSP, Status: blossompolicy.Authorized, Joined: true})
@@ -59,7 +59,7 @@ func bootstrap(t *testing.T, n *Network) {
 // §3.1): it signs the current MOU (its account appears, PENDING), files
 // its ATO and receives the admin's feedback on it. It returns the ATO's
 // memo, unique to this run.
-func apply(t *testing.T, n *Network, m int) string {
+func apply(t testing.TB, n *Network, m int) string {
 	t.Helper()
 	msp := n.MSP(m)
 	var mou authorization.MOU
@@ -82,7 +82,7 @@ func apply(t *testing.T, n *Network, m int) string {
 
 // initiateVote has the admin propose agency m AUTHORIZED and returns the
 // ongoing vote.
-func initiateVote(t *testing.T, n *Network, m int) authorization.Vote {
+func initiateVote(t testing.TB, n *Network, m int) authorization.Vote {
 	t.Helper()
 	n.Submit(t, auth(Admin, "vote:InitiateVote", n.MSP(m), string(blossompolicy.Authorized), "ATO reviewed"))
 	var vote authorization.Vote
@@ -95,7 +95,7 @@ func initiateVote(t *testing.T, n *Network, m int) authorization.Vote {
 
 // admit ends agency m's onboarding: every voter approves, the admin
 // certifies the vote (AUTHORIZED) and the agency joins.
-func admit(t *testing.T, n *Network, m int, vote authorization.Vote) {
+func admit(t testing.TB, n *Network, m int, vote authorization.Vote) {
 	t.Helper()
 	for _, voter := range vote.Voters {
 		n.Submit(t, auth(n.member(t, voter), "vote:Vote", "true"))
@@ -111,7 +111,7 @@ func admit(t *testing.T, n *Network, m int, vote authorization.Vote) {
 }
 
 // member returns the index of the member whose MSP ID is msp.
-func (n *Network) member(t *testing.T, msp string) int {
+func (n *Network) member(t testing.TB, msp string) int {
 	t.Helper()
 	for i := range n.Members {
 		if n.MSP(i) == msp {
