@@ -102,7 +102,11 @@ func requireWhere(t *testing.T, what string, texts map[string]string, values []s
 // the secrets went: agency's ATO and its leased license IDs, the license
 // IDs and salts of the service provider, in the peers' private stores,
 // in every file of every node, and in the public ledger (block files and
-// public state).
+// public state). The private stores, read through the ledger, are the
+// authoritative check; the file search sees plain bytes (block files,
+// raft logs, Pebble's write-ahead logs and memtables at this size), and
+// its required finds (salts at the service provider, the ATO and leases
+// at the agency) show it is not searching in vain.
 func checkPrivacy(t *testing.T, n *Network, p *pool, agency int, memos map[int]string) {
 	other := 3 - agency // the third member, another agency
 	name := func(i int) string { return n.MSP(i) }
