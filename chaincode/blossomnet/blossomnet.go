@@ -73,19 +73,19 @@ type Network struct {
 
 // Start starts a three-member nettest network without the kv chaincode,
 // builds and installs both BloSS@M packages on every peer and deploys
-// them (Deploy).
+// them (DeployBloSSAM).
 func Start(t testing.TB) *Network {
 	t.Helper()
 	net := nettest.Start(t, nettest.Options{Chaincodes: func() []peer.Definition { return nil }})
 	n := &Network{Network: net, AdminMSP: net.Members[Admin].MSPID, root: t, clients: map[string]*client.Client{}}
-	n.Deploy(t)
+	n.DeployBloSSAM(t)
 	return n
 }
 
-// Deploy installs the wasm packages of both chaincodes (labels
+// DeployBloSSAM installs the wasm packages of both chaincodes (labels
 // "authorization" and "asset") on every peer, then approves and commits
 // their Definitions through the lifecycle.
-func (n *Network) Deploy(t testing.TB) {
+func (n *Network) DeployBloSSAM(t testing.TB) {
 	t.Helper()
 	ids := map[string]string{}
 	for _, name := range []string{authorization.ChaincodeName, asset.ChaincodeName} {
@@ -98,7 +98,7 @@ func (n *Network) Deploy(t testing.TB) {
 		ids[name] = id
 	}
 	for _, d := range Definitions(n.AdminMSP, ids[authorization.ChaincodeName], ids[asset.ChaincodeName]) {
-		n.Network.Deploy(t, d)
+		n.Deploy(t, d)
 	}
 }
 
