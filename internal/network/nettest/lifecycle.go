@@ -39,63 +39,98 @@ func withKVPackage(natives func() map[string]contract.Chaincode) func() map[stri
 	}
 }
 
-// deployKV approves kvDefinition as a MAJORITY of the members' admins,
-// commits it as member 0's admin and waits until every peer has it.
+// deployKV deploys kvDefinition (see Deploy).
 func (n *Network) deployKV() {
 	n.t.Helper()
+	n.Deploy(n.t, kvDefinition())
+}
+
+// Deploy approves d as a MAJORITY of the members' admins (members 0, 1,
+// ...), commits it as member 0's admin and waits until every running peer
+// has the commit. The package d names must be installed (Install) or run
+// natively (Options.NativePackages) on the peers that will endorse it.
+func (n *Network) Deploy(t testing.TB, d *lifecycle.Definition) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d := kvDefinition()
 	var block uint64
 	for i := 0; i < len(n.Members)/2+1; i++ {
-		b, err := n.Lifecycle(n.t, i).Approve(ctx, d)
+		b, err := n.Lifecycle(t, i).Approve(ctx, d)
 		if err != nil {
-			n.t.Fatalf("nettest: approve kv as member %d: %v", i, err)
+			t.Fatalf("nettest: approve %s as member %d: %v", d.Name, i, err)
 		}
 		block = max(block, b)
 	}
-	n.WaitForHeight(n.t, block+1, time.Minute) // the committer reads every approval
-	block, err := n.Lifecycle(n.t, 0).Commit(ctx, d)
+	n.WaitForHeight(t, block+1, time.Minute) // the committer reads every approval
+	block, err := n.Lifecycle(t, 0).Commit(ctx, d)
 	if err != nil {
-		n.t.Fatalf("nettest: commit kv: %v", err)
+		t.Fatalf("nettest: commit %s: %v", d.Name, err)
 	}
-	n.WaitForHeight(n.t, block+1, time.Minute)
+	n.WaitForHeight(t, block+1, time.Minute)
 }
 
-// kvtestWasm is the kvtest chaincode built to wasm, once per test binary
-// (the build takes seconds).
-var kvtestWasm struct {
+// builtWasm caches chaincodes built to wasm, once per chaincode and test
+// binary (a build takes seconds).
+var builtWasm struct {
+	mu     sync.Mutex
+	builds map[string]*wasmBuild
+}
+
+type wasmBuild struct {
 	once sync.Once
 	wasm []byte
 	err  error
 }
 
-// KVTestWasm returns the kvtest chaincode (chaincode/kvtest/wasm) built
-// to WebAssembly with the reproducible build of ccpackage; it is built
-// once per test binary.
-func KVTestWasm(t testing.TB) []byte {
+// ChaincodeWasm returns the chaincode chaincode/<name>/wasm of this
+// repository built to WebAssembly with the reproducible build of
+// ccpackage; each name is built once per test binary.
+func ChaincodeWasm(t testing.TB, name string) []byte {
 	t.Helper()
-	kvtestWasm.once.Do(func() {
+	builtWasm.mu.Lock()
+	if builtWasm.builds == nil {
+		builtWasm.builds = map[string]*wasmBuild{}
+	}
+	b := builtWasm.builds[name]
+	if b == nil {
+		b = &wasmBuild{}
+		builtWasm.builds[name] = b
+	}
+	builtWasm.mu.Unlock()
+	b.once.Do(func() {
 		_, file, _, _ := runtime.Caller(0)
-		dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "chaincode", "kvtest", "wasm")
+		dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "chaincode", name, "wasm")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		kvtestWasm.wasm, kvtestWasm.err = ccpackage.BuildWasm(ctx, "", dir)
+		b.wasm, b.err = ccpackage.BuildWasm(ctx, "", dir)
 	})
-	if kvtestWasm.err != nil {
-		t.Fatalf("nettest: build kvtest to wasm: %v", kvtestWasm.err)
+	if b.err != nil {
+		t.Fatalf("nettest: build %s to wasm: %v", name, b.err)
 	}
-	return kvtestWasm.wasm
+	return b.wasm
 }
 
-// KVTestPackage packages the kvtest wasm under label and returns the
-// package and its ID. Packages of different labels differ, so their IDs
-// (and hashes) differ too.
+// KVTestWasm returns the kvtest chaincode (chaincode/kvtest/wasm) built
+// to WebAssembly (ChaincodeWasm).
+func KVTestWasm(t testing.TB) []byte {
+	t.Helper()
+	return ChaincodeWasm(t, "kvtest")
+}
+
+// KVTestPackage packages the kvtest wasm under label (ChaincodePackage).
 func KVTestPackage(t testing.TB, label string) ([]byte, string) {
 	t.Helper()
-	pkg, err := (&ccpackage.Package{Label: label, Wasm: KVTestWasm(t)}).Marshal()
+	return ChaincodePackage(t, "kvtest", label)
+}
+
+// ChaincodePackage packages chaincode/<name>/wasm (ChaincodeWasm) under
+// label and returns the package and its ID. Packages of different labels
+// differ, so their IDs (and hashes) differ too.
+func ChaincodePackage(t testing.TB, name, label string) ([]byte, string) {
+	t.Helper()
+	pkg, err := (&ccpackage.Package{Label: label, Wasm: ChaincodeWasm(t, name)}).Marshal()
 	if err != nil {
-		t.Fatalf("nettest: package kvtest: %v", err)
+		t.Fatalf("nettest: package %s: %v", name, err)
 	}
 	return pkg, ccpackage.ID(label, pkg)
 }
