@@ -34,6 +34,8 @@ func TestBlocksAndTxStatus(t *testing.T) {
 	})
 
 	t.Run("block", func(t *testing.T) {
+		// Submit waited for the own peer; Org2's may be a moment behind.
+		net.WaitForHeight(t, res.Block+1, 20*time.Second)
 		b, err := cl.Block(ctx, net.Members[1].PeerName(), "", res.Block)
 		if err != nil || b.Header.Number != res.Block || len(b.Metadata.ValidationCodes) != len(b.Data.Envelopes) {
 			t.Fatalf("block %d: %v", res.Block, err)
