@@ -64,6 +64,12 @@ type Config struct {
 	// Registry receives the gateway's metrics (nil: a new registry).
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// Dashboard, if set, builds the handler of every path the API routes
+	// do not match (the member dashboard, package dashboard; nil: a JSON
+	// 404). It receives the gateway's own handler, so that the dashboard
+	// calls the API in-process, through the same authentication,
+	// allow-list, rate limit and audit log as any other caller.
+	Dashboard func(api http.Handler) http.Handler
 }
 
 // DefaultAllow is the default allow-list (DESIGN §11): administrators may
@@ -189,6 +195,10 @@ func (g *Gateway) registerRoutes() {
 	g.handle("POST "+apiChaincode+"proposals/evaluate", true, http.HandlerFunc(g.signedEvaluate))
 	g.handle("POST "+apiChaincode+"proposals/endorse", true, http.HandlerFunc(g.signedEndorse))
 	g.handle("POST /api/v1/channels/{channel}/transactions", true, http.HandlerFunc(g.signedCommit))
+	if g.cfg.Dashboard != nil {
+		g.mux.Handle("/", g.instrument("dashboard", g.cfg.Dashboard(g.mux)))
+		return
+	}
 	g.mux.Handle("/", g.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, "NOT_FOUND", "no such route")
 	})))
