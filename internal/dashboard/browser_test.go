@@ -1,0 +1,399 @@
+package dashboard_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/blossom-ledger/blossom/internal/gateway/auth"
+)
+
+// chromiumPath finds Debian's chromium. In CI (CI set) its absence fails
+// the test; elsewhere the test is skipped with the reason.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed: run scripts/install-test-deps.sh (apt-get install chromium)")
+	}
+	t.Skip("chromium is not installed (scripts/install-test-deps.sh installs it); the browser tests need it")
+	return ""
+}
+
+// artifactsDir is where screenshots go: $BLOSSOM_ARTIFACTS/<test> if set,
+// else a temporary directory.
+func artifactsDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if base := os.Getenv("BLOSSOM_ARTIFACTS"); base != "" {
+		dir = filepath.Join(base, strings.ReplaceAll(t.Name(), "/", "_"))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser is one headless chromium; each user gets a tab in a browser
+// context of its own (separate cookies).
+type browser struct {
+	t         *testing.T
+	root      context.Context
+	artifacts string
+	shots     int
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	path := chromiumPath(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.NoSandbox,
+		// The gateways' certificates come from a throwaway test CA.
+		chromedp.IgnoreCertErrors,
+		chromedp.WindowSize(1280, 900),
+	)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	root, cancelRoot := chromedp.NewContext(alloc)
+	t.Cleanup(func() { cancelRoot(); cancelAlloc() })
+	if err := chromedp.Do(root); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &browser{t: t, root: root, artifacts: artifactsDir(t)}
+}
+
+// tab is one signed-in user's tab.
+type tab struct {
+	b     *browser
+	who   string
+	gw    *memberGateway
+	ctx   context.Context
+	pages []string // every page source seen
+}
+
+// signIn opens a new browser context, signs name in at gw through the
+// provider's form, and waits for the dashboard.
+func (b *browser) signIn(gw *memberGateway, name string) *tab {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.root, chromedp.WithNewBrowserContext())
+	b.t.Cleanup(cancel)
+	tb := &tab{b: b, who: name + "@" + gw.MSPID, gw: gw, ctx: ctx}
+	if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/")); err != nil {
+		b.t.Fatalf("%s: open the dashboard: %v", tb.who, err)
+	}
+	tb.waitText("h1", "member dashboard")
+	tb.navigate(chromedp.Click(chromedp.ID("sign-in")))
+	tb.run(chromedp.SendKeys(chromedp.ID("username"), name), chromedp.SendKeys(chromedp.ID("password"), userPassword))
+	tb.navigate(chromedp.Click(chromedp.CSS(`button[type=submit]`)))
+	tb.waitText("#who", name)
+	return tb
+}
+
+// run runs steps with a deadline.
+func (tb *tab) run(steps ...chromedp.Action[chromedp.Void]) {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		tb.b.t.Fatalf("%s: %v", tb.who, err)
+	}
+}
+
+// navigate runs steps that load a page and waits for it.
+func (tb *tab) navigate(steps ...chromedp.Action[chromedp.Void]) {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := chromedp.RunResponse(ctx, steps...); err != nil {
+		tb.b.t.Fatalf("%s: %v", tb.who, err)
+	}
+	tb.pages = append(tb.pages, tb.source())
+}
+
+// open loads a dashboard path.
+func (tb *tab) open(path string) {
+	tb.b.t.Helper()
+	tb.navigate(chromedp.Navigate(tb.gw.URL + path))
+}
+
+func evaluate[T any](tb *tab, expr string) T {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		tb.b.t.Fatalf("%s: evaluate %s: %v", tb.who, expr, err)
+	}
+	return v
+}
+
+func (tb *tab) source() string {
+	return evaluate[string](tb, "document.documentElement.outerHTML")
+}
+
+// text is the text of the first element matching the CSS selector ("" if
+// none).
+func (tb *tab) text(sel string) string {
+	return evaluate[string](tb, fmt.Sprintf(`(function(){var e=document.querySelector(%q);return e?e.textContent:""})()`, sel))
+}
+
+// waitText waits until the element matching sel contains want (the live
+// region refreshes itself; no reload).
+func (tb *tab) waitText(sel, want string) {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	expr := fmt.Sprintf(`(function(){var e=document.querySelector(%q);return !!e && e.textContent.includes(%q)})()`, sel, want)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(25*time.Second))); err != nil {
+		tb.b.t.Fatalf("%s: %q never showed %q (it shows %q): %v", tb.who, sel, want, tb.text(sel), err)
+	}
+}
+
+// reloadUntil reloads path until sel contains want: what another member
+// committed reaches this member's peer a moment later.
+func (tb *tab) reloadUntil(path, sel, want string) {
+	tb.b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		tb.open(path)
+		if strings.Contains(tb.text(sel), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.b.t.Fatalf("%s: %s: %q shows %q, never %q", tb.who, path, sel, tb.text(sel), want)
+		}
+	}
+}
+
+// submit clicks the submit button of the form matching formSel and
+// returns the outcome shown on the next page; it fails the test unless
+// every step committed.
+func (tb *tab) submit(formSel string) string {
+	tb.b.t.Helper()
+	tb.navigate(chromedp.Click(chromedp.CSS(formSel + ` button[type=submit]`)))
+	out := tb.text("#outcome")
+	if out == "" || tb.text("#outcome.ok") == "" || !strings.Contains(out, "committed in block") {
+		tb.b.t.Fatalf("%s: %s: no committed outcome; the page says %q %q", tb.who, formSel, out, tb.text("main"))
+	}
+	return out
+}
+
+// shot writes a screenshot of the tab.
+func (tb *tab) shot(label string) {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		tb.b.t.Fatalf("%s: screenshot: %v", tb.who, err)
+	}
+	tb.b.shots++
+	name := fmt.Sprintf("%02d-%s.jpg", tb.b.shots, label)
+	if err := os.WriteFile(filepath.Join(tb.b.artifacts, name), png, 0o644); err != nil {
+		tb.b.t.Fatal(err)
+	}
+}
+
+// nav lists the menu entries shown.
+func (tb *tab) nav() string {
+	return evaluate[string](tb, `Array.from(document.querySelectorAll("nav a")).map(function(a){return a.textContent}).join("|")`)
+}
+
+// post sends a form by hand from the page (fetch with the page's CSRF
+// token unless token is false) and returns the HTTP status.
+func (tb *tab) post(path, fields string, token bool) int {
+	tb.b.t.Helper()
+	csrf := `""`
+	if token {
+		csrf = `document.querySelector("input[name=csrf_token]").value`
+	}
+	expr := fmt.Sprintf(`(async function(){var b=new URLSearchParams(%q);var t=%s;if(t){b.set("csrf_token",t)}
+		var r=await fetch(%q,{method:"POST",body:b,redirect:"manual"});return r.status})()`, fields, csrf, path)
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[int](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.b.t.Fatalf("%s: POST %s: %v", tb.who, path, err)
+	}
+	return v
+}
+
+// cookies are the browser's cookies for the gateway.
+func (tb *tab) cookies() []*network.Cookie {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	cs, err := chromedp.Run(ctx, func(ctx context.Context, t *chromedp.Target) ([]*network.Cookie, error) {
+		res, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{tb.gw.URL + "/"}})
+		return res.Cookies, err
+	})
+	if err != nil {
+		tb.b.t.Fatalf("%s: cookies: %v", tb.who, err)
+	}
+	return cs
+}
+
+var orderIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// TestAcquisitionJourneyInBrowsers drives the dashboards of an agency and
+// the service provider in headless Chromium through a lease: quote,
+// order, approval, allocation and delivery, a SWID tag uploaded from a
+// file, a return; each step shows on the other member's dashboard. It also
+// checks role-aware menus, 403 for actions posted by hand, CSRF, and that
+// no secret reaches the browser.
+func TestAcquisitionJourneyInBrowsers(t *testing.T) {
+	b := newBrowser(t)
+	c := startConsortium(t,
+		[]testUser{{"acq", "Acquisition Officer"}, {"lo", "License Owner"}},
+		[]testUser{{"tpoc", "Technical Point of Contact"}, {"acq", "Acquisition Officer"}})
+
+	tpoc := b.signIn(c.Agency, "tpoc")
+	tpoc.shot("agency-tpoc-signed-in")
+	if got := tpoc.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium" {
+		t.Errorf("agency TPOC menu %q", got)
+	}
+	spACQ := b.signIn(c.SP, "acq")
+	if got := spACQ.nav(); got != "Home|Catalog|Orders|Audit|Consortium" {
+		t.Errorf("service provider ACQ menu %q", got)
+	}
+
+	// 1. The agency's TPOC requests a quote for two licenses.
+	tpoc.open("/catalog")
+	tpoc.waitText("#assets", "Office Suite")
+	if strings.Contains(tpoc.source(), `action="/act/add-asset"`) {
+		t.Error("the TPOC sees the License Owner's add-asset form")
+	}
+	tpoc.run(chromedp.SetValue(chromedp.ID("q-amount"), "2"))
+	tpoc.submit("#quote-form")
+	orderID := strings.TrimSpace(tpoc.text("#order-id"))
+	if !orderIDPattern.MatchString(orderID) {
+		t.Fatalf("order ID %q; the page says %q", orderID, tpoc.text("main"))
+	}
+	tpoc.waitText("#order-status", "QUOTE_REQUESTED")
+	tpoc.shot("agency-quote-requested")
+	orderPath := "/orders/" + agencyMSP + "/" + orderID
+
+	// Forbidden actions posted by hand are refused before the ledger.
+	if st := tpoc.post("/act/send-quote", "orderId="+orderID+"&account="+agencyMSP+"&price=1", true); st != 403 {
+		t.Errorf("TPOC posting send-quote: status %d, want 403", st)
+	}
+	if st := tpoc.post("/act/approve-order", "orderId="+orderID, true); st != 403 {
+		t.Errorf("TPOC posting approve-order: status %d, want 403", st)
+	}
+	if st := tpoc.post("/act/initiate-order", "orderId="+orderID, false); st != 403 {
+		t.Errorf("posting without the CSRF token: status %d, want 403", st)
+	}
+
+	// 2. The service provider's ACQ sees the request and sends the quote.
+	spACQ.open("/orders")
+	spACQ.waitText(`tr[data-order="`+orderID+`"] .status`, "QUOTE_REQUESTED")
+	spACQ.open(orderPath)
+	spACQ.run(chromedp.SetValue(chromedp.ID("sq-price"), "250"))
+	spACQ.submit("#send-quote")
+	spACQ.waitText("#order-status", "QUOTE_RECEIVED")
+	spACQ.shot("sp-quote-sent")
+
+	// 3. The agency's open page updates by itself; the TPOC places the order.
+	tpoc.waitText("#order-status", "QUOTE_RECEIVED")
+	tpoc.waitText("#order-price", "250")
+	tpoc.submit("#initiate-order")
+	tpoc.waitText("#order-status", "INITIATED")
+	tpoc.shot("agency-order-initiated")
+
+	// 4. The agency's ACQ approves it.
+	agencyACQ := b.signIn(c.Agency, "acq")
+	if got := agencyACQ.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium" {
+		t.Errorf("agency ACQ menu %q", got)
+	}
+	agencyACQ.open(orderPath)
+	if strings.Contains(agencyACQ.source(), `action="/act/report-swid"`) {
+		t.Error("the agency ACQ sees the TPOC's SWID form")
+	}
+	agencyACQ.submit(`#approval form[action="/act/approve-order"]`)
+	agencyACQ.waitText("#order-status", "APPROVED")
+	agencyACQ.shot("agency-order-approved")
+
+	// 5. The service provider allocates two licenses and sends them.
+	spACQ.waitText("#order-status", "APPROVED")
+	spACQ.waitText("#allocate", "OFF-0001")
+	spACQ.submit("#allocate")
+	spACQ.waitText("#order-status", "ALLOCATED")
+	spACQ.waitText("#send-licenses", "OFF-0001, OFF-0002")
+	spACQ.submit("#send-licenses")
+	spACQ.shot("sp-licenses-sent")
+
+	// 6. The agency sees its licenses and reports a SWID tag from a file.
+	tpoc.reloadUntil(orderPath, "#leased", "OFF-0002")
+	tag := filepath.Join(t.TempDir(), "office.swidtag")
+	if err := os.WriteFile(tag, []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<SoftwareIdentity xmlns="http://standards.iso.org/iso/19770/-2/2015/schema.xsd" tagId="acme-office-16" name="Office" version="16.0"/>`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tpoc.run(chromedp.SetValue(chromedp.ID("rs-license"), "OFF-0001"), chromedp.SetUploadFiles(chromedp.ID("rs-tag"), []string{tag}))
+	tpoc.submit("#report-swid")
+	tpoc.waitText(`tr[data-license="OFF-0001"] .swid`, "reported")
+	tpoc.shot("agency-swid-reported")
+	tpoc.open("/licenses")
+	tpoc.waitText(`#my-licenses tr[data-license="OFF-0001"]`, "reported")
+	spACQ.reloadUntil(orderPath, `tr[data-license="OFF-0001"] .swid`, "reported")
+	spACQ.shot("sp-sees-swid")
+
+	// 7. The agency returns one license; the service provider takes it back.
+	tpoc.open(orderPath)
+	tpoc.run(chromedp.Click(chromedp.ID("rt-OFF-0002")))
+	tpoc.submit("#initiate-return")
+	tpoc.shot("agency-return-initiated")
+	spACQ.reloadUntil(orderPath, "#process-return", "OFF-0002")
+	out := spACQ.submit("#process-return")
+	if n := strings.Count(out, "committed in block"); n != 2 {
+		t.Errorf("processing the return: %d commits shown, want 2: %q", n, out)
+	}
+	spACQ.shot("sp-return-processed")
+	tpoc.reloadUntil("/licenses", "#my-licenses", "OFF-0001")
+	if strings.Contains(tpoc.text("#my-licenses"), "OFF-0002") {
+		t.Errorf("the returned license is still listed: %q", tpoc.text("#my-licenses"))
+	}
+	tpoc.shot("agency-after-return")
+
+	// No client secret, token, code verifier or key reaches the browser.
+	for _, tb := range []*tab{tpoc, spACQ, agencyACQ} {
+		if got := evaluate[string](tb, "document.cookie"); got != "" {
+			t.Errorf("%s: scripts can read cookies: %q", tb.who, got)
+		}
+		secrets := tb.gw.Secrets.Secrets()
+		if len(secrets) < 4 {
+			t.Fatalf("%s: only %d secrets recorded; the sign-in did not go through the recorder", tb.who, len(secrets))
+		}
+		for _, ck := range tb.cookies() {
+			if ck.Name == auth.SessionCookie && (!ck.HTTPOnly || !ck.Secure) {
+				t.Errorf("%s: session cookie without HttpOnly/Secure: %+v", tb.who, ck)
+			}
+			for _, s := range secrets {
+				if strings.Contains(ck.Value, s) {
+					t.Errorf("%s: cookie %s carries a secret", tb.who, ck.Name)
+				}
+			}
+		}
+		for _, page := range tb.pages {
+			for _, s := range append(secrets, "PRIVATE KEY", "access_token", "refresh_token") {
+				if strings.Contains(page, s) {
+					t.Errorf("%s: a page carries a secret (%.12s…)", tb.who, s)
+				}
+			}
+		}
+	}
+}

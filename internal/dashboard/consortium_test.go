@@ -1,0 +1,320 @@
+package dashboard_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/blossom-ledger/blossom/chaincode/asset"
+	"github.com/blossom-ledger/blossom/chaincode/authorization"
+	"github.com/blossom-ledger/blossom/internal/dashboard"
+	"github.com/blossom-ledger/blossom/internal/gateway"
+	"github.com/blossom-ledger/blossom/internal/gateway/auth"
+	"github.com/blossom-ledger/blossom/internal/gateway/binding"
+	"github.com/blossom-ledger/blossom/internal/gateway/binding/bindingtest"
+	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider"
+	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider/oidctest"
+	"github.com/blossom-ledger/blossom/internal/gateway/wallet"
+	"github.com/blossom-ledger/blossom/internal/network/nettest"
+	"github.com/blossom-ledger/blossom/internal/peer"
+	"github.com/blossom-ledger/blossom/internal/pki"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/internal/txn"
+)
+
+// The test consortium: member 0 is the service provider (the BloSS@M
+// admin), member 1 an agency, member 2 another agency without gateway.
+var (
+	spMSP     = nettest.MSPID(0)
+	agencyMSP = nettest.MSPID(1)
+)
+
+const (
+	clientSecret = "dashboard-client-secret-0123456789abcdef"
+	userPassword = "tulip-garden-7391"
+	testAssetEnd = "2031-12-31 23:59:59"
+)
+
+// testUser is a dashboard user of one member.
+type testUser struct{ name, role string }
+
+// memberGateway is one member's gateway with its dashboard, sign-in
+// provider, member CA, binding table and wallet.
+type memberGateway struct {
+	MSPID   string
+	URL     string
+	IdP     *oidctest.Server
+	Secrets *secretRecorder
+}
+
+// consortium is a running three-member network with BloSS@M deployed,
+// the agency authorized, one asset of three licenses, and gateways for
+// the service provider and the agency.
+type consortium struct {
+	Net     *nettest.Network
+	SP      *memberGateway
+	Agency  *memberGateway
+	AssetID string
+	TLS     *oidctest.TLS
+}
+
+// blossomChaincodes defines the BloSS@M chaincodes natively as DESIGN §11
+// deploys them.
+func blossomChaincodes() []peer.Definition {
+	params := map[string]string{"adminMSP": spMSP}
+	return []peer.Definition{
+		{Name: dashboard.DefaultAuthorization, EndorsementPolicy: "MAJORITY Endorsement", Chaincode: authorization.New(), Params: params},
+		{Name: dashboard.DefaultAsset, EndorsementPolicy: "'" + spMSP + ".peer'", Chaincode: asset.New(), Params: params},
+	}
+}
+
+func startConsortium(t *testing.T, spUsers, agencyUsers []testUser) *consortium {
+	t.Helper()
+	logs := &nettest.LogBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("gateway logs (tail):\n%s", logs.Tail(60))
+		}
+	})
+	cas := map[string]*bindingtest.CA{spMSP: bindingtest.Start(t, spMSP, logs), agencyMSP: bindingtest.Start(t, agencyMSP, logs)}
+	n := nettest.Start(t, nettest.Options{
+		Chaincodes: blossomChaincodes,
+		Mutate: func(cc *pb.ChannelConfig) {
+			// The member CAs' users act on the channel for their members.
+			for msp, ca := range cas {
+				m := cc.Members[msp]
+				m.RootCerts = append(m.RootCerts, ca.Root.Raw)
+				m.IntermediateCerts = append(m.IntermediateCerts, ca.Inter.Raw)
+			}
+		},
+	})
+	c := &consortium{Net: n, TLS: oidctest.NewTLS(t)}
+	c.AssetID = bootstrap(t, n)
+	c.SP = startMemberGateway(t, n, 0, cas[spMSP], c.TLS, spUsers, logger)
+	c.Agency = startMemberGateway(t, n, 1, cas[agencyMSP], c.TLS, agencyUsers, logger)
+	return c
+}
+
+// bootstrap runs the ledger set-up the dashboards build on, with
+// test-PKI users: the admin bootstraps and publishes the MOU, the agency
+// signs it and is voted AUTHORIZED, the License Owner adds an asset.
+func bootstrap(t *testing.T, n *nettest.Network) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	as := func(member int, name, role string) func(cc, fn string, transient map[string]any, peers []string, args ...string) []byte {
+		cred := n.PKI.Member(nettest.MSPID(member)).Issue(pki.RoleClient, name, map[string]string{pki.RoleAttribute: role})
+		cl := n.ConnectClient(t, n.ClientConfig(member, cred))
+		return func(cc, fn string, transient map[string]any, peers []string, args ...string) []byte {
+			req := txn.Request{ChannelID: n.Channel, Chaincode: cc, Function: fn}
+			for _, a := range args {
+				req.Args = append(req.Args, []byte(a))
+			}
+			if transient != nil {
+				req.Transient = map[string][]byte{}
+				for k, v := range transient {
+					b, _ := json.Marshal(v)
+					req.Transient[k] = b
+				}
+			}
+			res, err := cl.Submit(ctx, req, peers)
+			if err != nil {
+				t.Fatalf("bootstrap %s as %s: %v", fn, name, err)
+			}
+			if res.Code != pb.TxValidationCode_VALID {
+				t.Fatalf("bootstrap %s as %s: %s", fn, name, res.Code)
+			}
+			// The next caller may use another member's peer.
+			n.WaitForHeight(t, res.Block+1, 20*time.Second)
+			return res.Result
+		}
+	}
+	majority := n.PeerNames(0, 1)
+	spAO := as(0, "sp-ao", dashboard.RoleAO)
+	agencyAO := as(1, "agency-ao", dashboard.RoleAO)
+	spAO("authorization", "bootstrap:Bootstrap", nil, majority)
+	spAO("authorization", "mou:UpdateMOU", nil, majority, "The BloSS@M members share software licenses.")
+	agencyAO("authorization", "mou:SignMOU", nil, majority, "1")
+	spAO("authorization", "vote:InitiateVote", nil, majority, agencyMSP, "AUTHORIZED", "ATO reviewed")
+	agencyAO("authorization", "vote:Vote", nil, majority, "true")
+	spAO("authorization", "vote:Vote", nil, majority, "true")
+	spAO("authorization", "vote:CertifyOngoingVote", nil, majority)
+	lo := as(0, "sp-lo", dashboard.RoleLO)
+	out := lo("asset", "asset:AddAsset", map[string]any{"request": map[string]any{
+		"name": "Office Suite", "endDate": testAssetEnd,
+		"licenses": []map[string]string{{"id": "OFF-0001", "salt": "5f0c9d2e8a7b41c3a9e6d4b2c1f08e7a"},
+			{"id": "OFF-0002", "salt": "c2a41e9b7d3f4a8c9e1b0d6f2a7c3e5b"}, {"id": "OFF-0003", "salt": "9b1d4f7e2c6a48d0b3e5a1c7d9f2e4b6"}},
+	}}, n.PeerNames(0))
+	var id asset.IDResponse
+	if err := json.Unmarshal(out, &id); err != nil || id.ID == "" {
+		t.Fatalf("AddAsset answered %q", out)
+	}
+	return id.ID
+}
+
+// startMemberGateway serves member idx's gateway with its dashboard over
+// HTTPS on loopback: a built-in OpenID provider with users, the member
+// CA, a binding table approving them, a wallet, and web sign-in.
+func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingtest.CA, x *oidctest.TLS, users []testUser, logger *slog.Logger) *memberGateway {
+	t.Helper()
+	msp := nettest.MSPID(idx)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwURL := "https://" + ln.Addr().String()
+	idp := oidctest.Start(t, x, oidcprovider.Config{
+		Clients: []oidcprovider.ClientConfig{{ID: "dashboard", Secret: clientSecret,
+			RedirectURIs: []string{gwURL + auth.CallbackPath}, PostLogoutRedirectURIs: []string{gwURL + "/"}}},
+		Logger: logger,
+	})
+	kek := make([]byte, wallet.KEKSize)
+	if _, err := rand.Read(kek); err != nil {
+		t.Fatal(err)
+	}
+	aes, err := wallet.NewAESKEK(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wallet.Open(t.TempDir(), aes, wallet.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	binder, err := binding.Open(binding.Config{Dir: t.TempDir(), CA: ca.Gateway, Wallet: w, MSPID: msp, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { binder.Close() })
+	for _, u := range users {
+		if err := idp.AddUser(oidcprovider.User{Username: u.name, Password: userPassword, Role: u.role, Email: u.name + "@" + strings.ToLower(msp) + ".example"}); err != nil {
+			t.Fatal(err)
+		}
+		sub, err := idp.Subject(u.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := binder.Approve(binding.Approval{Issuer: idp.URL, Subject: sub, Role: u.role, ApprovedBy: "member-admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec := &secretRecorder{base: x.HTTPClient().Transport}
+	rec.add(clientSecret)
+	web, err := auth.NewWebSignIn(auth.WebConfig{
+		Issuer: idp.URL, ClientID: "dashboard", ClientSecret: clientSecret,
+		RedirectURL: gwURL + auth.CallbackPath, PostLogoutRedirectURL: gwURL + "/",
+		HTTPClient: &http.Client{Transport: rec, Timeout: 20 * time.Second}, Logger: logger,
+	}, binder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	authn, err := auth.New(auth.Config{MSPID: msp, Binder: binder, Web: web, Trust: n.Trust, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gwCred := n.PKI.Member(msp).Issue(pki.RoleClient, "gateway", nil)
+	cl := n.ConnectClient(t, n.ClientConfig(idx, gwCred))
+	dash, err := dashboard.New(dashboard.Config{
+		MSPID: msp, AdminMSP: spMSP, Authenticate: authn.Authenticate, SignIn: web.Handler(),
+		Client: cl, LiveRefresh: 500 * time.Millisecond, Logger: logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := map[string][]string{}
+	for _, m := range n.Members {
+		members[m.MSPID] = []string{m.PeerName()}
+	}
+	gw, err := gateway.New(gateway.Config{
+		MSPID: msp, Client: cl, Members: members, Policies: map[string]string{dashboard.DefaultAsset: spMSP + ".peer"},
+		Authenticate: authn.Authenticate, Signers: w.Signer, Logger: logger, RateLimit: -1, Dashboard: dash.Handler,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := gateway.NewServer(gw, logger)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(tls.NewListener(ln, gateway.TLSConfig(x.Cert, n.Trust, logger))) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("gateway Serve: %v", err)
+		}
+	})
+	return &memberGateway{MSPID: msp, URL: gwURL, IdP: idp, Secrets: rec}
+}
+
+// secretRecorder wraps the gateway's transport to its provider and
+// remembers every secret that crosses it (client secret, codes, code
+// verifiers, tokens), so that the test can look for them in the browser.
+type secretRecorder struct {
+	base http.RoundTripper
+
+	mu      sync.Mutex
+	secrets []string
+}
+
+func (r *secretRecorder) add(s ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range s {
+		if len(v) >= 8 {
+			r.secrets = append(r.secrets, v)
+		}
+	}
+}
+
+// Secrets returns what was recorded.
+func (r *secretRecorder) Secrets() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.secrets...)
+}
+
+func (r *secretRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Method == http.MethodPost && req.Body != nil {
+		body, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if form, err := url.ParseQuery(string(body)); err == nil {
+			r.add(form.Get("code_verifier"), form.Get("refresh_token"))
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	resp, err := r.base.RoundTrip(req)
+	if err != nil || resp.Body == nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	var tok struct {
+		Access  string `json:"access_token"`
+		Refresh string `json:"refresh_token"`
+		ID      string `json:"id_token"`
+	}
+	if json.Unmarshal(body, &tok) == nil {
+		r.add(tok.Access, tok.Refresh, tok.ID)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
