@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/blossom-ledger/blossom/internal/dashboard"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 )
 
@@ -257,16 +258,18 @@ var orderIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // no secret reaches the browser.
 func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	b := newBrowser(t)
-	c := startConsortium(t,
-		[]testUser{{"acq", "Acquisition Officer"}, {"lo", "License Owner"}},
-		[]testUser{{"tpoc", "Technical Point of Contact"}, {"acq", "Acquisition Officer"}})
+	c := startConsortium(t, map[string][]testUser{
+		spMSP:     {{"acq", dashboard.RoleACQ}},
+		agencyMSP: {{"tpoc", dashboard.RoleTPOC}, {"acq", dashboard.RoleACQ}},
+	})
+	sp, agency := c.Gateways[spMSP], c.Gateways[agencyMSP]
 
-	tpoc := b.signIn(c.Agency, "tpoc")
+	tpoc := b.signIn(agency, "tpoc")
 	tpoc.shot("agency-tpoc-signed-in")
 	if got := tpoc.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium" {
 		t.Errorf("agency TPOC menu %q", got)
 	}
-	spACQ := b.signIn(c.SP, "acq")
+	spACQ := b.signIn(sp, "acq")
 	if got := spACQ.nav(); got != "Home|Catalog|Orders|Audit|Consortium" {
 		t.Errorf("service provider ACQ menu %q", got)
 	}
@@ -287,6 +290,10 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	tpoc.shot("agency-quote-requested")
 	orderPath := "/orders/" + agencyMSP + "/" + orderID
 
+	// Pages of other roles are refused.
+	tpoc.open("/governance")
+	tpoc.waitText("h1", "Not allowed")
+
 	// Forbidden actions posted by hand are refused before the ledger.
 	if st := tpoc.post("/act/send-quote", "orderId="+orderID+"&account="+agencyMSP+"&price=1", true); st != 403 {
 		t.Errorf("TPOC posting send-quote: status %d, want 403", st)
@@ -297,6 +304,8 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	if st := tpoc.post("/act/initiate-order", "orderId="+orderID, false); st != 403 {
 		t.Errorf("posting without the CSRF token: status %d, want 403", st)
 	}
+
+	tpoc.open(orderPath) // stays open: it updates by itself
 
 	// 2. The service provider's ACQ sees the request and sends the quote.
 	spACQ.open("/orders")
@@ -315,7 +324,7 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	tpoc.shot("agency-order-initiated")
 
 	// 4. The agency's ACQ approves it.
-	agencyACQ := b.signIn(c.Agency, "acq")
+	agencyACQ := b.signIn(agency, "acq")
 	if got := agencyACQ.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium" {
 		t.Errorf("agency ACQ menu %q", got)
 	}
@@ -396,4 +405,68 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestOnboardingJourneyInBrowsers takes a new agency through onboarding
+// on the dashboards: its Authorizing Official signs the MOU and files an
+// ATO; the admin reviews it and gives feedback, which the agency sees;
+// a vote is started, both cast ballots and watch the tally, the admin
+// certifies it and the agency joins; the audit shows the histories.
+func TestOnboardingJourneyInBrowsers(t *testing.T) {
+	b := newBrowser(t)
+	c := startConsortium(t, map[string][]testUser{
+		spMSP:      {{"ao", dashboard.RoleAO}},
+		newcomeMSP: {{"ao", dashboard.RoleAO}},
+	})
+	admin := b.signIn(c.Gateways[spMSP], "ao")
+	newcomer := b.signIn(c.Gateways[newcomeMSP], "ao")
+	if got := newcomer.nav(); got != "Home|Onboarding and votes|Audit|Consortium" {
+		t.Errorf("Authorizing Official menu %q", got)
+	}
+	account := `tr[data-account="` + newcomeMSP + `"] .status`
+
+	// The newcomer signs the MOU and files its ATO.
+	newcomer.open("/governance")
+	newcomer.waitText("#mou-text", "share software licenses")
+	newcomer.submit("#sign-mou")
+	newcomer.waitText(account, "PENDING")
+	newcomer.run(chromedp.SetValue(chromedp.ID("ato-memo"), "FedRAMP moderate, SSP v3"),
+		chromedp.SetValue(chromedp.ID("ato-art"), "https://agency2.example/ato"))
+	newcomer.submit("#save-ato")
+	newcomer.waitText("main", "No feedback yet")
+	newcomer.shot("newcomer-ato-filed")
+
+	// The admin sees the ATO, comments, and starts a vote.
+	admin.reloadUntil("/governance", "#ato-"+newcomeMSP, "version 1")
+	admin.run(chromedp.SetValue(chromedp.ID("fb-"+newcomeMSP), "Add the incident response plan"))
+	admin.submit(`form[action="/act/feedback"]`)
+	admin.run(chromedp.SetValue(chromedp.ID("iv-target"), newcomeMSP), chromedp.SetValue(chromedp.ID("iv-reason"), "ATO reviewed"))
+	admin.submit("#initiate-vote")
+	admin.waitText("#tally", "0 yes, 0 no, 3 not voted")
+	admin.submit(`#ongoing-vote form[action="/act/vote"]`)
+	admin.waitText("#tally", "1 yes, 0 no, 2 not voted")
+	admin.shot("admin-voted")
+
+	// The newcomer sees the feedback and the vote, and votes.
+	newcomer.reloadUntil("/governance", "main", "Add the incident response plan")
+	newcomer.waitText("#ongoing-vote", "becomes AUTHORIZED")
+	newcomer.submit(`#ongoing-vote form[action="/act/vote"]`)
+	newcomer.waitText("#tally", "2 yes, 0 no, 1 not voted")
+
+	// The admin certifies; the newcomer is authorized and joins.
+	admin.reloadUntil("/governance", "#tally", "2 yes")
+	admin.submit(`form[action="/act/certify-vote"]`)
+	admin.waitText(account, "AUTHORIZED")
+	admin.shot("admin-vote-certified")
+	newcomer.reloadUntil("/governance", account, "AUTHORIZED")
+	newcomer.submit("#join")
+	newcomer.waitText(`tr[data-account="`+newcomeMSP+`"]`, "yes")
+	newcomer.shot("newcomer-joined")
+
+	// The audit shows the account's changes and the vote.
+	newcomer.open("/audit?account=" + newcomeMSP)
+	newcomer.waitText("#account-history", "AUTHORIZED")
+	newcomer.waitText("#vote-history", "PASSED")
+	newcomer.waitText("#mou-history", "share software licenses")
+	newcomer.shot("newcomer-audit")
 }

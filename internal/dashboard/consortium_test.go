@@ -35,10 +35,12 @@ import (
 )
 
 // The test consortium: member 0 is the service provider (the BloSS@M
-// admin), member 1 an agency, member 2 another agency without gateway.
+// admin), member 1 an agency that bootstrap authorizes, member 2 an agency
+// that has not signed the MOU yet.
 var (
-	spMSP     = nettest.MSPID(0)
-	agencyMSP = nettest.MSPID(1)
+	spMSP      = nettest.MSPID(0)
+	agencyMSP  = nettest.MSPID(1)
+	newcomeMSP = nettest.MSPID(2)
 )
 
 const (
@@ -60,14 +62,13 @@ type memberGateway struct {
 }
 
 // consortium is a running three-member network with BloSS@M deployed,
-// the agency authorized, one asset of three licenses, and gateways for
-// the service provider and the agency.
+// the first agency authorized, one asset of three licenses, and a gateway
+// with its dashboard for each member given users.
 type consortium struct {
-	Net     *nettest.Network
-	SP      *memberGateway
-	Agency  *memberGateway
-	AssetID string
-	TLS     *oidctest.TLS
+	Net      *nettest.Network
+	Gateways map[string]*memberGateway
+	AssetID  string
+	TLS      *oidctest.TLS
 }
 
 // blossomChaincodes defines the BloSS@M chaincodes natively as DESIGN §11
@@ -80,7 +81,9 @@ func blossomChaincodes() []peer.Definition {
 	}
 }
 
-func startConsortium(t *testing.T, spUsers, agencyUsers []testUser) *consortium {
+// startConsortium starts the network and a gateway for each member of
+// users (by MSP ID).
+func startConsortium(t *testing.T, users map[string][]testUser) *consortium {
 	t.Helper()
 	logs := &nettest.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -89,7 +92,10 @@ func startConsortium(t *testing.T, spUsers, agencyUsers []testUser) *consortium 
 			t.Logf("gateway logs (tail):\n%s", logs.Tail(60))
 		}
 	})
-	cas := map[string]*bindingtest.CA{spMSP: bindingtest.Start(t, spMSP, logs), agencyMSP: bindingtest.Start(t, agencyMSP, logs)}
+	cas := map[string]*bindingtest.CA{}
+	for msp := range users {
+		cas[msp] = bindingtest.Start(t, msp, logs)
+	}
 	n := nettest.Start(t, nettest.Options{
 		Chaincodes: blossomChaincodes,
 		Mutate: func(cc *pb.ChannelConfig) {
@@ -101,10 +107,13 @@ func startConsortium(t *testing.T, spUsers, agencyUsers []testUser) *consortium 
 			}
 		},
 	})
-	c := &consortium{Net: n, TLS: oidctest.NewTLS(t)}
+	c := &consortium{Net: n, TLS: oidctest.NewTLS(t), Gateways: map[string]*memberGateway{}}
 	c.AssetID = bootstrap(t, n)
-	c.SP = startMemberGateway(t, n, 0, cas[spMSP], c.TLS, spUsers, logger)
-	c.Agency = startMemberGateway(t, n, 1, cas[agencyMSP], c.TLS, agencyUsers, logger)
+	for i, m := range n.Members {
+		if us, ok := users[m.MSPID]; ok {
+			c.Gateways[m.MSPID] = startMemberGateway(t, n, i, cas[m.MSPID], c.TLS, us, logger)
+		}
+	}
 	return c
 }
 
