@@ -194,6 +194,30 @@ func (d *Dashboard) actionTable() map[string]action {
 			return []outcome{o}, orderPath(account, id), nil
 		}
 	}
+	// relayPending submits, endorsed by the service provider and the
+	// agency, the pending request the service provider's query returns
+	// verbatim (the chaincode compares it byte for byte), then next, if
+	// any, once that committed.
+	relayPending := func(query, fn string, next func(s *session, id, account string) call) func(*session, form) ([]outcome, string, error) {
+		return func(s *session, f form) ([]outcome, string, error) {
+			id, account, err := orderKey(s, f)
+			if err != nil {
+				return fail(err)
+			}
+			back := orderPath(account, id)
+			pending := d.invoke(s, "evaluate", d.asset(query, map[string]string{"orderId": id}))
+			if !pending.OK {
+				return []outcome{pending}, back, nil
+			}
+			c := d.asset(fn, nil, sp, account)
+			c.rawRequest = pending.Result
+			steps := []outcome{d.submit(s, c)}
+			if steps[0].OK && next != nil {
+				steps = append(steps, d.submit(s, next(s, id, account)))
+			}
+			return steps, back, nil
+		}
+	}
 	return map[string]action{
 		// Acquisition.
 		"request-quote": {user.TPOC, func(s *session, f form) ([]outcome, string, error) {
@@ -238,19 +262,7 @@ func (d *Dashboard) actionTable() map[string]action {
 			req["licenses"] = ls
 			return nil
 		})},
-		"send-licenses": {user.SPACQ, func(s *session, f form) ([]outcome, string, error) {
-			id, account, err := orderKey(s, f)
-			if err != nil {
-				return fail(err)
-			}
-			pending := d.invoke(s, "evaluate", d.asset("order:GetAllocateRequestForOrder", map[string]string{"orderId": id}))
-			if !pending.OK {
-				return []outcome{pending}, orderPath(account, id), nil
-			}
-			c := d.asset("order:SendLicenses", nil, sp, account)
-			c.rawRequest = pending.Result
-			return []outcome{d.submit(s, c)}, orderPath(account, id), nil
-		}},
+		"send-licenses": {user.SPACQ, relayPending("order:GetAllocateRequestForOrder", "order:SendLicenses", nil)},
 		// Returns.
 		"initiate-return": {user.TPOC, func(s *session, f form) ([]outcome, string, error) {
 			id, account, err := orderKey(s, f)
@@ -269,24 +281,11 @@ func (d *Dashboard) actionTable() map[string]action {
 			req := asset.LicensesRequest{Account: account, AssetID: ord.AssetID, OrderID: id, Expiration: derefStr(ord.Expiration), Licenses: ls}
 			return []outcome{d.submit(s, d.asset("order:InitiateReturn", req, sp, account))}, orderPath(account, id), nil
 		}},
-		"process-return": {user.SPACQ, func(s *session, f form) ([]outcome, string, error) {
-			id, account, err := orderKey(s, f)
-			if err != nil {
-				return fail(err)
-			}
-			pending := d.invoke(s, "evaluate", d.asset("order:GetInitiatedReturnForOrder", map[string]string{"orderId": id}))
-			if !pending.OK {
-				return []outcome{pending}, orderPath(account, id), nil
-			}
-			c := d.asset("order:DeallocateLicensesFromAccount", nil, sp, account)
-			c.rawRequest = pending.Result
-			first := d.submit(s, c)
-			if !first.OK {
-				return []outcome{first}, orderPath(account, id), nil
-			}
-			second := d.submit(s, d.asset("order:DeallocateLicensesFromSP", map[string]string{"orderId": id, "account": account}, sp))
-			return []outcome{first, second}, orderPath(account, id), nil
-		}},
+		"process-return": {user.SPACQ, relayPending("order:GetInitiatedReturnForOrder", "order:DeallocateLicensesFromAccount",
+			// Then make the returned licenses available again.
+			func(s *session, id, account string) call {
+				return d.asset("order:DeallocateLicensesFromSP", map[string]string{"orderId": id, "account": account}, sp)
+			})},
 		// Usage.
 		"report-swid": {user.TPOC, func(s *session, f form) ([]outcome, string, error) {
 			id, account, err := orderKey(s, f)

@@ -198,12 +198,12 @@ func (tb *tab) shot(label string) {
 	tb.b.t.Helper()
 	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		tb.b.t.Fatalf("%s: screenshot: %v", tb.who, err)
 	}
 	tb.b.shots++
-	name := fmt.Sprintf("%02d-%s.jpg", tb.b.shots, label)
+	name := fmt.Sprintf("%02d-%s.png", tb.b.shots, label)
 	if err := os.WriteFile(filepath.Join(tb.b.artifacts, name), png, 0o644); err != nil {
 		tb.b.t.Fatal(err)
 	}

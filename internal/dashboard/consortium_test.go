@@ -1,19 +1,14 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,9 +19,9 @@ import (
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 	"github.com/blossom-ledger/blossom/internal/gateway/binding"
 	"github.com/blossom-ledger/blossom/internal/gateway/binding/bindingtest"
+	"github.com/blossom-ledger/blossom/internal/gateway/gatewaytest"
 	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider"
 	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider/oidctest"
-	"github.com/blossom-ledger/blossom/internal/gateway/wallet"
 	"github.com/blossom-ledger/blossom/internal/network/nettest"
 	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/pki"
@@ -58,7 +53,7 @@ type memberGateway struct {
 	MSPID   string
 	URL     string
 	IdP     *oidctest.Server
-	Secrets *secretRecorder
+	Secrets *oidctest.SecretRecorder
 }
 
 // consortium is a running three-member network with BloSS@M deployed,
@@ -190,24 +185,7 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 			RedirectURIs: []string{gwURL + auth.CallbackPath}, PostLogoutRedirectURIs: []string{gwURL + "/"}}},
 		Logger: logger,
 	})
-	kek := make([]byte, wallet.KEKSize)
-	if _, err := rand.Read(kek); err != nil {
-		t.Fatal(err)
-	}
-	aes, err := wallet.NewAESKEK(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := wallet.Open(t.TempDir(), aes, wallet.Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	binder, err := binding.Open(binding.Config{Dir: t.TempDir(), CA: ca.Gateway, Wallet: w, MSPID: msp, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { binder.Close() })
+	w, binder := gatewaytest.WalletAndBinder(t, ca, msp, logger)
 	for _, u := range users {
 		if err := idp.AddUser(oidcprovider.User{Username: u.name, Password: userPassword, Role: u.role, Email: u.name + "@" + strings.ToLower(msp) + ".example"}); err != nil {
 			t.Fatal(err)
@@ -220,8 +198,8 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 			t.Fatal(err)
 		}
 	}
-	rec := &secretRecorder{base: x.HTTPClient().Transport}
-	rec.add(clientSecret)
+	rec := oidctest.NewSecretRecorder(x.HTTPClient().Transport)
+	rec.Add(clientSecret)
 	web, err := auth.NewWebSignIn(auth.WebConfig{
 		Issuer: idp.URL, ClientID: "dashboard", ClientSecret: clientSecret,
 		RedirectURL: gwURL + auth.CallbackPath, PostLogoutRedirectURL: gwURL + "/",
@@ -266,64 +244,4 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 		}
 	})
 	return &memberGateway{MSPID: msp, URL: gwURL, IdP: idp, Secrets: rec}
-}
-
-// secretRecorder wraps the gateway's transport to its provider and
-// remembers every secret that crosses it (client secret, codes, code
-// verifiers, tokens), so that the test can look for them in the browser.
-type secretRecorder struct {
-	base http.RoundTripper
-
-	mu      sync.Mutex
-	secrets []string
-}
-
-func (r *secretRecorder) add(s ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, v := range s {
-		if len(v) >= 8 {
-			r.secrets = append(r.secrets, v)
-		}
-	}
-}
-
-// Secrets returns what was recorded.
-func (r *secretRecorder) Secrets() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.secrets...)
-}
-
-func (r *secretRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPost && req.Body != nil {
-		body, err := io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		if form, err := url.ParseQuery(string(body)); err == nil {
-			r.add(form.Get("code_verifier"), form.Get("refresh_token"))
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	resp, err := r.base.RoundTrip(req)
-	if err != nil || resp.Body == nil {
-		return resp, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	var tok struct {
-		Access  string `json:"access_token"`
-		Refresh string `json:"refresh_token"`
-		ID      string `json:"id_token"`
-	}
-	if json.Unmarshal(body, &tok) == nil {
-		r.add(tok.Access, tok.Refresh, tok.ID)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, nil
 }

@@ -103,24 +103,7 @@ func Start(t testing.TB, opts Options) *Gateway {
 	}
 	n := nettest.Start(t, netOpts)
 
-	kek := make([]byte, wallet.KEKSize)
-	if _, err := rand.Read(kek); err != nil {
-		t.Fatal(err)
-	}
-	aes, err := wallet.NewAESKEK(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := wallet.Open(t.TempDir(), aes, wallet.Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	binder, err := binding.Open(binding.Config{Dir: t.TempDir(), CA: ca.Gateway, Wallet: w, MSPID: MSPID, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { binder.Close() })
+	w, binder := WalletAndBinder(t, ca, MSPID, logger)
 	authCfg := auth.Config{MSPID: MSPID, Binder: binder, Trust: n.Trust, Logger: logger}
 	if opts.Bearer != nil {
 		authCfg.Bearer = opts.Bearer(x.HTTPClient())
@@ -165,6 +148,31 @@ func Start(t testing.TB, opts Options) *Gateway {
 	})
 	return &Gateway{URL: "https://" + ln.Addr().String(), Net: n, TLS: x, CA: ca, Binder: binder, Wallet: w,
 		Gateway: gw, Client: cl, Logs: logs}
+}
+
+// WalletAndBinder opens an encrypted wallet (fresh AES key) and a binding
+// table enrolling mspID's users at ca, both closed at cleanup.
+func WalletAndBinder(t testing.TB, ca *bindingtest.CA, mspID string, logger *slog.Logger) (*wallet.Wallet, *binding.Service) {
+	t.Helper()
+	kek := make([]byte, wallet.KEKSize)
+	if _, err := rand.Read(kek); err != nil {
+		t.Fatal(err)
+	}
+	aes, err := wallet.NewAESKEK(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wallet.Open(t.TempDir(), aes, wallet.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	binder, err := binding.Open(binding.Config{Dir: t.TempDir(), CA: ca.Gateway, Wallet: w, MSPID: mspID, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { binder.Close() })
+	return w, binder
 }
 
 // AppCredential issues a client certificate of the first member with the
