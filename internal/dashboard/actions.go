@@ -143,7 +143,12 @@ func localPage(p string) (string, bool) {
 	if err != nil || u.Host != "" || u.Scheme != "" {
 		return "", false
 	}
-	return u.Path, true
+	// The escaped path: decoding "/%2F%2Fx" would give "///x", which
+	// browsers read as another host.
+	if out := u.EscapedPath(); strings.HasPrefix(out, "/") && !strings.HasPrefix(out, "//") {
+		return out, true
+	}
+	return "", false
 }
 
 // idOf reads the {"id": ...} answer of a submission.
