@@ -13,6 +13,9 @@
 //	POST /api/v1/channels/{channel}/chaincodes/{chaincode}/proposals/endorse
 //	POST /api/v1/channels/{channel}/transactions
 //
+// With Config.Dashboard set, every other path serves the member dashboard
+// (package dashboard), which calls these routes in-process.
+//
 // evaluate and submit are custodial: the gateway signs with the caller's
 // key from the wallet (bearer-token and session callers). The proposals/
 // and transactions routes are for callers that sign themselves (client
