@@ -24,6 +24,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/caserver"
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/dashboard"
 	"github.com/blossom-ledger/blossom/internal/gateway"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 	"github.com/blossom-ledger/blossom/internal/gateway/binding"
@@ -61,11 +62,25 @@ type gatewayFileConfig struct {
 	} `json:"oidc"`
 	// Policies maps chaincode names to "MAJORITY Endorsement" (the
 	// default) or "<MSPID>.peer", for endorsement planning.
-	Policies     map[string]string `json:"policies"`
-	MaxBodyBytes int64             `json:"maxBodyBytes"`
-	RateLimit    float64           `json:"rateLimit"`
-	Burst        int               `json:"burst"`
-	LogLevel     string            `json:"logLevel"`
+	Policies map[string]string `json:"policies"`
+	// Dashboard, if url is set, serves the member dashboard with browser
+	// sign-in at the member's OpenID provider.
+	Dashboard    gatewayDashboardConfig `json:"dashboard"`
+	MaxBodyBytes int64                  `json:"maxBodyBytes"`
+	RateLimit    float64                `json:"rateLimit"`
+	Burst        int                    `json:"burst"`
+	LogLevel     string                 `json:"logLevel"`
+}
+
+// gatewayDashboardConfig is the dashboard section of `blossom gateway`.
+type gatewayDashboardConfig struct {
+	URL              string `json:"url"`              // this gateway as browsers reach it (https)
+	Issuer           string `json:"issuer"`           // the member's OpenID provider
+	ClientID         string `json:"clientId"`         // the gateway's client at the provider
+	ClientSecretFile string `json:"clientSecretFile"` // its secret, mode 0600
+	CABundle         string `json:"caBundle"`         // PEM: verifies the provider (empty: system roots)
+	RoleClaim        string `json:"roleClaim"`
+	AdminMSPID       string `json:"adminMspId"` // the BloSS@M service provider
 }
 
 func newGatewayCommand() *cobra.Command {
@@ -96,6 +111,13 @@ the file's directory:
       audience: blossom-api
   policies:                       # default MAJORITY Endorsement
     asset: SAMSMSP.peer
+  dashboard:                      # optional: the member dashboard (docs/dashboard.md)
+    url: https://gateway.agency1:8443   # this gateway as browsers reach it
+    issuer: https://idp.agency1:9443
+    clientId: dashboard
+    clientSecretFile: dashboard.secret  # mode 0600
+    caBundle: idp-ca.pem          # verifies the provider (default: system roots)
+    adminMspId: SAMSMSP           # the BloSS@M service provider
   logLevel: info
 
 The API is documented at /openapi.json. Peers, orderers and the CAs the
@@ -137,10 +159,18 @@ func loadGatewayConfig(path string) (*gatewayFileConfig, error) {
 			return nil, fmt.Errorf("%s: oidc[%d] needs issuer and audience", path, i)
 		}
 	}
+	if d := cfg.Dashboard; d.URL != "" && (d.Issuer == "" || d.ClientID == "" || d.ClientSecretFile == "" || d.AdminMSPID == "") {
+		return nil, fmt.Errorf("%s: dashboard needs url, issuer, clientId, clientSecretFile and adminMspId", path)
+	}
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "info"
 	}
 	dir := filepath.Dir(path)
+	for _, p := range []*string{&cfg.Dashboard.ClientSecretFile, &cfg.Dashboard.CABundle} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
 	for _, p := range []*string{&cfg.Cert, &cfg.Key, &cfg.GenesisBlock, &cfg.DataDir, &cfg.KEKFile,
 		&cfg.CA.CABundle, &cfg.CA.Cert, &cfg.CA.Key} {
 		if !filepath.IsAbs(*p) {
@@ -276,14 +306,30 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 		}
 		authCfg.Bearer = append(authCfg.Bearer, v)
 	}
+	var web *auth.WebSignIn
+	if cfg.Dashboard.URL != "" {
+		if web, err = dashboardSignIn(cfg.Dashboard, binder, log); err != nil {
+			return err
+		}
+		authCfg.Web = web
+	}
 	authn, err := auth.New(authCfg)
 	if err != nil {
 		return err
 	}
-	gw, err := gateway.New(gateway.Config{
+	gwCfg := gateway.Config{
 		MSPID: cfg.MSPID, Client: cl, Members: members, Policies: cfg.Policies, Authenticate: authn.Authenticate,
 		Signers: w.Signer, MaxBodyBytes: cfg.MaxBodyBytes, RateLimit: cfg.RateLimit, Burst: cfg.Burst, Logger: log,
-	})
+	}
+	if web != nil {
+		d, err := dashboard.New(dashboard.Config{MSPID: cfg.MSPID, AdminMSP: cfg.Dashboard.AdminMSPID, Channel: cfg.Channel,
+			Authenticate: authn.Authenticate, SignIn: web.Handler(), Client: cl, Logger: log})
+		if err != nil {
+			return err
+		}
+		gwCfg.Dashboard = d.Handler
+	}
+	gw, err := gateway.New(gwCfg)
 	if err != nil {
 		return err
 	}
@@ -311,4 +357,36 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 		return err
 	}
 	return nil
+}
+
+// dashboardSignIn is the dashboard's browser sign-in at the member's
+// provider, as the gateway's confidential client.
+func dashboardSignIn(d gatewayDashboardConfig, binder *binding.Service, log *slog.Logger) (*auth.WebSignIn, error) {
+	if info, err := os.Stat(d.ClientSecretFile); err != nil {
+		return nil, fmt.Errorf("dashboard client secret: %w", err)
+	} else if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("dashboard client secret %s: mode %o, want 0600", d.ClientSecretFile, info.Mode().Perm())
+	}
+	secret, err := readBoundedFile(d.ClientSecretFile, 4096)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard client secret: %w", err)
+	}
+	httpClient := &http.Client{Timeout: 20 * time.Second}
+	if d.CABundle != "" {
+		pem, err := readBoundedFile(d.CABundle, maxCredentialFile)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s: no CA certificate", d.CABundle)
+		}
+		httpClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}}
+	}
+	base := strings.TrimSuffix(d.URL, "/")
+	return auth.NewWebSignIn(auth.WebConfig{
+		Issuer: d.Issuer, ClientID: d.ClientID, ClientSecret: strings.TrimSpace(string(secret)),
+		RedirectURL: base + auth.CallbackPath, PostLogoutRedirectURL: base + "/", RoleClaim: d.RoleClaim,
+		HTTPClient: httpClient, Logger: log,
+	}, binder)
 }

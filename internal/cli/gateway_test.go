@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider"
+	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider/oidctest"
 	"github.com/blossom-ledger/blossom/internal/gateway/wallet"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol"
@@ -47,6 +51,8 @@ policies:
 		{"missing fields", "mspId: Org1MSP\n", "missing listen, cert, key"},
 		{"unknown field", full + "colour: blue\n", "unknown field"},
 		{"oidc without audience", strings.Replace(full, "    audience: blossom-api\n", "", 1), "oidc[0] needs issuer and audience"},
+		{"dashboard without issuer", full + "dashboard:\n  url: https://gw:8443\n  clientId: d\n  clientSecretFile: s\n  adminMspId: SAMSMSP\n",
+			"dashboard needs url, issuer, clientId, clientSecretFile and adminMspId"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -110,6 +116,11 @@ func TestRunGateway(t *testing.T) {
 	if err := wallet.GenerateKEKFile(filepath.Join(dir, "wallet.kek")); err != nil {
 		t.Fatal(err)
 	}
+	// The dashboard signs users in at the member's provider.
+	const dashSecret = "dashboard-secret-0123456789abcdef-XYZ"
+	idp := oidctest.Start(t, env.gw.TLS, oidcprovider.Config{Clients: []oidcprovider.ClientConfig{
+		{ID: "dashboard", Secret: dashSecret, RedirectURIs: []string{"https://gw.example:8443/auth/callback"}}}})
+	write("dashboard.secret", []byte(dashSecret+"\n"))
 	cfgPath := write("gateway.yaml", []byte(`mspId: Org1MSP
 listen: 127.0.0.1:0
 cert: gw-cert.pem
@@ -123,6 +134,13 @@ ca:
   caBundle: ca.pem
   cert: reg-cert.pem
   key: reg-key.pem
+dashboard:
+  url: https://gw.example:8443
+  issuer: `+idp.URL+`
+  clientId: dashboard
+  clientSecretFile: dashboard.secret
+  caBundle: `+env.caFile+`
+  adminMspId: Org1MSP
 logLevel: debug
 `))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -150,6 +168,7 @@ logLevel: debug
 	if code != 0 || !strings.Contains(stdout, `"status":"VALID"`) {
 		t.Fatalf("submit through blossom gateway: exit %d, %q, %q", code, stdout, stderr)
 	}
+	checkDashboardServed(t, url, n.PKI.Root.Cert, idp.URL, dashSecret)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("gateway stopped with %v", err)
@@ -171,4 +190,36 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// checkDashboardServed: the gateway at url serves the dashboard's landing
+// page and sends sign-ins to the provider, never revealing the secret.
+func checkDashboardServed(t *testing.T, url string, root *x509.Certificate, issuer, secret string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(root)
+	hc := &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool}},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       20 * time.Second,
+	}
+	for _, tt := range []struct {
+		path   string
+		status int
+		want   string // in the body, or the Location
+	}{
+		{"/", http.StatusOK, `id="sign-in"`},
+		{"/auth/login", http.StatusFound, issuer + "/authorize?"},
+	} {
+		resp, err := hc.Get(url + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got := string(body) + resp.Header.Get("Location")
+		if resp.StatusCode != tt.status || !strings.Contains(got, tt.want) || strings.Contains(got, secret) {
+			t.Errorf("GET %s: %d %q, want %d with %q", tt.path, resp.StatusCode, got, tt.status, tt.want)
+		}
+	}
 }
