@@ -178,8 +178,9 @@ func (d *Dashboard) actionTable() map[string]action {
 		}
 		return v[0], account, nil
 	}
-	// orderStep is an action on one order: one submission.
-	orderStep := func(fn string, both bool, extra func(f form, req map[string]any) error) func(*session, form) ([]outcome, string, error) {
+	// orderStep is an action on one order: one submission, endorsed by
+	// the members whose data it writes.
+	orderStep := func(fn string, by endorsedBy, extra func(f form, req map[string]any) error) func(*session, form) ([]outcome, string, error) {
 		return func(s *session, f form) ([]outcome, string, error) {
 			id, account, err := orderKey(s, f)
 			if err != nil {
@@ -191,11 +192,7 @@ func (d *Dashboard) actionTable() map[string]action {
 					return fail(err)
 				}
 			}
-			endorsers := []string{sp}
-			if both {
-				endorsers = append(endorsers, account)
-			}
-			o := d.submit(s, d.asset(fn, req, endorsers...))
+			o := d.submit(s, d.asset(fn, req, by.members(sp, account)...))
 			return []outcome{o}, orderPath(account, id), nil
 		}
 	}
@@ -248,7 +245,7 @@ func (d *Dashboard) actionTable() map[string]action {
 			}
 			return []outcome{o}, "", nil
 		}},
-		"send-quote": {user.SPACQ, orderStep("order:SendQuote", false, func(f form, req map[string]any) error {
+		"send-quote": {user.SPACQ, orderStep("order:SendQuote", byProvider, func(f form, req map[string]any) error {
 			p, err := strconv.ParseFloat(f.get("price"), 64)
 			if err != nil || p <= 0 || p > 1e12 {
 				return errors.New("the price must be a number greater than 0")
@@ -256,10 +253,10 @@ func (d *Dashboard) actionTable() map[string]action {
 			req["price"] = p
 			return nil
 		})},
-		"initiate-order": {user.TPOC, orderStep("order:InitiateOrder", true, nil)},
-		"approve-order":  {user.AgencyACQ, orderStep("order:ApproveOrder", true, nil)},
-		"deny-order":     {user.AgencyACQ, orderStep("order:DenyOrder", true, nil)},
-		"allocate": {user.SPACQ, orderStep("order:AllocateLicenses", false, func(f form, req map[string]any) error {
+		"initiate-order": {user.TPOC, orderStep("order:InitiateOrder", byBoth, nil)},
+		"approve-order":  {user.AgencyACQ, orderStep("order:ApproveOrder", byBoth, nil)},
+		"deny-order":     {user.AgencyACQ, orderStep("order:DenyOrder", byBoth, nil)},
+		"allocate": {user.SPACQ, orderStep("order:AllocateLicenses", byProvider, func(f form, req map[string]any) error {
 			ls := f.list("licenses")
 			if len(ls) == 0 {
 				return errors.New("choose the licenses to allocate")
@@ -312,7 +309,7 @@ func (d *Dashboard) actionTable() map[string]action {
 			req := map[string]string{"account": account, "primaryTag": tagID, "xml": string(xml), "orderId": id, "licenseId": lic}
 			return []outcome{d.submit(s, d.asset("swid:ReportSWID", req, account))}, orderPath(account, id), nil
 		}},
-		"delete-swid": {user.TPOC, orderStep("swid:DeleteSWID", false, func(f form, req map[string]any) error {
+		"delete-swid": {user.TPOC, orderStep("swid:DeleteSWID", byAgency, func(f form, req map[string]any) error {
 			if req["licenseId"] = f.get("licenseId"); req["licenseId"] == "" {
 				return errors.New("the license is required")
 			}
@@ -392,6 +389,8 @@ func (d *Dashboard) actionTable() map[string]action {
 				}
 			}
 			c := d.authz(fn)
+			// The ATO lives in the member's own collection alone.
+			c.endorsers = []string{s.MSPID}
 			c.transient = map[string]string{}
 			if memo != "" {
 				c.transient["memo"] = memo
@@ -435,6 +434,26 @@ func (d *Dashboard) actionTable() map[string]action {
 			return []outcome{d.submit(s, d.authz("account:Join"))}, "/governance", nil
 		}},
 	}
+}
+
+// endorsedBy names whose peers endorse an asset transaction: the owners
+// of the collections it writes (docs/blossom-asset.md).
+type endorsedBy int
+
+const (
+	byProvider endorsedBy = iota // the service provider's collection
+	byBoth                       // and a trust record in the agency's
+	byAgency                     // the agency's collection only (SWID tags)
+)
+
+func (b endorsedBy) members(sp, agency string) []string {
+	switch b {
+	case byBoth:
+		return []string{sp, agency}
+	case byAgency:
+		return []string{agency}
+	}
+	return []string{sp}
 }
 
 // saltedLicenses gives each license ID a fresh random salt (kept by the

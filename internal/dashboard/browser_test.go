@@ -193,6 +193,23 @@ func (tb *tab) submit(formSel string) string {
 	return out
 }
 
+// postForm submits a form built by hand (as a user could with the
+// browser's tools) with the page's CSRF token, and waits for the next page.
+func (tb *tab) postForm(action string, fields map[string]string) {
+	tb.b.t.Helper()
+	js := `(function(){var f=document.createElement("form");f.method="post";f.action=` + fmt.Sprintf("%q", action) + `;
+		var add=function(k,v){var i=document.createElement("input");i.type="hidden";i.name=k;i.value=v;f.appendChild(i)};
+		add("csrf_token",document.querySelector("input[name=csrf_token]").value);`
+	for k, v := range fields {
+		js += fmt.Sprintf("add(%q,%q);", k, v)
+	}
+	js += `document.body.appendChild(f);f.submit();return true})()`
+	tb.navigate(func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Evaluate[bool](js)(ctx, t)
+		return chromedp.Void{}, err
+	})
+}
+
 // shot writes a screenshot of the tab.
 func (tb *tab) shot(label string) {
 	tb.b.t.Helper()
@@ -361,6 +378,20 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	spACQ.reloadUntil(orderPath, `tr[data-license="OFF-0001"] .swid`, "reported")
 	spACQ.shot("sp-sees-swid")
 
+	// A refused transaction shows the ledger's reason in plain words.
+	tpoc.open(orderPath)
+	tpoc.postForm("/act/initiate-order", map[string]string{"orderId": orderID})
+	if out := tpoc.text("#outcome.bad"); !strings.Contains(out, "order:InitiateOrder was refused by the ledger: Order "+orderID+" has not received a quote.") {
+		t.Errorf("refusal shown as %q", out)
+	}
+	tpoc.shot("agency-refusal-shown")
+
+	// The agency uninstalls: the SWID tag is deleted, also for the SP.
+	tpoc.open(orderPath)
+	tpoc.submit(`tr[data-license="OFF-0001"]`)
+	tpoc.waitText(`tr[data-license="OFF-0001"] .swid`, "none")
+	spACQ.reloadUntil(orderPath, `tr[data-license="OFF-0001"] .swid`, "none")
+
 	// 7. The agency returns one license; the service provider takes it back.
 	tpoc.open(orderPath)
 	tpoc.run(chromedp.Click(chromedp.ID("rt-OFF-0002")))
@@ -372,7 +403,7 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 		t.Errorf("processing the return: %d commits shown, want 2: %q", n, out)
 	}
 	spACQ.shot("sp-return-processed")
-	tpoc.reloadUntil("/licenses", "#my-licenses", "OFF-0001")
+	tpoc.reloadUntil("/licenses", `#my-licenses tr[data-license="OFF-0001"]`, "none")
 	if strings.Contains(tpoc.text("#my-licenses"), "OFF-0002") {
 		t.Errorf("the returned license is still listed: %q", tpoc.text("#my-licenses"))
 	}
