@@ -270,7 +270,8 @@ var orderIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // TestAcquisitionJourneyInBrowsers drives the dashboards of an agency and
 // the service provider in headless Chromium through a lease: quote,
 // order, approval, allocation and delivery, a SWID tag uploaded from a
-// file, a return; each step shows on the other member's dashboard. It also
+// file, a SWID deletion, a refusal, a return and a renewal; each step
+// shows on the other member's dashboard. It also
 // checks role-aware menus, 403 for actions posted by hand, CSRF, and that
 // no secret reaches the browser.
 func TestAcquisitionJourneyInBrowsers(t *testing.T) {
@@ -408,6 +409,28 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 		t.Errorf("the returned license is still listed: %q", tpoc.text("#my-licenses"))
 	}
 	tpoc.shot("agency-after-return")
+
+	// 8. The agency renews the remaining license for another year.
+	tpoc.open(orderPath)
+	before := tpoc.text("#order-expiration")
+	tpoc.submit("#renew")
+	tpoc.waitText("#order-status", "RENEWAL_QUOTE_REQUESTED")
+	spACQ.reloadUntil(orderPath, "#order-status", "RENEWAL_QUOTE_REQUESTED")
+	spACQ.run(chromedp.SetValue(chromedp.ID("sq-price"), "120"))
+	spACQ.submit("#send-quote")
+	tpoc.waitText("#order-status", "RENEWAL_QUOTE_RECEIVED")
+	tpoc.submit("#initiate-order")
+	agencyACQ.reloadUntil(orderPath, "#order-status", "RENEWAL_INITIATED")
+	agencyACQ.submit(`#approval form[action="/act/approve-order"]`)
+	spACQ.reloadUntil(orderPath, "#order-status", "RENEWAL_APPROVED")
+	spACQ.submit("#allocate")
+	spACQ.waitText("#send-licenses", "OFF-0001")
+	spACQ.submit("#send-licenses")
+	tpoc.reloadUntil(orderPath, "#order-status", "ALLOCATED")
+	if after := tpoc.text("#order-expiration"); after <= before {
+		t.Errorf("renewal: expiration %q, was %q", after, before)
+	}
+	tpoc.shot("agency-renewed")
 
 	// No client secret, token, code verifier or key reaches the browser.
 	for _, tb := range []*tab{tpoc, spACQ, agencyACQ} {

@@ -16,7 +16,10 @@
       if (f.type === "file" && f.files && f.files.length) { return true; }
       if ((f.type === "checkbox" || f.type === "radio") && f.checked !== f.defaultChecked) { return true; }
       if (f.tagName === "SELECT") {
-        for (var j = 0; j < f.options.length; j++) { if (f.options[j].selected !== f.options[j].defaultSelected) { return true; } }
+        // Without a selected attribute a list starts at its first option.
+        var initial = 0;
+        for (var j = 0; j < f.options.length; j++) { if (f.options[j].defaultSelected) { initial = j; } }
+        if (f.options.length && f.selectedIndex !== initial) { return true; }
       } else if (f.type !== "checkbox" && f.type !== "radio" && f.type !== "file" && f.value !== f.defaultValue) { return true; }
     }
     return false;
