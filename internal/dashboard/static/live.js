@@ -24,9 +24,15 @@
     }
     return false;
   }
+  // Polling stops after ten minutes without input, so that the
+  // gateway's idle timeout still ends an abandoned session.
+  var lastInput = Date.now();
+  ["keydown", "mousedown", "scroll", "touchstart"].forEach(function (e) {
+    document.addEventListener(e, function () { lastInput = Date.now(); }, { passive: true });
+  });
   var inFlight = false;
   function refresh() {
-    if (inFlight || document.hidden || busy()) { return; }
+    if (inFlight || document.hidden || busy() || Date.now() - lastInput > 600000) { return; }
     inFlight = true;
     var url = location.pathname + location.search.replace(/([?&])flash=[^&]*&?/, "$1");
     fetch(url, { headers: { "X-Dashboard-Live": "1" }, credentials: "same-origin", redirect: "error" })
