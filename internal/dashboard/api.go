@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 
 	"github.com/blossom-ledger/blossom/internal/gateway"
@@ -199,11 +198,6 @@ func problems(os ...outcome) []string {
 		}
 	}
 	return out
-}
-
-// chaincodeSays reports whether o is a chaincode refusal containing text.
-func chaincodeSays(o outcome, text string) bool {
-	return !o.OK && o.Code == "CHAINCODE_ERROR" && strings.Contains(o.Message, text)
 }
 
 // heightBook remembers, per user, the ledger height their last committed

@@ -186,6 +186,27 @@ func (tb *tab) reloadUntil(path, sel, want string) {
 func (tb *tab) submit(formSel string) string {
 	tb.b.t.Helper()
 	tb.navigate(chromedp.Click(chromedp.CSS(formSel + ` button[type=submit]`)))
+	return tb.committed(formSel)
+}
+
+// submitByKeyboard is submit with the keyboard alone: Tab until the
+// form's button has the focus, then Enter.
+func (tb *tab) submitByKeyboard(formSel string) string {
+	tb.b.t.Helper()
+	target := fmt.Sprintf(`document.activeElement === document.querySelector(%q)`, formSel+` button[type=submit]`)
+	for i := 0; !evaluate[bool](tb, target); i++ {
+		if i == 50 {
+			tb.b.t.Fatalf("%s: Tab never reaches the button of %s", tb.who, formSel)
+		}
+		tb.run(chromedp.KeyEvent("\t"))
+	}
+	tb.navigate(chromedp.KeyEvent("\r"))
+	return tb.committed(formSel)
+}
+
+// committed checks that the page shows only committed outcomes.
+func (tb *tab) committed(formSel string) string {
+	tb.b.t.Helper()
 	out := tb.text("#outcome")
 	if out == "" || tb.text("#outcome.ok") == "" || !strings.Contains(out, "committed in block") {
 		tb.b.t.Fatalf("%s: %s: no committed outcome; the page says %q %q", tb.who, formSel, out, tb.text("main"))
@@ -482,7 +503,11 @@ func TestOnboardingJourneyInBrowsers(t *testing.T) {
 	// The newcomer signs the MOU and files its ATO.
 	newcomer.open("/governance")
 	newcomer.waitText("#mou-text", "share software licenses")
-	newcomer.submit("#sign-mou")
+	newcomer.run(chromedp.KeyEvent("\t"))
+	if got := evaluate[string](newcomer, "document.activeElement.textContent"); got != "Skip to content" {
+		t.Errorf("the first Tab reaches %q, not the skip link", got)
+	}
+	newcomer.submitByKeyboard("#sign-mou")
 	newcomer.waitText(account, "PENDING")
 	newcomer.run(chromedp.SetValue(chromedp.ID("ato-memo"), "FedRAMP moderate, SSP v3"),
 		chromedp.SetValue(chromedp.ID("ato-art"), "https://agency2.example/ato"))

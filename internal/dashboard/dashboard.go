@@ -127,20 +127,6 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"deref": func(s *string) string {
-		if s == nil {
-			return ""
-		}
-		return *s
-	},
-	"contains": func(list []string, s string) bool {
-		for _, v := range list {
-			if v == s {
-				return true
-			}
-		}
-		return false
-	},
 	"pathEscape": url.PathEscape,
 }
 
