@@ -84,9 +84,7 @@ func (a *apiRecorder) Write(b []byte) (int, error) {
 }
 
 // invoke runs c through the gateway's API as the signed-in user ("submit"
-// or "evaluate"): the request carries the user's session cookie and CSRF
-// token, so the gateway authenticates, checks and audits it like any
-// other.
+// or "evaluate").
 func (d *Dashboard) invoke(s *session, op string, c call) outcome {
 	o := outcome{Function: c.function}
 	body := gateway.InvokeRequest{Function: c.function, Args: c.args, Transient: c.transient, EndorsingMembers: c.endorsers}
@@ -111,19 +109,11 @@ func (d *Dashboard) invoke(s *session, op string, c call) outcome {
 		return o
 	}
 	path := "/api/v1/channels/" + url.PathEscape(d.cfg.Channel) + "/chaincodes/" + url.PathEscape(c.chaincode) + "/" + op
-	req, err := http.NewRequestWithContext(s.r.Context(), http.MethodPost, path, bytes.NewReader(payload))
+	rec, err := d.callAPI(s, http.MethodPost, path, payload)
 	if err != nil {
 		o.Message = "the request could not be built"
 		return o
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(auth.CSRFHeader, auth.CSRFToken(s.p))
-	if ck, err := s.r.Cookie(auth.SessionCookie); err == nil {
-		req.AddCookie(ck)
-	}
-	req.TLS, req.RemoteAddr, req.Host = s.r.TLS, s.r.RemoteAddr, s.r.Host
-	rec := &apiRecorder{header: http.Header{}}
-	s.api.ServeHTTP(rec, req)
 	o.Status = rec.status
 	if rec.status != http.StatusOK {
 		var e auth.ErrorBody
@@ -155,6 +145,40 @@ func (d *Dashboard) invoke(s *session, op string, c call) outcome {
 		o.OK, o.Result = true, er.Result
 	}
 	return o
+}
+
+// callAPI runs one request through the gateway's API as the signed-in
+// user: it carries the user's session cookie and CSRF token, so the
+// gateway authenticates, checks and audits it like any other.
+func (d *Dashboard) callAPI(s *session, method, path string, body []byte) (*apiRecorder, error) {
+	req, err := http.NewRequestWithContext(s.r.Context(), method, path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set(auth.CSRFHeader, auth.CSRFToken(s.p))
+	if ck, err := s.r.Cookie(auth.SessionCookie); err == nil {
+		req.AddCookie(ck)
+	}
+	req.TLS, req.RemoteAddr, req.Host = s.r.TLS, s.r.RemoteAddr, s.r.Host
+	rec := &apiRecorder{header: http.Header{}}
+	s.api.ServeHTTP(rec, req)
+	return rec, nil
+}
+
+// me is the gateway's view of the signed-in user (GET /api/v1/me).
+func (d *Dashboard) me(s *session) (*gateway.Me, bool) {
+	rec, err := d.callAPI(s, http.MethodGet, "/api/v1/me", nil)
+	if err != nil || rec.status != http.StatusOK {
+		return nil, false
+	}
+	var m gateway.Me
+	if json.Unmarshal(rec.body.Bytes(), &m) != nil {
+		return nil, false
+	}
+	return &m, true
 }
 
 // query evaluates c and decodes its JSON answer into v. The returned

@@ -304,6 +304,7 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	sp, agency := c.Gateways[spMSP], c.Gateways[agencyMSP]
 
 	tpoc := b.signIn(agency, "tpoc")
+	tpoc.waitText("#cert-expiry", "Your ledger certificate expires on")
 	tpoc.shot("agency-tpoc-signed-in")
 	if got := tpoc.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium" {
 		t.Errorf("agency TPOC menu %q", got)

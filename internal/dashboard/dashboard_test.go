@@ -276,7 +276,8 @@ func TestPagesRender(t *testing.T) {
 		want []string
 		not  []string
 	}{
-		{"home", homePage{Account: &accts[1]}, roles[0], []string{`id="account-status"`, "Request quotes"}, []string{"Manage the"}},
+		{"home", homePage{Account: &accts[1]}, roles[0], []string{`id="account-status"`, "Request quotes"}, []string{"Manage the", "cert-expiry"}},
+		{"home", homePage{CertExpiry: "2026-12-01 00:00 UTC", CertSoon: true}, roles[5], []string{"expires on 2026-12-01 00:00 UTC: within 30 days", "Send quotes"}, nil},
 		{"catalog", catalogPage{Assets: []asset.AssetResponse{{ID: "a1", Name: "Office", NumAvailable: 3}}}, roles[0], []string{"quote-form", "Office (3 available)"}, []string{"add-asset"}},
 		{"catalog", catalogPage{}, roles[6], []string{`id="add-asset"`, "No assets yet."}, []string{"quote-form"}},
 		{"asset", assetDetailPage{Asset: asset.AssetDetailResponse{ID: "a1", Name: "Office", AvailableLicenses: []string{"L3"},

@@ -29,10 +29,17 @@ func roleName(r string) string {
 	return r
 }
 
+// certWarning is how early the home page warns of a certificate's expiry.
+const certWarning = 30 * 24 * time.Hour
+
 // homePage is home.html's data.
 type homePage struct {
 	Account *authorization.Account
-	Notices notices
+	// CertExpiry is when the user's ledger certificate expires; CertSoon
+	// says it does within 30 days.
+	CertExpiry string
+	CertSoon   bool
+	Notices    notices
 }
 
 func (d *Dashboard) home(w http.ResponseWriter, r *http.Request, s *session) {
@@ -43,6 +50,12 @@ func (d *Dashboard) home(w http.ResponseWriter, r *http.Request, s *session) {
 		pg.Account = &acct
 	} else if o.Code == "CHAINCODE_ERROR" {
 		pg.Notices = append(pg.Notices, "Your member has no BloSS@M account yet: its Authorizing Official signs the MOU to create it.")
+	}
+	if me, ok := d.me(s); ok && me.CertificateExpiry != "" {
+		if exp, err := time.Parse(time.RFC3339, me.CertificateExpiry); err == nil {
+			pg.CertExpiry = exp.UTC().Format("2006-01-02 15:04 MST")
+			pg.CertSoon = time.Until(exp) < certWarning
+		}
 	}
 	d.render(w, r, s, http.StatusOK, "home", pg)
 }
