@@ -2,9 +2,7 @@ package dashboard_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -232,16 +230,6 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := gateway.NewServer(gw, logger)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(tls.NewListener(ln, gateway.TLSConfig(x.Cert, n.Trust, logger))) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			t.Errorf("gateway Serve: %v", err)
-		}
-	})
+	gatewaytest.Serve(t, gw, ln, x.Cert, n.Trust, logger)
 	return &memberGateway{MSPID: msp, URL: gwURL, IdP: idp, Secrets: rec}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
+	"github.com/blossom-ledger/blossom/internal/transport"
 )
 
 // Options shape a test gateway.
@@ -134,10 +135,18 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	Serve(t, gw, ln, x.Cert, n.Trust, logger)
+	return &Gateway{URL: "https://" + ln.Addr().String(), Net: n, TLS: x, CA: ca, Binder: binder, Wallet: w,
+		Gateway: gw, Client: cl, Logs: logs}
+}
+
+// Serve serves gw over HTTPS on ln (the server certificate cert, client
+// certificates verified against trust) until the test ends.
+func Serve(t testing.TB, gw *gateway.Gateway, ln net.Listener, cert tls.Certificate, trust *transport.TrustSource, logger *slog.Logger) {
+	t.Helper()
 	srv := gateway.NewServer(gw, logger)
-	tlsCfg := gateway.TLSConfig(x.Cert, n.Trust, logger)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(tls.NewListener(ln, tlsCfg)) }()
+	go func() { done <- srv.Serve(tls.NewListener(ln, gateway.TLSConfig(cert, trust, logger))) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -146,8 +155,6 @@ func Start(t testing.TB, opts Options) *Gateway {
 			t.Errorf("gateway Serve: %v", err)
 		}
 	})
-	return &Gateway{URL: "https://" + ln.Addr().String(), Net: n, TLS: x, CA: ca, Binder: binder, Wallet: w,
-		Gateway: gw, Client: cl, Logs: logs}
 }
 
 // WalletAndBinder opens an encrypted wallet (fresh AES key) and a binding
