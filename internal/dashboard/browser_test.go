@@ -289,7 +289,8 @@ func (tb *tab) cookies() []*network.Cookie {
 var orderIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // TestAcquisitionJourneyInBrowsers drives the dashboards of an agency and
-// the service provider in headless Chromium through a lease: quote,
+// the service provider in headless Chromium: the License Owner adds an
+// asset and changes its end date, then a lease: quote,
 // order, approval, allocation and delivery, a SWID tag uploaded from a
 // file, a SWID deletion, a refusal, a return and a renewal; each step
 // shows on the other member's dashboard. It also
@@ -298,7 +299,7 @@ var orderIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	b := newBrowser(t)
 	c := startConsortium(t, map[string][]testUser{
-		spMSP:     {{"acq", dashboard.RoleACQ}},
+		spMSP:     {{"acq", dashboard.RoleACQ}, {"lo", dashboard.RoleLO}},
 		agencyMSP: {{"tpoc", dashboard.RoleTPOC}, {"acq", dashboard.RoleACQ}},
 	})
 	sp, agency := c.Gateways[spMSP], c.Gateways[agencyMSP]
@@ -314,13 +315,32 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 		t.Errorf("service provider ACQ menu %q", got)
 	}
 
+	// 0. The License Owner adds an asset, moves its end date and reads a
+	// license's history; the agency sees it in the catalog.
+	lo := b.signIn(sp, "lo")
+	lo.open("/catalog")
+	lo.run(chromedp.SetValue(chromedp.ID("aa-name"), "Design Tool"), chromedp.SetValue(chromedp.ID("aa-end"), "2031-06-30"),
+		chromedp.SetValue(chromedp.ID("aa-lic"), "DT-1\nDT-2"))
+	lo.submit("#add-asset")
+	lo.waitText("#end-date", "2031-06-30 23:59:59")
+	lo.run(chromedp.SetValue(chromedp.ID("ue-end"), "2032-06-30"))
+	lo.submit("#update-end-date")
+	lo.waitText("#end-date", "2032-06-30 23:59:59")
+	lo.waitText("#available", "DT-2")
+	lo.shot("sp-lo-asset-added")
+	lo.navigate(chromedp.Click(chromedp.CSS(`#available a[href*="license=DT-1"]`)))
+	if n := evaluate[int](lo, `document.querySelectorAll("#license-history li code").length`); n != 1 {
+		t.Errorf("license DT-1 has %d transactions in its history, want 1 (AddAsset)", n)
+	}
+
 	// 1. The agency's TPOC requests a quote for two licenses.
 	tpoc.open("/catalog")
 	tpoc.waitText("#assets", "Office Suite")
+	tpoc.waitText("#assets", "2032-06-30 23:59:59") // the new asset's end date
 	if strings.Contains(tpoc.source(), `action="/act/add-asset"`) {
 		t.Error("the TPOC sees the License Owner's add-asset form")
 	}
-	tpoc.run(chromedp.SetValue(chromedp.ID("q-amount"), "2"))
+	tpoc.run(chromedp.SetValue(chromedp.ID("q-asset"), c.AssetID), chromedp.SetValue(chromedp.ID("q-amount"), "2"))
 	tpoc.submit("#quote-form")
 	orderID := strings.TrimSpace(tpoc.text("#order-id"))
 	if !orderIDPattern.MatchString(orderID) {
