@@ -10,7 +10,7 @@ FIPS_PKGS = ./internal/pki/... ./internal/identity/... ./internal/transport/... 
 # Chaincodes built to WebAssembly packages (reproducible; see internal/chaincode/ccpackage).
 CHAINCODES = kvtest authorization asset
 
-.PHONY: build test deps lint unit race fips generate chaincodes
+.PHONY: build test deps lint unit race fips generate chaincodes bundle
 
 build:
 	$(GO) build -trimpath -o bin/blossom ./cmd/blossom
@@ -46,3 +46,10 @@ chaincodes:
 	  printf '%s\t' $$cc; \
 	  $(GO) run ./internal/chaincode/ccpackage/ccbuild -dir ./chaincode/$$cc/wasm -label $$cc -o bin/chaincodes/$$cc.tar.gz || exit 1; \
 	done
+
+# bin/blossom with the chaincode packages of `make chaincodes` embedded
+# (internal/chaincode/bundled; `blossom chaincode package --bundled NAME`).
+bundle: chaincodes
+	rm -rf internal/chaincode/bundled/packages && mkdir -p internal/chaincode/bundled/packages
+	cp bin/chaincodes/*.tar.gz internal/chaincode/bundled/packages/
+	$(GO) build -trimpath -tags bundledchaincodes -o bin/blossom ./cmd/blossom

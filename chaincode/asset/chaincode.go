@@ -26,8 +26,20 @@ const (
 )
 
 // New returns the asset chaincode. It holds no state of its own and is
-// safe for concurrent use.
+// safe for concurrent use. Its Warmup prepares the JSON encoders and
+// decoders of its records (see contract.Warmer), so that a wasm instance
+// starts each transaction with them ready.
 func New() contract.Chaincode {
+	return contract.WithWarmup(router(), warmup)
+}
+
+// warmup encodes and decodes each record type once.
+func warmup() {
+	contract.WarmJSON([]Asset{{}}, []License{{}}, []AllocatedRecord{{}}, []Order{{}}, LicensesRequest{}, SWID{}, TrustRecord{}, IDResponse{},
+		[]AssetResponse{{}}, AssetDetailResponse{}, []LicenseExpiration{{}}, AllocateLicensesResponse{}, request{}, []newLicense{{}}, orderRef{})
+}
+
+func router() contract.Chaincode {
 	return contract.New(
 		contract.Contract{Name: "asset", Functions: map[string]contract.Function{
 			"AddAsset":            addAsset,

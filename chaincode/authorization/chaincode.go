@@ -15,9 +15,20 @@ const ChaincodeName = "authorization"
 // AdminMSPParam is the definition parameter naming the admin member.
 const AdminMSPParam = "adminMSP"
 
-// New returns the authorization chaincode. It holds no state of its own
-// and is safe for concurrent use.
+// New returns the authorization chaincode. It holds no state of its own and is
+// safe for concurrent use. Its Warmup prepares the JSON encoders and
+// decoders of its records (see contract.Warmer), so that a wasm instance
+// starts each transaction with them ready.
 func New() contract.Chaincode {
+	return contract.WithWarmup(router(), warmup)
+}
+
+// warmup encodes and decodes each record type once.
+func warmup() {
+	contract.WarmJSON([]Account{{}}, []AccountHistorySnapshot{{}}, MOU{}, ATO{}, []Feedback{{}}, Vote{}, atoInput{}, feedbackInput{})
+}
+
+func router() contract.Chaincode {
 	return contract.New(
 		contract.Contract{Name: "bootstrap", Functions: map[string]contract.Function{
 			"Bootstrap": bootstrap,

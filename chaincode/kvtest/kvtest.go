@@ -27,6 +27,7 @@
 //	kv:Panic()                         panic
 //	kv:Whoami()                        {"mspId","role","hasRole"} of the creator
 //	kv:Param(name)                     a definition parameter, error if absent
+//	kv:PutParam(key, name)             write definition parameter name's value under key
 //	kv:TxInfo()                        {"txId","channelId","timestamp"}
 //	kv:Transient(key)                  a transient value
 package kvtest
@@ -78,6 +79,7 @@ func router() contract.Chaincode {
 			"Panic":          panicFn,
 			"Whoami":         whoami,
 			"Param":          param,
+			"PutParam":       putParam,
 			"TxInfo":         txInfo,
 			"Transient":      transient,
 		},
@@ -351,6 +353,17 @@ func param(stub contract.Stub, args [][]byte) ([]byte, error) {
 		return nil, fmt.Errorf("definition parameter %s is not set", contract.QuoteKey(string(args[0])))
 	}
 	return []byte(v), nil
+}
+
+func putParam(stub contract.Stub, args [][]byte) ([]byte, error) {
+	if err := contract.ExpectArgs(args, 2); err != nil {
+		return nil, err
+	}
+	v, err := param(stub, args[1:])
+	if err != nil {
+		return nil, err
+	}
+	return v, stub.PutState(string(args[0]), v)
 }
 
 type txInfoJSON struct {

@@ -80,6 +80,16 @@ func (r *NativeRuntime) Invoke(ctx context.Context, stub contract.Stub, chaincod
 	return callNative(cc, stub, chaincode, function, args), nil
 }
 
+// InvokeNative runs a native chaincode as chaincode name, like
+// NativeRuntime.Invoke does for a registered one: for runtimes that
+// resolve the implementation per transaction.
+func InvokeNative(ctx context.Context, cc contract.Chaincode, stub contract.Stub, name, function string, args [][]byte) (*pb.Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return callNative(cc, stub, name, function, args), nil
+}
+
 func callNative(cc contract.Chaincode, stub contract.Stub, name, function string, args [][]byte) (resp *pb.Response) {
 	defer func() {
 		if r := recover(); r != nil {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -29,6 +30,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 	"github.com/blossom-ledger/blossom/internal/gateway/binding"
 	"github.com/blossom-ledger/blossom/internal/gateway/wallet"
+	"github.com/blossom-ledger/blossom/internal/governance"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/orderer"
 	"github.com/blossom-ledger/blossom/internal/pki"
@@ -59,28 +61,138 @@ type gatewayFileConfig struct {
 		Issuer    string `json:"issuer"`
 		Audience  string `json:"audience"`
 		RoleClaim string `json:"roleClaim"`
+		CABundle  string `json:"caBundle"` // PEM: verifies the issuer's HTTPS (default: system roots)
 	} `json:"oidc"`
+	// CRLPublisher, if set, is an admin credential of the member with
+	// which the gateway publishes the CRL of a disabled user through
+	// _governance at once (optional: without it a disable answers the CRL
+	// for an administrator to publish).
+	CRLPublisher *struct {
+		Cert string `json:"cert"`
+		Key  string `json:"key"` // mode 0600
+	} `json:"crlPublisher"`
+	// SignIn configures the dashboard's browser sign-in (optional).
+	SignIn *gatewaySignInConfig `json:"signIn"`
 	// Policies maps chaincode names to "MAJORITY Endorsement" (the
 	// default) or "<MSPID>.peer", for endorsement planning.
 	Policies map[string]string `json:"policies"`
-	// Dashboard, if url is set, serves the member dashboard with browser
-	// sign-in at the member's OpenID provider.
-	Dashboard    gatewayDashboardConfig `json:"dashboard"`
-	MaxBodyBytes int64                  `json:"maxBodyBytes"`
-	RateLimit    float64                `json:"rateLimit"`
-	Burst        int                    `json:"burst"`
-	LogLevel     string                 `json:"logLevel"`
+	// Dashboard, if present, serves the member dashboard; its users sign
+	// in through the signIn section, which it requires.
+	Dashboard    *gatewayDashboardConfig `json:"dashboard"`
+	MaxBodyBytes int64                   `json:"maxBodyBytes"`
+	RateLimit    float64                 `json:"rateLimit"`
+	Burst        int                     `json:"burst"`
+	LogLevel     string                  `json:"logLevel"`
 }
 
-// gatewayDashboardConfig is the dashboard section of `blossom gateway`.
+// gatewayDashboardConfig is the dashboard section of `blossom gateway`:
+// the dashboard's own settings (sign-in is the signIn section's).
 type gatewayDashboardConfig struct {
-	URL              string `json:"url"`              // this gateway as browsers reach it (https)
-	Issuer           string `json:"issuer"`           // the member's OpenID provider
-	ClientID         string `json:"clientId"`         // the gateway's client at the provider
-	ClientSecretFile string `json:"clientSecretFile"` // its secret, mode 0600
-	CABundle         string `json:"caBundle"`         // PEM: verifies the provider (empty: system roots)
-	RoleClaim        string `json:"roleClaim"`
-	AdminMSPID       string `json:"adminMspId"` // the BloSS@M service provider
+	AdminMSPID string `json:"adminMspId"` // the BloSS@M service provider
+}
+
+// gatewaySignInConfig is the signIn section: the gateway as a confidential
+// OpenID Connect client of the member's provider.
+type gatewaySignInConfig struct {
+	Issuer   string `json:"issuer"`
+	ClientID string `json:"clientId"`
+	// ClientSecretFile holds the client secret (mode 0600, surrounding
+	// whitespace ignored); it is sent only to the provider's token
+	// endpoint, never to a browser.
+	ClientSecretFile      string   `json:"clientSecretFile"`
+	RedirectURL           string   `json:"redirectUrl"` // https://<gateway>/auth/callback
+	PostLogoutRedirectURL string   `json:"postLogoutRedirectUrl"`
+	Scopes                []string `json:"scopes"`
+	RoleClaim             string   `json:"roleClaim"`
+	CABundle              string   `json:"caBundle"` // PEM: verifies the provider's HTTPS (default: system roots)
+	DefaultReturnPath     string   `json:"defaultReturnPath"`
+	Cookie                struct {
+		// SameSite is "lax" (default) or "strict" for the session cookie.
+		SameSite string `json:"sameSite"`
+		// IdleTimeout and AbsoluteTimeout bound a session (Go durations;
+		// defaults 30m and 8h).
+		IdleTimeout     string `json:"idleTimeout"`
+		AbsoluteTimeout string `json:"absoluteTimeout"`
+	} `json:"cookie"`
+}
+
+// maxSecretFile bounds a client secret file.
+const maxSecretFile = 4096
+
+// readSecretFile reads a secret file that only its owner may read.
+func readSecretFile(path string) (string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s: mode %o lets others read the secret (want 0600)", path, info.Mode().Perm())
+	}
+	data, err := readBoundedFile(path, maxSecretFile)
+	if err != nil {
+		return "", err
+	}
+	secret := strings.TrimSpace(string(data))
+	if secret == "" {
+		return "", fmt.Errorf("%s: empty secret", path)
+	}
+	return secret, nil
+}
+
+// providerHTTPClient returns an HTTPS client for an OpenID provider that
+// trusts caBundle ("" : nil, the default client with system roots).
+func providerHTTPClient(caBundle string) (*http.Client, error) {
+	if caBundle == "" {
+		return nil, nil
+	}
+	data, err := readBoundedFile(caBundle, maxCredentialFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s: no CA certificate", caBundle)
+	}
+	return &http.Client{
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool}},
+		Timeout:   20 * time.Second,
+	}, nil
+}
+
+// webSignIn builds the browser sign-in from the signIn section.
+func (c *gatewaySignInConfig) webSignIn(binder *binding.Service, log *slog.Logger) (*auth.WebSignIn, error) {
+	secret, err := readSecretFile(c.ClientSecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("signIn.clientSecretFile: %w", err)
+	}
+	hc, err := providerHTTPClient(c.CABundle)
+	if err != nil {
+		return nil, fmt.Errorf("signIn.caBundle: %w", err)
+	}
+	wc := auth.WebConfig{
+		Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret, RedirectURL: c.RedirectURL,
+		PostLogoutRedirectURL: c.PostLogoutRedirectURL, Scopes: c.Scopes, RoleClaim: c.RoleClaim,
+		HTTPClient: hc, DefaultReturnPath: c.DefaultReturnPath, Logger: log,
+	}
+	switch strings.ToLower(c.Cookie.SameSite) {
+	case "", "lax":
+	case "strict":
+		wc.SameSiteStrict = true
+	default:
+		return nil, fmt.Errorf("signIn.cookie.sameSite: %q is not lax or strict", c.Cookie.SameSite)
+	}
+	for _, d := range []struct {
+		name, value string
+		to          *time.Duration
+	}{{"idleTimeout", c.Cookie.IdleTimeout, &wc.IdleTimeout}, {"absoluteTimeout", c.Cookie.AbsoluteTimeout, &wc.AbsoluteTimeout}} {
+		if d.value == "" {
+			continue
+		}
+		if *d.to, err = time.ParseDuration(d.value); err != nil || *d.to <= 0 {
+			return nil, fmt.Errorf("signIn.cookie.%s: %q is not a positive duration", d.name, d.value)
+		}
+	}
+	return auth.NewWebSignIn(wc, binder)
 }
 
 func newGatewayCommand() *cobra.Command {
@@ -109,16 +221,35 @@ the file's directory:
   oidc:                           # trusted token issuers
     - issuer: https://idp.agency1:9443
       audience: blossom-api
+      caBundle: idp-ca.pem        # optional: the provider's CA (default: system roots)
+  signIn:                         # optional: browser sign-in for the dashboard
+    issuer: https://idp.agency1:9443
+    clientId: blossom-dashboard
+    clientSecretFile: dashboard.secret   # mode 0600; never sent to a browser
+    redirectUrl: https://gateway.agency1:8443/auth/callback
+    roleClaim: blossom_role       # optional
+    caBundle: idp-ca.pem          # optional
+    cookie:
+      sameSite: lax               # or strict
+      idleTimeout: 30m
+      absoluteTimeout: 8h
+  crlPublisher:                   # optional: a member admin credential with which
+    cert: admin-cert.pem          # POST /api/v1/admin/users/{id}/disable publishes
+    key: admin-key.pem            # the CRL through _governance at once
   policies:                       # default MAJORITY Endorsement
     asset: SAMSMSP.peer
-  dashboard:                      # optional: the member dashboard (docs/dashboard.md)
-    url: https://gateway.agency1:8443   # this gateway as browsers reach it
-    issuer: https://idp.agency1:9443
-    clientId: dashboard
-    clientSecretFile: dashboard.secret  # mode 0600
-    caBundle: idp-ca.pem          # verifies the provider (default: system roots)
-    adminMspId: SAMSMSP           # the BloSS@M service provider
+  dashboard:                      # optional: the member dashboard (docs/dashboard.md);
+    adminMspId: SAMSMSP           # needs signIn. The BloSS@M service provider
   logLevel: info
+
+With signIn the gateway serves /auth/login, /auth/callback and /auth/logout:
+the authorization code flow with PKCE, state and nonce, then a server-side
+session in a __Host- cookie (HttpOnly, Secure, SameSite). A dashboard on the
+gateway's origin calls the API with that cookie and sends the csrfToken of
+GET /api/v1/me as X-CSRF-Token with every POST. With dashboard as well, the
+gateway serves the member dashboard on every other path; register the
+gateway at the provider with redirectUrl and postLogoutRedirectUrl
+(https://<gateway>/).
 
 The API is documented at /openapi.json. Peers, orderers and the CAs the
 gateway trusts come from the genesis block (configuration updates after it
@@ -159,21 +290,47 @@ func loadGatewayConfig(path string) (*gatewayFileConfig, error) {
 			return nil, fmt.Errorf("%s: oidc[%d] needs issuer and audience", path, i)
 		}
 	}
-	if d := cfg.Dashboard; d.URL != "" && (d.Issuer == "" || d.ClientID == "" || d.ClientSecretFile == "" || d.AdminMSPID == "") {
-		return nil, fmt.Errorf("%s: dashboard needs url, issuer, clientId, clientSecretFile and adminMspId", path)
+	if si := cfg.SignIn; si != nil {
+		var missing []string
+		for _, f := range []struct{ name, value string }{
+			{"issuer", si.Issuer}, {"clientId", si.ClientID}, {"clientSecretFile", si.ClientSecretFile}, {"redirectUrl", si.RedirectURL},
+		} {
+			if f.value == "" {
+				missing = append(missing, "signIn."+f.name)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, fmt.Errorf("%s: missing %s", path, strings.Join(missing, ", "))
+		}
+	}
+	if d := cfg.Dashboard; d != nil {
+		if cfg.SignIn == nil {
+			return nil, fmt.Errorf("%s: dashboard needs the signIn section (its users sign in through it)", path)
+		}
+		if d.AdminMSPID == "" {
+			return nil, fmt.Errorf("%s: missing dashboard.adminMspId", path)
+		}
 	}
 	if cfg.LogLevel == "" {
 		cfg.LogLevel = "info"
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.Dashboard.ClientSecretFile, &cfg.Dashboard.CABundle} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
+	paths := []*string{&cfg.Cert, &cfg.Key, &cfg.GenesisBlock, &cfg.DataDir, &cfg.KEKFile,
+		&cfg.CA.CABundle, &cfg.CA.Cert, &cfg.CA.Key}
+	for i := range cfg.OIDC {
+		paths = append(paths, &cfg.OIDC[i].CABundle)
 	}
-	for _, p := range []*string{&cfg.Cert, &cfg.Key, &cfg.GenesisBlock, &cfg.DataDir, &cfg.KEKFile,
-		&cfg.CA.CABundle, &cfg.CA.Cert, &cfg.CA.Key} {
-		if !filepath.IsAbs(*p) {
+	if cfg.SignIn != nil {
+		paths = append(paths, &cfg.SignIn.ClientSecretFile, &cfg.SignIn.CABundle)
+	}
+	if cp := cfg.CRLPublisher; cp != nil {
+		if cp.Cert == "" || cp.Key == "" {
+			return nil, fmt.Errorf("%s: crlPublisher needs cert and key", path)
+		}
+		paths = append(paths, &cp.Cert, &cp.Key)
+	}
+	for _, p := range paths {
+		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
@@ -199,6 +356,37 @@ func loadTLSCredential(certPath, keyPath string) (tls.Certificate, []*x509.Certi
 		c.Certificate = append(c.Certificate, cert.Raw)
 	}
 	return c, certs, nil
+}
+
+// crlPublisher connects a client as the member admin of cfg.CRLPublisher
+// and returns a function publishing a CRL through _governance with it,
+// endorsed by every member's first peer.
+func crlPublisher(ctx context.Context, cfg *gatewayFileConfig, ccfg client.Config, members map[string][]string, msps []string) (publish func(context.Context, []byte) (string, error), closeClient func() error, err error) {
+	tlsCert, certs, err := loadTLSCredential(cfg.CRLPublisher.Cert, cfg.CRLPublisher.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("crlPublisher: %w", err)
+	}
+	if !slices.Equal(certs[0].Subject.OrganizationalUnit, []string{string(pki.RoleAdmin)}) {
+		return nil, nil, errors.New("crlPublisher: the certificate is not an admin certificate")
+	}
+	signer, err := identity.NewKeySigner(tlsCert.PrivateKey.(crypto.Signer), certs[0])
+	if err != nil {
+		return nil, nil, fmt.Errorf("crlPublisher: %w", err)
+	}
+	ccfg.Signer, ccfg.TLSCertificate = signer, tlsCert
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cl, err := client.Connect(cctx, ccfg)
+	if err != nil {
+		return nil, nil, fmt.Errorf("crlPublisher: %w", err)
+	}
+	l := &governance.Ledger{Client: cl, Signer: signer}
+	for _, m := range msps {
+		l.EndorsingPeers = append(l.EndorsingPeers, members[m][0])
+	}
+	return func(ctx context.Context, crl []byte) (string, error) {
+		return l.PublishCRL(ctx, cfg.Channel, cfg.MSPID, governance.CRLProposalID(crl), crl)
+	}, cl.Close, nil
 }
 
 // runGateway runs a gateway from the configuration at path until ctx
@@ -299,31 +487,42 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 	}
 	defer binder.Close()
 	authCfg := auth.Config{MSPID: cfg.MSPID, Binder: binder, Trust: trust, Logger: log}
-	for _, o := range cfg.OIDC {
-		v, err := auth.NewBearerVerifier(auth.BearerConfig{Issuer: o.Issuer, Audience: o.Audience, RoleClaim: o.RoleClaim})
+	for i, o := range cfg.OIDC {
+		hc, err := providerHTTPClient(o.CABundle)
+		if err != nil {
+			return fmt.Errorf("oidc[%d].caBundle: %w", i, err)
+		}
+		v, err := auth.NewBearerVerifier(auth.BearerConfig{Issuer: o.Issuer, Audience: o.Audience, RoleClaim: o.RoleClaim, HTTPClient: hc})
 		if err != nil {
 			return err
 		}
 		authCfg.Bearer = append(authCfg.Bearer, v)
 	}
-	var web *auth.WebSignIn
-	if cfg.Dashboard.URL != "" {
-		if web, err = dashboardSignIn(cfg.Dashboard, binder, log); err != nil {
+	if cfg.SignIn != nil {
+		if authCfg.Web, err = cfg.SignIn.webSignIn(binder, log); err != nil {
 			return err
 		}
-		authCfg.Web = web
 	}
 	authn, err := auth.New(authCfg)
 	if err != nil {
 		return err
 	}
+	var publishCRL func(context.Context, []byte) (string, error)
+	if cfg.CRLPublisher != nil {
+		var closePublisher func() error
+		if publishCRL, closePublisher, err = crlPublisher(ctx, cfg, ccfg, members, msps); err != nil {
+			return err
+		}
+		defer closePublisher()
+	}
 	gwCfg := gateway.Config{
-		MSPID: cfg.MSPID, Client: cl, Members: members, Policies: cfg.Policies, Authenticate: authn.Authenticate,
+		MSPID: cfg.MSPID, Client: cl, Members: members, Policies: cfg.Policies, Authenticate: authn.Authenticate, Active: authn.Active,
+		SignIn: authCfg.Web, Binder: binder, PublishCRL: publishCRL,
 		Signers: w.Signer, MaxBodyBytes: cfg.MaxBodyBytes, RateLimit: cfg.RateLimit, Burst: cfg.Burst, Logger: log,
 	}
-	if web != nil {
+	if cfg.Dashboard != nil {
 		d, err := dashboard.New(dashboard.Config{MSPID: cfg.MSPID, AdminMSP: cfg.Dashboard.AdminMSPID, Channel: cfg.Channel,
-			Authenticate: authn.Authenticate, SignIn: web.Handler(), Client: cl, Logger: log})
+			Authenticate: authn.Authenticate, Client: cl, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -357,36 +556,4 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 		return err
 	}
 	return nil
-}
-
-// dashboardSignIn is the dashboard's browser sign-in at the member's
-// provider, as the gateway's confidential client.
-func dashboardSignIn(d gatewayDashboardConfig, binder *binding.Service, log *slog.Logger) (*auth.WebSignIn, error) {
-	if info, err := os.Stat(d.ClientSecretFile); err != nil {
-		return nil, fmt.Errorf("dashboard client secret: %w", err)
-	} else if info.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("dashboard client secret %s: mode %o, want 0600", d.ClientSecretFile, info.Mode().Perm())
-	}
-	secret, err := readBoundedFile(d.ClientSecretFile, 4096)
-	if err != nil {
-		return nil, fmt.Errorf("dashboard client secret: %w", err)
-	}
-	httpClient := &http.Client{Timeout: 20 * time.Second}
-	if d.CABundle != "" {
-		pem, err := readBoundedFile(d.CABundle, maxCredentialFile)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s: no CA certificate", d.CABundle)
-		}
-		httpClient.Transport = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}}
-	}
-	base := strings.TrimSuffix(d.URL, "/")
-	return auth.NewWebSignIn(auth.WebConfig{
-		Issuer: d.Issuer, ClientID: d.ClientID, ClientSecret: strings.TrimSpace(string(secret)),
-		RedirectURL: base + auth.CallbackPath, PostLogoutRedirectURL: base + "/", RoleClaim: d.RoleClaim,
-		HTTPClient: httpClient, Logger: log,
-	}, binder)
 }

@@ -29,40 +29,9 @@ func TestGovernanceCommands(t *testing.T) {
 	if err := orderer.WriteBlockFile(genesis, net.Genesis); err != nil {
 		t.Fatal(err)
 	}
-	clientFile := func(i int) string {
-		m := net.Members[i]
-		sub := filepath.Join(dir, fmt.Sprintf("admin%d", i))
-		if err := os.MkdirAll(sub, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		key, cert := m.Admin.WriteFiles(t, sub)
-		f := governanceClientFile{Channel: net.Channel, Cert: cert, Key: key, GenesisBlock: "../blossom.block", Chaincode: governance.Name}
-		for k := range net.Members {
-			o := net.Members[(i+k)%len(net.Members)]
-			f.Peers = append(f.Peers, governanceEndpoint{Name: o.PeerName(), Address: o.PeerAddr})
-			f.Orderers = append(f.Orderers, governanceEndpoint{Name: o.MSPID + "/orderer0", Address: o.OrdererAddr})
-		}
-		data, err := json.Marshal(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(sub, "client.json")
-		if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	clientFile := func(i int) string { return writeAdminClientFile(t, net, dir, i) }
 	admin0, admin1 := clientFile(0), clientFile(1)
-	// sync waits until every peer has every block, so that a command of
-	// another admin reads what the previous one wrote.
-	sync := func() {
-		t.Helper()
-		var height uint64
-		for i := range net.Members {
-			height = max(height, net.PeerChannel(i).Height())
-		}
-		net.WaitForHeight(t, height, 10*time.Second)
-	}
+	sync := func() { syncPeers(t, net) }
 	run := func(client string, args ...string) (string, error) {
 		t.Helper()
 		var out, errb bytes.Buffer
@@ -150,4 +119,42 @@ func TestGovernanceCommands(t *testing.T) {
 			t.Errorf("blossom governance %s succeeded", strings.Join(args, " "))
 		}
 	}
+}
+
+// writeAdminClientFile writes a client file for member i's admin (its own
+// peer first) under dir, next to dir/blossom.block, and returns its path.
+func writeAdminClientFile(t *testing.T, net *nettest.Network, dir string, i int) string {
+	t.Helper()
+	m := net.Members[i]
+	sub := filepath.Join(dir, fmt.Sprintf("admin%d", i))
+	if err := os.MkdirAll(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key, cert := m.Admin.WriteFiles(t, sub)
+	f := governanceClientFile{Channel: net.Channel, Cert: cert, Key: key, GenesisBlock: "../blossom.block", Chaincode: governance.Name}
+	for k := range net.Members {
+		o := net.Members[(i+k)%len(net.Members)]
+		f.Peers = append(f.Peers, governanceEndpoint{Name: o.PeerName(), Address: o.PeerAddr})
+		f.Orderers = append(f.Orderers, governanceEndpoint{Name: o.MSPID + "/orderer0", Address: o.OrdererAddr})
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(sub, "client.json")
+	if err := fsutil.WriteFileAtomic(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// syncPeers waits until every peer has every block, so that a command of
+// another admin reads what the previous one wrote.
+func syncPeers(t *testing.T, net *nettest.Network) {
+	t.Helper()
+	var height uint64
+	for i := range net.Members {
+		height = max(height, net.PeerChannel(i).Height())
+	}
+	net.WaitForHeight(t, height, 10*time.Second)
 }

@@ -37,8 +37,9 @@ type peerFileConfig struct {
 	Key          string `json:"key"`          // PEM private key, mode 0600
 	GenesisBlock string `json:"genesisBlock"` // the channel's genesis block (a marshalled blossom.v1.Block)
 	Channel      string `json:"channel"`      // the channel the genesis block creates
-	// Chaincodes registers chaincodes until the lifecycle lands: every
-	// peer of the channel must list the same ones.
+	// Chaincodes registers static native chaincodes (development), besides
+	// those deployed through the lifecycle: every peer of the channel must
+	// list the same ones.
 	Chaincodes []peerChaincodeConfig `json:"chaincodes"`
 	LogLevel   string                `json:"logLevel"` // debug, info (default), warn, error
 	// HealthAddress, if set, serves GET /healthz (200 while the peer serves
@@ -69,22 +70,25 @@ func newPeerCommand() *cobra.Command {
 The configuration file is YAML or JSON (a .json name or a leading '{' means
 JSON). Relative paths are resolved against the file's directory:
 
-  dataDir: /var/lib/blossom/peer0          # ledgers: DATADIR/channels/<channel>
-  listen: 0.0.0.0:7051                     # mutual-TLS gRPC (Endorser, Peer)
+  dataDir: /var/lib/blossom/peer0          # ledgers: DATADIR/channels/<channel>; packages: DATADIR/chaincodes
+  listen: 0.0.0.0:7051                     # mutual-TLS gRPC (Endorser, Peer, ChaincodeAdmin)
   cert: peer0-cert.pem                     # peer certificate (+ CA chain)
   key: peer0-key.pem                       # private key, mode 0600
   genesisBlock: blossom.block              # the channel's genesis block
   channel: blossom
   logLevel: info                           # debug, info, warn, error
   healthAddress: 127.0.0.1:7061            # optional: GET /healthz (plain HTTP)
-  chaincodes:                              # until the chaincode lifecycle lands:
+  chaincodes:                              # optional static chaincodes (development);
     - name: kv                             # every peer must list the same ones
       implementation: kvtest               # built in: ` + strings.Join(builtinNames(), ", ") + `
       endorsementPolicy: MAJORITY Endorsement
 
 The peer joins the channel from the genesis block on first start (later
 starts reopen the ledger and check it holds that genesis block), then pulls
-blocks from the channel's orderers.`,
+blocks from the channel's orderers. Chaincodes are normally deployed with
+"blossom chaincode" (install, approve, commit): the peer runs each committed
+definition from the package installed in DATADIR/chaincodes, and reinstalls
+those packages at start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -37,6 +37,7 @@ func NewRootCommand() *cobra.Command {
 		newPeerCommand(),
 		newGovernanceCommand(),
 		newGatewayCommand(), newTxCommand(),
+		newChaincodeCommand(),
 	)
 	return root
 }

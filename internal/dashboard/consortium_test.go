@@ -213,7 +213,7 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 	gwCred := n.PKI.Member(msp).Issue(pki.RoleClient, "gateway", nil)
 	cl := n.ConnectClient(t, n.ClientConfig(idx, gwCred))
 	dash, err := dashboard.New(dashboard.Config{
-		MSPID: msp, AdminMSP: spMSP, Authenticate: authn.Authenticate, SignIn: web.Handler(),
+		MSPID: msp, AdminMSP: spMSP, Authenticate: authn.Authenticate,
 		Client: cl, LiveRefresh: 500 * time.Millisecond, Logger: logger,
 	})
 	if err != nil {
@@ -225,7 +225,8 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 	}
 	gw, err := gateway.New(gateway.Config{
 		MSPID: msp, Client: cl, Members: members, Policies: map[string]string{dashboard.DefaultAsset: spMSP + ".peer"},
-		Authenticate: authn.Authenticate, Signers: w.Signer, Logger: logger, RateLimit: -1, Dashboard: dash.Handler,
+		Authenticate: authn.Authenticate, Active: authn.Active, SignIn: web, Binder: binder,
+		Signers: w.Signer, Logger: logger, RateLimit: -1, Dashboard: dash.Handler,
 	})
 	if err != nil {
 		t.Fatal(err)

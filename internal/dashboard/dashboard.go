@@ -53,10 +53,8 @@ type Config struct {
 	Channel, AuthorizationChaincode, AssetChaincode string
 	// Authenticate is the gateway's authentication middleware
 	// ((*auth.Authenticator).Authenticate, with web sign-in configured).
+	// The gateway itself serves the sign-in routes (gateway.Config.SignIn).
 	Authenticate func(http.Handler) http.Handler
-	// SignIn serves the browser sign-in under /auth/
-	// ((*auth.WebSignIn).Handler()).
-	SignIn http.Handler
 	// Client, if set, answers the network view's block heights (the
 	// gateway's own client).
 	Client *client.Client
@@ -87,8 +85,8 @@ func New(cfg Config) (*Dashboard, error) {
 	if err := pki.ValidateMSPID(cfg.AdminMSP); err != nil {
 		return nil, fmt.Errorf("dashboard: admin member: %w", err)
 	}
-	if cfg.Authenticate == nil || cfg.SignIn == nil {
-		return nil, errors.New("dashboard: the authentication middleware and the web sign-in are required")
+	if cfg.Authenticate == nil {
+		return nil, errors.New("dashboard: the authentication middleware is required")
 	}
 	if cfg.Channel == "" {
 		cfg.Channel = DefaultChannel
@@ -155,7 +153,6 @@ func parseTemplates() (map[string]*template.Template, error) {
 // gateway.Config.Dashboard.
 func (d *Dashboard) Handler(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/auth/", d.cfg.SignIn)
 	mux.Handle("GET /static/", d.cacheStatic(d.static))
 	page := func(pattern string, h pageFunc) { mux.Handle(pattern, d.signedIn(api, pattern == "GET /{$}", h)) }
 	page("GET /{$}", d.home)

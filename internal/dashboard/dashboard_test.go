@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -132,8 +131,7 @@ func newTestDashboard(t *testing.T) *Dashboard {
 			http.Error(w, `{"error":{"code":"UNAUTHENTICATED","message":"the session has ended; sign in again"}}`, http.StatusUnauthorized)
 		})
 	}
-	signIn := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "sign-in endpoint") })
-	d, err := New(Config{MSPID: "Agency1MSP", AdminMSP: "SAMSMSP", Authenticate: refuse, SignIn: signIn})
+	d, err := New(Config{MSPID: "Agency1MSP", AdminMSP: "SAMSMSP", Authenticate: refuse})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,10 +141,9 @@ func newTestDashboard(t *testing.T) *Dashboard {
 func TestNewRefusesIncompleteConfig(t *testing.T) {
 	ok := func(h http.Handler) http.Handler { return h }
 	for name, cfg := range map[string]Config{
-		"no member":         {AdminMSP: "SAMSMSP", Authenticate: ok, SignIn: http.NotFoundHandler()},
-		"no admin member":   {MSPID: "Agency1MSP", Authenticate: ok, SignIn: http.NotFoundHandler()},
-		"no authentication": {MSPID: "Agency1MSP", AdminMSP: "SAMSMSP", SignIn: http.NotFoundHandler()},
-		"no sign-in":        {MSPID: "Agency1MSP", AdminMSP: "SAMSMSP", Authenticate: ok},
+		"no member":         {AdminMSP: "SAMSMSP", Authenticate: ok},
+		"no admin member":   {MSPID: "Agency1MSP", Authenticate: ok},
+		"no authentication": {MSPID: "Agency1MSP", AdminMSP: "SAMSMSP"},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -169,7 +166,6 @@ func TestRoutingWithoutSession(t *testing.T) {
 		{"GET", "/orders/Agency1MSP/abc?x=1", "", 303, "/auth/login?return=%2Forders%2FAgency1MSP%2Fabc%3Fx%3D1", ""},
 		{"POST", "/act/request-quote", "", 401, "", "sign in again"},
 		{"GET", "/no-such-page", "", 404, "", "There is no such page."},
-		{"GET", "/auth/login", "", 200, "", "sign-in endpoint"},
 		{"GET", "/static/live.js", "", 200, "", "blossomRefresh"},
 		// A dead session: the middleware's JSON refusal becomes a page.
 		{"GET", "/orders", "__Host-blossom-session=stale", 401, "", "The session has ended; sign in again."},

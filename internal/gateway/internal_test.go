@@ -115,3 +115,33 @@ func FuzzDecodeInvoke(f *testing.F) {
 		}
 	})
 }
+
+func TestStreamSlots(t *testing.T) {
+	s := &streamSlots{perUser: 2, maxTotal: 3, count: map[string]int{}}
+	steps := []struct {
+		acquire bool
+		user    string
+		want    bool
+	}{
+		{true, "a", true},
+		{true, "a", true},
+		{true, "a", false}, // a's limit
+		{true, "b", true},
+		{true, "c", false}, // the total
+		{false, "a", true},
+		{true, "c", true},
+		{true, "b", false}, // the total again
+	}
+	for i, st := range steps {
+		if !st.acquire {
+			s.release(st.user)
+			continue
+		}
+		if got := s.acquire(st.user); got != st.want {
+			t.Fatalf("step %d: acquire(%s) = %v", i, st.user, got)
+		}
+	}
+	if s.total != 3 || s.count["a"] != 1 || s.count["b"] != 1 || s.count["c"] != 1 {
+		t.Fatalf("counts %d %v", s.total, s.count)
+	}
+}

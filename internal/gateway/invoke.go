@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 	"github.com/blossom-ledger/blossom/internal/identity"
+	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/txn"
 )
@@ -319,39 +321,101 @@ func (g *Gateway) evaluateSigned(ctx context.Context, prop *txn.Proposal, peers 
 	return nil, last
 }
 
-// endorseRouted endorses prop on peers; a peer that lacks a private data
-// collection (or is unreachable) is replaced by another member's peer not
-// yet used, once per peer.
+// endorseRouted endorses prop on peers, re-routing around peers that
+// cannot endorse it: a peer answering PRIVATE_DATA_NOT_HELD for a
+// member's implicit collection is replaced by that member's peer (or
+// dropped when that member already endorses: a collection's writes are
+// checked against the collection's policy alone, DESIGN §11); a peer that
+// is unreachable or lacks another collection is replaced by a peer not yet
+// used, once per peer.
 func (g *Gateway) endorseRouted(ctx context.Context, prop *txn.Proposal, peers []string) ([]*pb.ProposalResponse, error) {
-	resp, err := g.cfg.Client.Endorse(ctx, prop, peers)
-	if err == nil || !retryElsewhere(err) {
-		return resp, err
-	}
-	var pe *client.PeerError
-	errors.As(err, &pe)
 	used := map[string]bool{}
 	for _, p := range peers {
 		used[p] = true
 	}
-	for _, alt := range g.cfg.Client.Peers() {
-		if used[alt] {
-			continue
+	for {
+		resp, err := g.cfg.Client.Endorse(ctx, prop, peers)
+		if err == nil || !retryElsewhere(err) || ctx.Err() != nil {
+			return resp, err
 		}
-		next := make([]string, 0, len(peers))
-		for _, p := range peers {
-			if p == pe.Peer {
-				p = alt
-			}
-			next = append(next, p)
+		var pe *client.PeerError
+		errors.As(err, &pe)
+		next, ok := g.reroute(peers, pe, used)
+		if !ok {
+			return nil, err
 		}
-		resp, err2 := g.cfg.Client.Endorse(ctx, prop, next)
-		if err2 == nil || !retryElsewhere(err2) {
-			return resp, err2
-		}
-		used[alt] = true
+		g.log.Info("gateway: re-routing an endorsement", "txId", prop.TxID, "from", pe.Peer, "to", strings.Join(next, ","),
+			"reason", status.Convert(pe.Err).Message())
+		peers = next
 	}
-	return nil, err
 }
+
+// reroute returns peers without the failed peer pe.Peer: replaced by the
+// holder of the collection it lacks, or by an unused peer.
+func (g *Gateway) reroute(peers []string, pe *client.PeerError, used map[string]bool) ([]string, bool) {
+	replacement := ""
+	if holder, ok := g.collectionHolder(pe); ok {
+		for _, p := range g.cfg.Members[holder] {
+			if !used[p] {
+				replacement = p
+				break
+			}
+		}
+		if replacement == "" && !slices.ContainsFunc(peers, func(p string) bool { return slices.Contains(g.cfg.Members[holder], p) }) {
+			return nil, false
+		}
+	} else {
+		for _, alt := range g.cfg.Client.Peers() {
+			if !used[alt] {
+				replacement = alt
+				break
+			}
+		}
+		if replacement == "" {
+			return nil, false
+		}
+	}
+	next := make([]string, 0, len(peers))
+	for _, p := range peers {
+		if p == pe.Peer {
+			if replacement == "" {
+				continue // the holder already endorses
+			}
+			p = replacement
+		}
+		next = append(next, p)
+	}
+	if replacement != "" {
+		used[replacement] = true
+	}
+	return next, len(next) > 0
+}
+
+// collectionHolder returns the member whose implicit collection a
+// PRIVATE_DATA_NOT_HELD answer names.
+func (g *Gateway) collectionHolder(pe *client.PeerError) (string, bool) {
+	st, ok := status.FromError(pe.Err)
+	if !ok || st.Code() != codes.FailedPrecondition {
+		return "", false
+	}
+	coll, ok := strings.CutPrefix(st.Message(), notHeldPrefix)
+	if !ok {
+		return "", false
+	}
+	coll, ok = strings.CutSuffix(coll, ")")
+	if !ok {
+		return "", false
+	}
+	msp, ok := strings.CutPrefix(coll, peer.ImplicitCollectionPrefix)
+	if !ok || len(g.cfg.Members[msp]) == 0 {
+		return "", false
+	}
+	return msp, true
+}
+
+// notHeldPrefix starts a peer's PRIVATE_DATA_NOT_HELD(collection) answer
+// (chaincode.PrivateDataNotHeldError).
+const notHeldPrefix = "PRIVATE_DATA_NOT_HELD("
 
 // custodial prepares a custodial call: the principal's signer, the
 // allow-list check, and the request.

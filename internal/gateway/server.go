@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +18,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
+	"github.com/blossom-ledger/blossom/internal/gateway/binding"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/transport"
@@ -25,6 +26,9 @@ import (
 
 //go:embed openapi.json
 var openAPIDocument []byte
+
+// maxSignInBody bounds a sign-in route's body (the logout form).
+const maxSignInBody = 64 << 10
 
 // DefaultMaxBodyBytes bounds a request body (413 above it).
 const DefaultMaxBodyBytes = 4 << 20
@@ -47,12 +51,43 @@ type Config struct {
 	// (*auth.Authenticator).Authenticate); it puts an auth.Principal into
 	// the request context or refuses the request.
 	Authenticate func(http.Handler) http.Handler
+	// SignIn, when set, is the dashboard's browser sign-in: the gateway
+	// serves its login, callback and logout routes (auth.LoginPath, ...).
+	// The same WebSignIn must be the Authenticate middleware's Web.
+	SignIn *auth.WebSignIn
+	// Binder, when set, enables the administrators' routes: approvals and
+	// disabling users (/api/v1/admin/...).
+	Binder *binding.Service
+	// PublishCRL, when set, publishes a member CA's new CRL (PEM) through
+	// _governance after a disable and returns the config update's
+	// transaction ID (normally governance.Ledger.PublishCRL with an admin
+	// of the member). nil: the disable answers the CRL for an
+	// administrator to publish.
+	PublishCRL func(ctx context.Context, crlPEM []byte) (string, error)
 	// Signers returns the custodial signer of a user by enrollment ID
 	// (normally (*wallet.Wallet).Signer). nil disables custodial calls.
 	Signers func(enrollmentID string) (identity.Signer, error)
 	// Allow decides whether p may call function of chaincode on channel
-	// (nil: DefaultAllow).
+	// (nil: DefaultAllow). Lookups and the event stream show a
+	// transaction's chaincode, function and events only to callers it
+	// allows to call that function (config transactions: chaincode
+	// "_config", function "").
 	Allow func(p *auth.Principal, channel, chaincode, function string) bool
+	// AllowChannel decides whether p may read channel's transactions,
+	// blocks and events (nil: DefaultAllowChannel).
+	AllowChannel func(p *auth.Principal, channel string) bool
+	// Active reports whether an authenticated caller is still allowed in
+	// (normally (*auth.Authenticator).Active); event streams ask it at
+	// every block and heartbeat and end for a disabled user. nil: not
+	// asked.
+	Active func(p *auth.Principal) bool
+	// MaxStreamsPerUser and MaxStreams bound a user's and all callers'
+	// concurrent event streams (0: DefaultMaxStreamsPerUser,
+	// DefaultMaxStreams); Heartbeat is the interval of the streams'
+	// keep-alive comments (0: DefaultHeartbeat).
+	MaxStreamsPerUser int
+	MaxStreams        int
+	Heartbeat         time.Duration
 	// MaxBodyBytes bounds request bodies (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 	// RateLimit is each user's sustained request rate per second and Burst
@@ -66,7 +101,7 @@ type Config struct {
 	Logger   *slog.Logger
 	// Dashboard, if set, builds the handler of every path the API routes
 	// do not match (the member dashboard, package dashboard; nil: a JSON
-	// 404). It receives the gateway's own handler, so that the dashboard
+	// 404). It requires SignIn, whose routes sign its users in. It receives the gateway's own handler, so that the dashboard
 	// calls the API in-process, through the same authentication,
 	// allow-list, rate limit and audit log as any other caller.
 	Dashboard func(api http.Handler) http.Handler
@@ -80,6 +115,12 @@ func DefaultAllow(p *auth.Principal, channel, chaincode, function string) bool {
 		return true
 	}
 	return p.Role != "" && !strings.HasPrefix(chaincode, "_")
+}
+
+// DefaultAllowChannel lets administrators and identities with a
+// blossom.role read every channel the member's peer serves to the gateway.
+func DefaultAllowChannel(p *auth.Principal, channel string) bool {
+	return p.Type == pki.RoleAdmin || p.Role != ""
 }
 
 // Gateway serves the REST API. Use Handler with an HTTPS server whose TLS
@@ -96,6 +137,10 @@ type Gateway struct {
 	registry *prometheus.Registry
 	// routes lists the mux patterns, for the OpenAPI check.
 	routes []string
+	// streams bounds event streams per user; closing ends them.
+	streams   *streamSlots
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New checks cfg and builds the gateway.
@@ -108,6 +153,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Authenticate == nil {
 		return nil, errors.New("gateway: no authentication middleware")
+	}
+	if cfg.Dashboard != nil && cfg.SignIn == nil {
+		return nil, errors.New("gateway: the dashboard needs the browser sign-in (SignIn)")
 	}
 	if len(cfg.Members[cfg.MSPID]) == 0 {
 		return nil, fmt.Errorf("gateway: no peer of the own member %s", cfg.MSPID)
@@ -131,6 +179,18 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Allow == nil {
 		cfg.Allow = DefaultAllow
 	}
+	if cfg.AllowChannel == nil {
+		cfg.AllowChannel = DefaultAllowChannel
+	}
+	if cfg.MaxStreamsPerUser <= 0 {
+		cfg.MaxStreamsPerUser = DefaultMaxStreamsPerUser
+	}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = DefaultMaxStreams
+	}
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -149,7 +209,8 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	g := &Gateway{cfg: cfg, log: cfg.Logger, registry: cfg.Registry, mux: http.NewServeMux()}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, registry: cfg.Registry, mux: http.NewServeMux(),
+		streams: &streamSlots{perUser: cfg.MaxStreamsPerUser, maxTotal: cfg.MaxStreams, count: map[string]int{}}, closing: make(chan struct{})}
 	if cfg.RateLimit > 0 {
 		g.limiter = newRateLimiter(cfg.RateLimit, cfg.Burst, 10000)
 	}
@@ -190,11 +251,24 @@ func (g *Gateway) registerRoutes() {
 	g.handle("GET /metrics", false, promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
 	g.handle("GET /openapi.json", false, http.HandlerFunc(serveOpenAPI))
 	g.handle("GET /api/v1/me", true, http.HandlerFunc(g.me))
+	if g.cfg.SignIn != nil {
+		web := g.cfg.SignIn.Handler()
+		for _, route := range []string{"GET " + auth.LoginPath, "GET " + auth.CallbackPath, "POST " + auth.LogoutPath} {
+			g.handle(route, false, http.MaxBytesHandler(web, maxSignInBody))
+		}
+	}
 	g.handle("POST "+apiChaincode+"evaluate", true, http.HandlerFunc(g.evaluate))
 	g.handle("POST "+apiChaincode+"submit", true, http.HandlerFunc(g.submit))
 	g.handle("POST "+apiChaincode+"proposals/evaluate", true, http.HandlerFunc(g.signedEvaluate))
 	g.handle("POST "+apiChaincode+"proposals/endorse", true, http.HandlerFunc(g.signedEndorse))
 	g.handle("POST /api/v1/channels/{channel}/transactions", true, http.HandlerFunc(g.signedCommit))
+	g.handle("GET /api/v1/channels/{channel}/transactions/{txId}", true, http.HandlerFunc(g.getTransaction))
+	g.handle("GET /api/v1/channels/{channel}/blocks/{number}", true, http.HandlerFunc(g.getBlock))
+	g.handle("GET /api/v1/channels/{channel}/events", true, http.HandlerFunc(g.events))
+	if g.cfg.Binder != nil {
+		g.handle("POST /api/v1/admin/approvals", true, http.HandlerFunc(g.approve))
+		g.handle("POST /api/v1/admin/users/{enrollmentId}/disable", true, http.HandlerFunc(g.disableUser))
+	}
 	if g.cfg.Dashboard != nil {
 		g.mux.Handle("/", g.instrument("dashboard", g.cfg.Dashboard(g.mux)))
 		return
@@ -227,6 +301,10 @@ func (s *statusRecorder) WriteHeader(code int) {
 	}
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (flushes and
+// deadlines of the event stream).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
@@ -316,12 +394,16 @@ type Me struct {
 	// CertificateExpiry is the ledger certificate's NotAfter (RFC 3339),
 	// "" when unknown.
 	CertificateExpiry string `json:"certificateExpiry"`
+	// CSRFToken is the session's CSRF token for a browser session (send
+	// it as the X-CSRF-Token header, or the csrf_token form field, with
+	// every POST, logout included); absent for other callers.
+	CSRFToken string `json:"csrfToken,omitempty"`
 }
 
 func (g *Gateway) me(w http.ResponseWriter, r *http.Request) {
 	p, _ := auth.PrincipalFrom(r.Context())
 	me := Me{EnrollmentID: p.EnrollmentID, MSPID: p.MSPID, Type: string(p.Type), Role: p.Role,
-		Method: string(p.Method), Issuer: p.Issuer, Subject: p.Subject}
+		Method: string(p.Method), Issuer: p.Issuer, Subject: p.Subject, CSRFToken: auth.CSRFToken(p)}
 	cert := p.Certificate
 	if cert == nil && g.cfg.Signers != nil {
 		if s, err := g.cfg.Signers(p.EnrollmentID); err == nil {
@@ -348,7 +430,7 @@ func NewServer(g *Gateway, logger *slog.Logger) *http.Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	return &http.Server{
+	srv := &http.Server{
 		Handler:           g.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -356,4 +438,6 @@ func NewServer(g *Gateway, logger *slog.Logger) *http.Server {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	srv.RegisterOnShutdown(g.Shutdown)
+	return srv
 }

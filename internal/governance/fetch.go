@@ -20,7 +20,15 @@ import (
 // and the ordering service checks against its own configuration.
 func LatestConfig(ctx context.Context, conn grpc.ClientConnInterface, channel string) (*channelconfig.Config, error) {
 	peer := pb.NewPeerClient(conn)
-	newest, err := deliverOne(ctx, peer, channel, &pb.SeekPosition{Kind: &pb.SeekPosition_Newest{Newest: true}})
+	return latestConfig(channel, func(pos *pb.SeekPosition) (*pb.Block, error) {
+		return deliverOne(ctx, peer, channel, pos)
+	})
+}
+
+// latestConfig finds the configuration in force from the newest block and
+// the config block its metadata names, read with fetch.
+func latestConfig(channel string, fetch func(*pb.SeekPosition) (*pb.Block, error)) (*channelconfig.Config, error) {
+	newest, err := fetch(&pb.SeekPosition{Kind: &pb.SeekPosition_Newest{Newest: true}})
 	if err != nil {
 		return nil, err
 	}
@@ -30,7 +38,7 @@ func LatestConfig(ctx context.Context, conn grpc.ClientConnInterface, channel st
 		if last > newest.GetHeader().GetNumber() {
 			return nil, fmt.Errorf("block %d names a later block %d as its last config", newest.GetHeader().GetNumber(), last)
 		}
-		if b, err = deliverOne(ctx, peer, channel, &pb.SeekPosition{Kind: &pb.SeekPosition_Specified{Specified: last}}); err != nil {
+		if b, err = fetch(&pb.SeekPosition{Kind: &pb.SeekPosition_Specified{Specified: last}}); err != nil {
 			return nil, err
 		}
 		if b.GetHeader().GetNumber() != last {

@@ -20,9 +20,10 @@
 // the hashed private state every peer keeps (namespace, collection, key
 // hash -> value hash, version), the private state of the collections this
 // peer's member belongs to (namespace, collection, key -> value, version),
-// the records of private data it misses, and the ledger's meta record
-// (height, last block hash, commit hash, last config block). See
-// CommitResult.Private and ReconcilePrivateData.
+// the records of private data it misses, the block-to-live purge schedule,
+// and the ledger's meta record (height, last block hash, commit hash, last
+// config block). See CommitResult.Private, CommitResult.BlockToLive and
+// ReconcilePrivateData.
 //
 // # Commit point
 //

@@ -21,6 +21,9 @@ import (
 //	'p' ‖ ns ‖ 0x00 ‖ coll ‖ 0x00 ‖ key              private state: uint64 block ‖ uint64 tx ‖ value
 //	'q' ‖ uint64 block ‖ uint64 tx                   private writes staged before the block's commit point
 //	'x' ‖ uint64 block ‖ uint64 tx ‖ ns ‖ 0x00 ‖ coll   private data this peer misses: empty
+//	'r' ‖ uint64 block ‖ uint64 tx ‖ ns ‖ 0x00 ‖ coll   expiry staged before the block's commit point: uint64 block
+//	'e' ‖ uint64 expiry ‖ uint64 block ‖ uint64 tx ‖ ns ‖ 0x00 ‖ coll   purge schedule: SHA-256 key hashes
+//	'u' ‖ ns ‖ 0x00 ‖ coll ‖ 0x00 ‖ SHA-256(key)      purged private value: uint64 block ‖ uint64 tx
 //
 // Integers are big-endian so keys sort numerically. A namespace holds no NUL,
 // so 's' keys sort by (namespace, key).
@@ -35,6 +38,10 @@ const (
 	prefixPrivate = 'p'
 	prefixPending = 'q'
 	prefixMissing = 'x'
+
+	prefixRetention = 'r'
+	prefixSchedule  = 'e'
+	prefixPurged    = 'u'
 )
 
 // MaxTxIDBytes bounds the transaction IDs the tx index records (a txID is 64
@@ -257,10 +264,7 @@ func missingBlockPrefix(number uint64) []byte {
 }
 
 func missingKey(number, tx uint64, ns, coll string) []byte {
-	k := binary.BigEndian.AppendUint64(missingBlockPrefix(number), tx)
-	k = append(k, ns...)
-	k = append(k, 0)
-	return append(k, coll...)
+	return txCollectionKey(prefixMissing, number, tx, ns, coll)
 }
 
 func decodeMissingKey(k []byte) (MissingPrivateData, error) {
@@ -280,9 +284,5 @@ func decodeMissingKey(k []byte) (MissingPrivateData, error) {
 }
 
 func archiveKey(number, tx uint64, ns, coll string) []byte {
-	k := binary.BigEndian.AppendUint64([]byte{prefixArchive}, number)
-	k = binary.BigEndian.AppendUint64(k, tx)
-	k = append(k, ns...)
-	k = append(k, 0)
-	return append(k, coll...)
+	return txCollectionKey(prefixArchive, number, tx, ns, coll)
 }

@@ -56,6 +56,12 @@ type CommitResult struct {
 	// Private holds nothing are recorded as missing (MissingPrivateData).
 	// nil: only collections present in Private are eligible.
 	Eligible func(namespace, collection string) bool
+	// BlockToLive returns a collection's blockToLive n (nil, or 0: keep
+	// its data forever): the private data a transaction of this block b
+	// writes to it, held or missing here, is purged by the commit of
+	// block b+n+1 (ExpiringBlock; Fabric's rule), in that block's own
+	// index batch. The hashed writes stay. See purge.go.
+	BlockToLive func(namespace, collection string) uint64
 }
 
 // Ledger is one channel's ledger on a peer. Commit is serialised; every
@@ -314,7 +320,7 @@ func (l *Ledger) Commit(block *pb.Block, result CommitResult) error {
 		}
 		pvtWrites[i], missing[i] = matchPrivateData(private[i], held, result.Eligible)
 	}
-	if err := l.stagePrivate(number, pvtWrites, missing); err != nil {
+	if err := l.stagePrivate(number, pvtWrites, missing, result.BlockToLive); err != nil {
 		return fmt.Errorf("block %d: stage private data: %w", number, err)
 	}
 	stored := &pb.Block{
@@ -424,7 +430,14 @@ func (l *Ledger) apply(cb *checkedBlock, codes []pb.TxValidationCode, writes [][
 			}
 		}
 	}
+	// Purge first: a key this block rewrites keeps its new value.
+	if err := l.purgeExpired(batch, number); err != nil {
+		return err
+	}
 	if err := l.applyPrivate(batch, number, private); err != nil {
+		return err
+	}
+	if err := l.schedulePurges(batch, number, private); err != nil {
 		return err
 	}
 	next := l.chain

@@ -261,11 +261,11 @@ func decodePendingWrites(b []byte) ([]privateWrite, error) {
 }
 
 // stagePrivate writes, in one synchronous batch, the private data of block
-// number that this peer holds (pending records) and the collections it
-// misses, replacing whatever an earlier, failed attempt staged for the
-// same number. With nothing to stage and nothing left over it writes
-// nothing. Called with commitMu held.
-func (l *Ledger) stagePrivate(number uint64, writes [][]privateWrite, missing [][]collRef) error {
+// number that this peer holds (pending records), the collections it
+// misses, and when each expires (blockToLive), replacing whatever an
+// earlier, failed attempt staged for the same number. With nothing to
+// stage and nothing left over it writes nothing. Called with commitMu held.
+func (l *Ledger) stagePrivate(number uint64, writes [][]privateWrite, missing [][]collRef, btl func(ns, coll string) uint64) error {
 	staged := false
 	for i := range writes {
 		if len(writes[i]) > 0 || len(missing[i]) > 0 {
@@ -297,6 +297,9 @@ func (l *Ledger) stagePrivate(number uint64, writes [][]privateWrite, missing []
 			}
 		}
 	}
+	if err := stageRetention(batch, number, writes, missing, btl); err != nil {
+		return err
+	}
 	// Dirty from here until the block's index batch consumes the staging.
 	l.stageDirty = true
 	if err := l.db.Apply(batch, pebble.Sync); err != nil {
@@ -312,13 +315,16 @@ func clearStaged(batch *pebble.Batch, number uint64) error {
 	if err := batch.DeleteRange(pendingBlockPrefix(number), []byte{prefixPending + 1}, nil); err != nil {
 		return err
 	}
+	if err := batch.DeleteRange(retentionBlockPrefix(number), []byte{prefixRetention + 1}, nil); err != nil {
+		return err
+	}
 	return batch.DeleteRange(missingBlockPrefix(number), []byte{prefixMissing + 1}, nil)
 }
 
 // clearStaleStaging drops, on Open after recovery, what a commit that
 // never reached its commit point staged (blocks from the height on).
 func (l *Ledger) clearStaleStaging() error {
-	for _, p := range [][]byte{pendingBlockPrefix(l.chain.height), missingBlockPrefix(l.chain.height)} {
+	for _, p := range [][]byte{pendingBlockPrefix(l.chain.height), missingBlockPrefix(l.chain.height), retentionBlockPrefix(l.chain.height)} {
 		it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: []byte{p[0] + 1}})
 		if err != nil {
 			return err
@@ -358,15 +364,7 @@ func (l *Ledger) applyPrivate(batch *pebble.Batch, number uint64, hashes [][]Pri
 			}
 		}
 	}
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: pendingBlockPrefix(number), UpperBound: pendingBlockPrefix(number + 1)})
-	if err != nil {
-		return err
-	}
-	defer it.Close()
-	found := false
-	for it.First(); it.Valid(); it.Next() {
-		found = true
-		k := it.Key()
+	return l.consumeRange(batch, pendingBlockPrefix(number), pendingBlockPrefix(number+1), func(k, value []byte) error {
 		if len(k) != 17 {
 			return fmt.Errorf("pending private data key of %d bytes", len(k))
 		}
@@ -374,7 +372,7 @@ func (l *Ledger) applyPrivate(batch *pebble.Batch, number uint64, hashes [][]Pri
 		if v.Tx >= uint64(len(hashes)) {
 			return fmt.Errorf("pending private data for transaction %d of a block of %d", v.Tx, len(hashes))
 		}
-		ws, err := decodePendingWrites(it.Value())
+		ws, err := decodePendingWrites(value)
 		if err != nil {
 			return err
 		}
@@ -392,14 +390,8 @@ func (l *Ledger) applyPrivate(batch *pebble.Batch, number uint64, hashes [][]Pri
 				return err
 			}
 		}
-	}
-	if err := it.Error(); err != nil {
-		return err
-	}
-	if !found {
 		return nil
-	}
-	return batch.DeleteRange(pendingBlockPrefix(number), pendingBlockPrefix(number+1), nil)
+	})
 }
 
 // GetPrivateDataHash returns the SHA-256 of the committed value of the
@@ -410,47 +402,38 @@ func (s StateReader) GetPrivateDataHash(ns, coll string, keyHash []byte) (*Versi
 	if len(keyHash) != sha256.Size {
 		return nil, fmt.Errorf("key hash of %d bytes", len(keyHash))
 	}
-	b, closer, err := s.r.Get(hashedKey(ns, coll, keyHash))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, nil
-	}
+	vv, err := getVersioned(s.r, hashedKey(ns, coll, keyHash))
 	if err != nil {
 		return nil, fmt.Errorf("read private data hash: %w", err)
 	}
-	defer closer.Close()
-	v, vh, err := decodeStateValue(b)
-	if err != nil {
-		return nil, err
-	}
-	return &VersionedValue{Value: append([]byte(nil), vh...), Version: v}, nil
+	return vv, nil
 }
 
 // GetPrivateData returns the committed value of a private key, or nil if the
-// key is absent. If the block hashes say the key has a value this peer does
-// not hold at that version, it returns ErrPrivateDataMissing: never an older
-// value.
+// key is absent. A value purged at its blockToLive is no value (Value nil)
+// at the version the hashed state still holds, so that a read of it
+// validates. If the block hashes say the key has a value this peer does
+// not hold at that version, it returns ErrPrivateDataMissing: never an
+// older value.
 func (s StateReader) GetPrivateData(ns, coll, key string) (*VersionedValue, error) {
 	kh := sha256.Sum256([]byte(key))
 	hashed, err := s.GetPrivateDataHash(ns, coll, kh[:])
 	if err != nil || hashed == nil {
 		return nil, err
 	}
-	b, closer, err := s.r.Get(privateKey(ns, coll, key))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, fmt.Errorf("%s/%s version %d/%d: %w", ns, coll, hashed.Version.Block, hashed.Version.Tx, ErrPrivateDataMissing)
-	}
+	vv, err := getVersioned(s.r, privateKey(ns, coll, key))
 	if err != nil {
 		return nil, fmt.Errorf("read private data: %w", err)
 	}
-	defer closer.Close()
-	v, value, err := decodeStateValue(b)
-	if err != nil {
+	if vv != nil && vv.Version == hashed.Version {
+		return vv, nil
+	}
+	if purged, err := s.purgedAt(ns, coll, kh[:], hashed.Version); err != nil {
 		return nil, err
+	} else if purged {
+		return &VersionedValue{Version: hashed.Version}, nil
 	}
-	if v != hashed.Version {
-		return nil, fmt.Errorf("%s/%s version %d/%d: %w", ns, coll, hashed.Version.Block, hashed.Version.Tx, ErrPrivateDataMissing)
-	}
-	return &VersionedValue{Value: append([]byte(nil), value...), Version: v}, nil
+	return nil, fmt.Errorf("%s/%s version %d/%d: %w", ns, coll, hashed.Version.Block, hashed.Version.Tx, ErrPrivateDataMissing)
 }
 
 // MissingPrivateData lists, oldest first, up to limit (0: all) collections

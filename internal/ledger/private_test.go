@@ -463,7 +463,7 @@ func TestStagedPrivateDataOfAbortedCommit(t *testing.T) {
 			hashes, _ := TxPrivateWriteHashes(env)
 			ws, missing := matchPrivateData(hashes, pvt, nil)
 			l.commitMu.Lock()
-			err := l.stagePrivate(1, [][]privateWrite{ws}, [][]collRef{missing})
+			err := l.stagePrivate(1, [][]privateWrite{ws}, [][]collRef{missing}, nil)
 			l.commitMu.Unlock()
 			if err != nil || len(ws) != 1 {
 				t.Fatalf("stage: %v (%d writes)", err, len(ws))

@@ -35,7 +35,7 @@ func BenchmarkOrdering(b *testing.B) {
 			}
 		}
 		addrs := []string{c.nodes[0].addr, c.nodes[1].addr, c.nodes[2].addr}
-		st := &loadStats{success: map[string]int{}, duplicate: map[string]bool{}}
+		st := newLoadStats()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 		defer cancel()
 		b.ResetTimer()

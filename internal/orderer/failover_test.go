@@ -27,9 +27,14 @@ type loadStats struct {
 	mu        sync.Mutex
 	success   map[string]int // txID -> SUCCESS answers
 	duplicate map[string]bool
+	attempts  map[string]int // txID -> times sent
 	retries   int
 	acked     atomic.Int64 // envelopes answered SUCCESS or DUPLICATE_TXID
 	other     []string     // unexpected answers
+}
+
+func newLoadStats() *loadStats {
+	return &loadStats{success: map[string]int{}, duplicate: map[string]bool{}, attempts: map[string]int{}}
 }
 
 // loadClient broadcasts its envelopes to the orderers, starting with its
@@ -83,7 +88,13 @@ func runStream(ctx context.Context, conn *grpc.ClientConn, envs [][]byte, txIDs 
 				return
 			}
 			env := new(pb.Envelope)
-			if protocol.Unmarshal(envs[i], env, 0) != nil || stream.Send(env) != nil {
+			if protocol.Unmarshal(envs[i], env, 0) != nil {
+				return
+			}
+			st.mu.Lock()
+			st.attempts[txIDs[i]]++
+			st.mu.Unlock()
+			if stream.Send(env) != nil {
 				return
 			}
 			sentIdx <- i
@@ -155,7 +166,7 @@ func TestLeaderKillUnderLoad(t *testing.T) {
 	for i, tn := range c.nodes {
 		addrs[i] = tn.addr
 	}
-	st := &loadStats{success: map[string]int{}, duplicate: map[string]bool{}}
+	st := newLoadStats()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	start := time.Now()
@@ -228,8 +239,12 @@ func TestLeaderKillUnderLoad(t *testing.T) {
 	if len(st.success)+len(st.duplicate) != sent {
 		t.Errorf("%d SUCCESS + %d DUPLICATE_TXID answers for %d envelopes", len(st.success), len(st.duplicate), sent)
 	}
-	// Answers lost with the leader are at most what was in flight then.
-	if len(st.success) < sent/2 {
-		t.Errorf("only %d of %d envelopes were answered SUCCESS", len(st.success), sent)
+	// DUPLICATE_TXID answers only a resubmission: an envelope sent once
+	// is never reported as already ordered. (How many answers are lost
+	// with the leader depends on the machine's speed, not on correctness.)
+	for id := range st.duplicate {
+		if st.attempts[id] < 2 {
+			t.Errorf("transaction %s was sent %d time(s) but answered DUPLICATE_TXID", id, st.attempts[id])
+		}
 	}
 }

@@ -54,7 +54,7 @@ func (c *cluster) sendLoad(t *testing.T, i, n int) {
 	for k := range envs {
 		envs[k], ids[k] = newEnvelope(t, cred, testChannel, 32)
 	}
-	st := &loadStats{success: map[string]int{}, duplicate: map[string]bool{}}
+	st := newLoadStats()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := loadClient(ctx, []string{c.nodes[i].addr}, cred, c.trust, envs, ids, 0, 64, st); err != nil {

@@ -37,6 +37,9 @@ type Channel struct {
 	onConfig func()
 
 	state atomic.Pointer[channelState]
+	// definitions are the chaincode definitions committed through
+	// _lifecycle as of the last committed block.
+	definitions atomic.Pointer[definitionSet]
 
 	intakeMu sync.Mutex // serialises prepare+commit
 	lastTime int64      // timestamp of the last committed block (guarded by intakeMu)
@@ -116,11 +119,16 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 		subs:      make(map[*subscription]struct{}),
 	}
 	c.log = o.log.With("channel", c.id)
-	st, err := newChannelState(cc, number, o.reg)
+	st, err := newChannelState(cc, number)
 	if err != nil {
 		return nil, err
 	}
 	c.state.Store(st)
+	defs, err := loadDefinitions(l.State())
+	if err != nil {
+		return nil, err
+	}
+	c.definitions.Store(defs)
 	return c, nil
 }
 
@@ -248,6 +256,8 @@ type preparedBlock struct {
 	results []validator.TxResult
 	commit  ledger.CommitResult
 	next    *channelState // the new configuration, for a config block
+	// definitionsChanged: the block commits chaincode definitions.
+	definitionsChanged bool
 }
 
 // checkBlock applies the intake checks to block as the next block of the
@@ -327,7 +337,8 @@ func (c *Channel) prepare(block *pb.Block) (*preparedBlock, error) {
 	if err != nil {
 		return nil, err
 	}
-	results, err := c.val.Validate(block, st.validator, st.defs, committedState{c.ledger})
+	defs := c.reg.forMembers(st.validator.Members, c.definitions.Load())
+	results, err := c.val.Validate(block, st.validator, defs, committedState{c.ledger})
 	if err != nil {
 		return nil, fmt.Errorf("block %d: %w", block.Header.Number, err)
 	}
@@ -356,11 +367,13 @@ func (c *Channel) prepare(block *pb.Block) (*preparedBlock, error) {
 		return nil, &errFatal{fmt.Errorf("block %d: %w", block.Header.Number, err)}
 	}
 	p.commit.Eligible = c.memberOf(st.validator.Members)
+	p.commit.BlockToLive = c.collections(st.validator.Members).blockToLive
+	p.definitionsChanged = writesDefinitions(p.commit.Writes)
 	if nextCfg != nil {
 		if p.results[0].Code != pb.TxValidationCode_VALID {
 			return nil, badBlock(block.Header.Number, "config transaction is %s: %s", p.results[0].Code, p.results[0].Reason)
 		}
-		if p.next, err = newChannelState(nextCfg.Proto(), block.Header.Number, c.reg); err != nil {
+		if p.next, err = newChannelState(nextCfg.Proto(), block.Header.Number); err != nil {
 			return nil, &errFatal{err}
 		}
 	}
@@ -396,6 +409,14 @@ func (c *Channel) commit(p *preparedBlock) error {
 		return &errFatal{fmt.Errorf("commit block %d: %w", n, err)}
 	}
 	c.lastTime = p.block.Header.TimestampUnixNano
+	if p.definitionsChanged {
+		defs, err := loadDefinitions(c.ledger.State())
+		if err != nil {
+			return &errFatal{fmt.Errorf("after block %d: %w", n, err)}
+		}
+		c.definitions.Store(defs)
+		c.log.Info("chaincode definitions committed", "block", n, "definitions", defs.summary())
+	}
 	c.afterCommitPrivate(p.results, n+1)
 	if p.next != nil {
 		c.state.Store(p.next)

@@ -20,14 +20,13 @@ type channelState struct {
 	cc         *pb.ChannelConfig // the configuration message; never modified
 	lastConfig uint64            // number of the config block that carries it
 	validator  *validator.Config
-	defs       validator.Definitions
 }
 
 // newChannelState builds the state of configuration cc, carried by config
 // block lastConfig. A configuration this node cannot serve (an unsupported
 // capability level, an invalid configuration) is an error: the channel
 // stops.
-func newChannelState(cc *pb.ChannelConfig, lastConfig uint64, reg *registry) (*channelState, error) {
+func newChannelState(cc *pb.ChannelConfig, lastConfig uint64) (*channelState, error) {
 	cfg, err := channelconfig.New(cc)
 	if err != nil {
 		return nil, fmt.Errorf("configuration of block %d: %w", lastConfig, err)
@@ -49,7 +48,6 @@ func newChannelState(cc *pb.ChannelConfig, lastConfig uint64, reg *registry) (*c
 			// Writes the ledger cannot store are refused while validating.
 			CheckWriteKey: ledger.CheckWriteKey,
 		},
-		defs: reg.forMembers(members),
 	}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/chaincode"
 	"github.com/blossom-ledger/blossom/internal/governance"
+	"github.com/blossom-ledger/blossom/internal/lifecycle"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/policy"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
@@ -15,18 +16,18 @@ import (
 	"github.com/blossom-ledger/blossom/sdk/contract"
 )
 
-// Definition is a chaincode registered on the peer: its name (the state
-// namespace it owns), its endorsement policy and its native
+// Definition is a chaincode registered statically on the peer: its name
+// (the state namespace it owns), its endorsement policy and its native
 // implementation.
 //
-// Registration on the peer is an interim measure until the chaincode
-// lifecycle (a later issue) commits definitions on the ledger, approved by
-// a majority of members. Until then every peer of a channel MUST register
-// the same definitions (the same names, policies and parameters): the
+// Chaincodes are normally defined through the _lifecycle system chaincode
+// (definitions committed on the ledger once a majority of members approved
+// them; see lifecycle.go). Static registration remains for tests and
+// development: every peer of a channel MUST then register the same
+// definitions (the same names, policies and parameters), because the
 // endorsement policies are inputs of validation, so peers that disagree
 // record different validation codes for the same transaction and their
-// commit hashes diverge. The lifecycle will replace this registry with
-// on-ledger definitions read at each block.
+// commit hashes diverge.
 type Definition struct {
 	// Name is the chaincode's name and namespace ([A-Za-z0-9_-], 1 to 64).
 	Name string
@@ -54,9 +55,15 @@ func ImplicitCollection(mspID string) string { return ImplicitCollectionPrefix +
 
 // systemDefinitions are the system chaincodes built into every peer, so
 // every peer defines them identically: `_governance` records governance
-// proposals and admins' signatures on the ledger (internal/governance).
+// proposals and admins' signatures on the ledger (internal/governance);
+// `_lifecycle` records chaincode definition approvals and commits
+// (internal/lifecycle), its "members" parameter supplied per transaction
+// from the configuration in force (txRuntime.params).
 func systemDefinitions() []Definition {
-	return []Definition{{Name: governance.Name, EndorsementPolicy: governance.EndorsementPolicy, Chaincode: governance.New()}}
+	return []Definition{
+		{Name: governance.Name, EndorsementPolicy: governance.EndorsementPolicy, Chaincode: governance.New()},
+		{Name: lifecycle.Name, EndorsementPolicy: lifecycle.EndorsementPolicy, Chaincode: lifecycle.New()},
+	}
 }
 
 // MaxDefinitions bounds the chaincodes a peer registers.
@@ -128,38 +135,51 @@ func (r *registry) params(name string) map[string]string {
 }
 
 // forMembers returns the validator's view of the definitions under a
-// configuration whose members are members.
-func (r *registry) forMembers(members []string) validator.Definitions {
-	return definitionsView{r: r, members: members}
+// configuration whose members are members, with committed the lifecycle
+// definitions in force (nil: none).
+func (r *registry) forMembers(members []string, committed *definitionSet) validator.Definitions {
+	return definitionsView{r: r, committed: committed, members: members}
 }
 
-// definitionsView implements validator.Definitions for one configuration.
+// definitionsView implements validator.Definitions for one block: the
+// static definitions, then the lifecycle definitions committed before the
+// block.
 type definitionsView struct {
-	r       *registry
-	members []string
+	r         *registry
+	committed *definitionSet
+	members   []string
 }
 
 // EndorsementPolicy implements validator.Definitions.
 func (v definitionsView) EndorsementPolicy(namespace string) (*pb.Policy, error) {
-	d, ok := v.r.lookup(namespace)
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", validator.ErrUnknownChaincode, namespace)
+	if d, ok := v.r.lookup(namespace); ok {
+		return d.policy, nil
 	}
-	return d.policy, nil
+	if d, ok := v.committed.lookup(namespace); ok {
+		return d.policy, nil
+	}
+	return nil, fmt.Errorf("%w: %q", validator.ErrUnknownChaincode, namespace)
 }
 
 // CollectionPolicy implements validator.Definitions: a defined chaincode
 // has one implicit collection per current member, endorsed by that
-// member's peers; it has no other collection yet.
+// member's peers, and a committed definition also has its explicit
+// collections, endorsed per their policy.
 func (v definitionsView) CollectionPolicy(namespace, collection string) (*pb.Policy, error) {
-	if _, ok := v.r.lookup(namespace); !ok {
+	_, static := v.r.lookup(namespace)
+	committed, ok := v.committed.lookup(namespace)
+	if !static && !ok {
 		return nil, fmt.Errorf("%w: %q", validator.ErrUnknownChaincode, namespace)
 	}
-	msp, ok := implicitCollectionMember(collection, v.members)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s of chaincode %s", chaincode.ErrUnknownCollection, contract.QuoteKey(collection), namespace)
+	if msp, ok := implicitCollectionMember(collection, v.members); ok {
+		return policy.Signature(policy.SignedBy(msp, string(pki.RolePeer))), nil
 	}
-	return policy.Signature(policy.SignedBy(msp, string(pki.RolePeer))), nil
+	if !static && committed != nil {
+		if p, ok := committed.collections[collection]; ok {
+			return p, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: %s of chaincode %s", chaincode.ErrUnknownCollection, contract.QuoteKey(collection), namespace)
 }
 
 // implicitCollectionMember returns the member whose implicit collection is

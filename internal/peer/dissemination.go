@@ -2,6 +2,9 @@ package peer
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -95,9 +98,9 @@ func (s *privateDataService) Pull(ctx context.Context, req *pb.PrivateDataPullRe
 	}
 	resp := &pb.PrivateDataPullResponse{}
 	size := 0
+	view := ch.collections(st.validator.Members)
 	for _, d := range req.GetDigests() {
-		owner, ok := implicitCollectionMember(d.GetCollection(), st.validator.Members)
-		if !ok || owner != caller.MSPID() {
+		if !view.holds(caller.MSPID(), d.GetNamespace(), d.GetCollection()) {
 			continue
 		}
 		data, err := ch.ledger.PrivateDataOf(d.GetBlock(), d.GetTx(), d.GetNamespace(), d.GetCollection())
@@ -138,50 +141,102 @@ func filterCollections(set *pb.TxPvtReadWriteSet, keep func(ns, coll string) boo
 	return out
 }
 
-// disseminate pushes, in the background, each collection of an endorsed
-// transaction's private writes to the peers (channel config
-// peer_endpoints) of that collection's members, this peer excepted. It is
-// best effort (requiredPeerCount is 0): a peer that misses the data
-// records it missing at commit.
-func (n *Node) disseminate(ch *Channel, txID string, set *pb.TxPvtReadWriteSet) {
+// collKey names a collection of a chaincode.
+type collKey struct{ ns, coll string }
+
+// disseminate pushes each collection of an endorsed transaction's private
+// writes to peers (channel config peer_endpoints) of that collection's
+// members, this peer excepted: every such peer for an implicit
+// collection; for an explicit collection at most its maxPeerCount peers
+// (in endpoint order). When an explicit collection has a requiredPeerCount,
+// disseminate waits for the pushes and fails unless that many peers
+// accepted the collection, so the endorsement is not returned; otherwise
+// the pushes run in the background, best effort (a peer that misses the
+// data records it missing at commit and reconciles it).
+func (n *Node) disseminate(ch *Channel, txID string, set *pb.TxPvtReadWriteSet) error {
 	st := ch.current()
+	view := ch.collections(st.validator.Members)
 	self := ""
 	if n.ln != nil {
 		self = n.ln.Addr().String()
 	}
-	for msp, m := range st.cc.GetMembers() {
-		owns := func(ns, coll string) bool {
-			owner, ok := implicitCollectionMember(coll, st.validator.Members)
-			return ok && owner == msp
-		}
-		part := filterCollections(set, owns)
-		if part == nil {
-			continue
-		}
-		for _, ep := range m.GetPeerEndpoints() {
-			if ep == self {
+	byEndpoint := map[string]map[collKey]bool{}
+	required := map[collKey]int{}
+	for _, ns := range set.GetNsPvtRwsets() {
+		for _, c := range ns.GetCollectionPvtRwsets() {
+			key := collKey{ns.GetNamespace(), c.GetCollection()}
+			members, explicit, ok := view.membersOf(key.ns, key.coll)
+			if !ok {
 				continue
 			}
-			n.wg.Add(1)
-			go func() {
-				defer n.wg.Done()
-				n.pushTo(ch, ep, &pb.PrivateDataPushRequest{ChannelId: ch.ID(), TxId: txID, PvtRwset: part})
-			}()
+			var targets []string
+			for _, msp := range members {
+				for _, ep := range st.cc.GetMembers()[msp].GetPeerEndpoints() {
+					if ep != self && !slices.Contains(targets, ep) {
+						targets = append(targets, ep)
+					}
+				}
+			}
+			if explicit != nil {
+				slices.Sort(targets)
+				targets = targets[:min(len(targets), int(explicit.MaxPeerCount))]
+				if explicit.RequiredPeerCount > 0 {
+					required[key] = int(explicit.RequiredPeerCount)
+				}
+			}
+			for _, ep := range targets {
+				if byEndpoint[ep] == nil {
+					byEndpoint[ep] = map[collKey]bool{}
+				}
+				byEndpoint[ep][key] = true
+			}
 		}
 	}
+	var mu sync.Mutex
+	accepted := map[collKey]int{}
+	var wg sync.WaitGroup
+	for ep, colls := range byEndpoint {
+		part := filterCollections(set, func(ns, coll string) bool { return colls[collKey{ns, coll}] })
+		n.wg.Add(1)
+		wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			defer wg.Done()
+			if n.pushTo(ch, ep, &pb.PrivateDataPushRequest{ChannelId: ch.ID(), TxId: txID, PvtRwset: part}) {
+				mu.Lock()
+				for k := range colls {
+					accepted[k]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	if len(required) == 0 {
+		return nil
+	}
+	wg.Wait()
+	for k, need := range required {
+		if accepted[k] < need {
+			return fmt.Errorf("private data of collection %s of %s reached %d peers, its requiredPeerCount is %d", k.coll, k.ns, accepted[k], need)
+		}
+	}
+	return nil
 }
 
-// pushTo pushes one request to the peer at endpoint.
-func (n *Node) pushTo(ch *Channel, endpoint string, req *pb.PrivateDataPushRequest) {
+// pushTo pushes one request to the peer at endpoint and reports whether
+// the peer accepted it.
+func (n *Node) pushTo(ch *Channel, endpoint string, req *pb.PrivateDataPushRequest) bool {
 	ctx, cancel := context.WithTimeout(n.ctx, pushTimeout)
 	defer cancel()
-	conn, err := transport.Dial(ctx, endpoint, n.peerTLS, transport.WithMaxMessageSize(maxBlockMessage))
+	conn, err := n.peerConns.get(ctx, endpoint, n.peerTLS, n.trust.Manager())
 	if err != nil {
 		ch.log.Warn("private data push: dial failed", "endpoint", endpoint, "tx_id", req.TxId, "err", err)
-		return
+		return false
 	}
-	defer conn.Close()
 	if _, err := pb.NewPrivateDataClient(conn).Push(ctx, req); err != nil {
+		n.peerConns.failed(endpoint, conn, err)
 		ch.log.Warn("private data push refused", "endpoint", endpoint, "tx_id", req.TxId, "err", err)
+		return false
 	}
+	return true
 }

@@ -28,14 +28,19 @@
 //
 // # Chaincode definitions
 //
-// Until the chaincode lifecycle lands, the chaincodes a peer endorses and
-// validates are registered on the peer (Config.Chaincodes) with their
-// endorsement policy text and native implementation. Every peer of a
-// channel must register the same definitions, since endorsement policies
-// are inputs of validation; the lifecycle will replace this with
-// definitions committed on the ledger. Each chaincode has one implicit
-// private collection per member, _implicit_org_<MSP>, endorsed by
-// "<MSP>.peer". The endorser serves private reads of its own member's
+// Chaincodes are defined through the _lifecycle system chaincode, built
+// into every peer with _governance (lifecycle.go): a channel validates
+// each block against the definitions committed before it, and the
+// endorser resolves each invoked chaincode to the definition stored in
+// the snapshot it simulates against, running the definition's package
+// from the packages installed through the admin-only ChaincodeAdmin
+// service (packages.go, wasm) or from Config.NativePackages. Static
+// native registrations (Config.Chaincodes) remain for tests and
+// development; every peer of a channel must then register the same ones,
+// since endorsement policies are inputs of validation. Each chaincode has
+// one implicit private collection per member, _implicit_org_<MSP>,
+// endorsed by "<MSP>.peer", and a committed definition's explicit
+// collections (collections.go). The endorser serves private reads of its own member's
 // collections from the ledger (PRIVATE_DATA_NOT_HELD for other members'),
 // and stores the simulation's private writes in the channel's transient
 // store (fsynced) before answering; at commit the channel hands the

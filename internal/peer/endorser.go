@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -46,6 +47,14 @@ const (
 	// but the peer has not yet received or reconciled the private value
 	// the simulation read (gRPC Unavailable; retry later or elsewhere).
 	CodePrivateDataMissing = "PRIVATE_DATA_MISSING"
+	// CodePrivateDataDissemination: fewer peers than an explicit
+	// collection's requiredPeerCount accepted the private data (gRPC
+	// Unavailable); nothing is endorsed.
+	CodePrivateDataDissemination = "PRIVATE_DATA_DISSEMINATION"
+	// CodeMemberOnly: the creator's member is not a member of an explicit
+	// collection with memberOnlyRead or memberOnlyWrite the transaction
+	// reads or writes (gRPC PermissionDenied).
+	CodeMemberOnly = "MEMBER_ONLY"
 )
 
 // endorser implements pb.EndorserServer for a node.
@@ -96,10 +105,6 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 	if err := checkInvocation(inv); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "%v", err)
 	}
-	def, ok := n.reg.lookup(inv.Chaincode)
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "chaincode %q is not defined on channel %s", inv.Chaincode, ch.ID())
-	}
 	if hdr.MinHeight > ch.Height() {
 		wctx, cancel := context.WithTimeout(ctx, n.cfg.MinHeightWait)
 		h, err := ch.ledger.WaitForHeight(wctx, hdr.MinHeight)
@@ -128,10 +133,23 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		return nil, status.Errorf(codes.Internal, "ledger snapshot: %v", err)
 	}
 	defer snap.Close()
-	reader := &snapshotReader{snap: snap, ledger: ch.ledger, self: n.mspID, members: st.validator.Members}
+	reader := &snapshotReader{snap: snap, ledger: ch.ledger, self: n.mspID, members: st.validator.Members,
+		collections: ch.collections(st.validator.Members), creator: id.MSPID()}
+	// The chaincode definitions in force are those of the snapshot.
+	rt := n.newTxRuntime(ch, st.validator.Members, snap)
+	if _, err := rt.resolve(inv.Chaincode); err != nil {
+		var missing *PackageNotInstalledError
+		switch {
+		case errors.As(err, &missing):
+			return nil, status.Error(codes.FailedPrecondition, missing.Error())
+		case errors.Is(err, chaincode.ErrChaincodeNotFound):
+			return nil, status.Errorf(codes.NotFound, "chaincode %q is not defined on channel %s", inv.Chaincode, ch.ID())
+		}
+		return nil, status.Errorf(codes.Internal, "chaincode %s: %v", inv.Chaincode, err)
+	}
 	sctx, cancel := context.WithTimeout(ctx, n.cfg.SimulationTimeout)
 	defer cancel()
-	res, err := chaincode.Simulate(sctx, n.reg.runtime, reader, &chaincode.Transaction{
+	res, err := chaincode.Simulate(sctx, rt, reader, &chaincode.Transaction{
 		ChannelID:        hdr.ChannelId,
 		TxID:             hdr.TxId,
 		Timestamp:        ts,
@@ -139,14 +157,17 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		CreatorCert:      creator.CertDer,
 		Transient:        prop.Transient,
 		Invocation:       inv,
-		DefinitionParams: n.reg.params,
+		DefinitionParams: rt.params,
 	})
 	if err != nil {
-		return nil, simulationError(err, def.name)
+		return nil, simulationError(err, inv.Chaincode)
 	}
 	if res.Response.Status >= chaincode.StatusErrorThreshold {
-		n.log.Debug("chaincode refused a proposal", "channel", ch.ID(), "chaincode", def.name, "tx_id", hdr.TxId, "status", res.Response.Status)
+		n.log.Debug("chaincode refused a proposal", "channel", ch.ID(), "chaincode", inv.Chaincode, "tx_id", hdr.TxId, "status", res.Response.Status)
 		return &pb.ProposalResponse{Response: res.Response}, nil
+	}
+	if err := checkMemberOnlyWrites(reader.collections, id.MSPID(), res.PvtRWSet); err != nil {
+		return nil, status.Error(codes.PermissionDenied, err.Error())
 	}
 	if res.PvtRWSet != nil && len(res.PvtRWSet.NsPvtRwsets) > 0 {
 		// Durable before the endorsement is returned (DESIGN §11): the
@@ -155,7 +176,9 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 			return nil, status.Errorf(codes.Internal, "store private data: %v", err)
 		}
 		if n.ctx != nil {
-			n.disseminate(ch, hdr.TxId, res.PvtRWSet)
+			if err := n.disseminate(ch, hdr.TxId, res.PvtRWSet); err != nil {
+				return nil, status.Errorf(codes.Unavailable, "%s: %v", CodePrivateDataDissemination, err)
+			}
 		}
 	}
 	resp, err := txn.Endorse(n.signer, protocol.ProposalHash(prop.Header, prop.Invocation), res.Response, res.RWSet, res.Events)
@@ -163,6 +186,25 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		return nil, status.Errorf(codes.Internal, "endorse: %v", err)
 	}
 	return resp, nil
+}
+
+// checkMemberOnlyWrites refuses private writes by a creator of member
+// creator into an explicit memberOnlyWrite collection it is not a member
+// of.
+func checkMemberOnlyWrites(v collectionView, creator string, set *pb.TxPvtReadWriteSet) error {
+	for _, ns := range set.GetNsPvtRwsets() {
+		for _, c := range ns.GetCollectionPvtRwsets() {
+			members, explicit, ok := v.membersOf(ns.GetNamespace(), c.GetCollection())
+			if ok && explicit != nil && explicit.MemberOnlyWrite && !slices.Contains(members, creator) && hasWrites(c) {
+				return fmt.Errorf("%v: %s may not write collection %s of %s (memberOnlyWrite)", errMemberOnly, creator, c.GetCollection(), ns.GetNamespace())
+			}
+		}
+	}
+	return nil
+}
+
+func hasWrites(c *pb.CollectionPvtReadWriteSet) bool {
+	return len(c.GetWrites()) > 0
 }
 
 // checkInvocation bounds an invocation before simulation, so that what
@@ -183,9 +225,14 @@ func checkInvocation(inv *pb.ChaincodeInvocation) error {
 // simulationError maps a failed simulation to a gRPC status.
 func simulationError(err error, cc string) error {
 	var notHeld *chaincode.PrivateDataNotHeldError
+	var missing *PackageNotInstalledError
 	switch {
+	case errors.Is(err, errMemberOnly):
+		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.As(err, &notHeld):
 		return status.Error(codes.FailedPrecondition, notHeld.Error())
+	case errors.As(err, &missing):
+		return status.Errorf(codes.FailedPrecondition, "chaincode %s calls a chaincode this peer cannot run: %v", cc, missing)
 	case errors.Is(err, chaincode.ErrChaincodeNotFound):
 		return status.Errorf(codes.NotFound, "chaincode %s calls a chaincode not defined on this peer: %v", cc, err)
 	case errors.Is(err, ledger.ErrPrivateDataMissing):

@@ -264,7 +264,7 @@ func TestDefinitions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	view := reg.forMembers([]string{"Org1MSP", "Org2MSP"})
+	view := reg.forMembers([]string{"Org1MSP", "Org2MSP"}, nil)
 	if _, err := view.EndorsementPolicy("b"); err == nil {
 		t.Fatal("undefined namespace has a policy")
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/transport"
 	"github.com/blossom-ledger/blossom/internal/validator"
+	"github.com/blossom-ledger/blossom/sdk/contract"
 )
 
 // Config configures a peer node.
@@ -44,10 +45,22 @@ type Config struct {
 	// already in DataDir are opened from there (a genesis block given for
 	// one must be its block 0).
 	GenesisBlocks []*pb.Block
-	// Chaincodes are the chaincode definitions this peer endorses and
-	// validates on every channel. Every peer of a channel must register the
-	// same ones (see Definition).
+	// Chaincodes are static chaincode definitions this peer endorses and
+	// validates on every channel, besides the definitions committed
+	// through _lifecycle. Every peer of a channel must register the same
+	// ones (see Definition); a committed definition of the same name is
+	// ignored. For tests and development.
 	Chaincodes []Definition
+	// NativePackages are native implementations of chaincode packages by
+	// package ID: a committed definition whose package ID is listed here
+	// runs this implementation instead of an installed wasm package. For
+	// tests and development: every peer must give the same implementation
+	// for an ID, or endorsements diverge.
+	NativePackages map[string]contract.Chaincode
+	// WasmCacheDir holds the wasm runtime's compilation cache (""
+	// <DataDir>/chaincodes/cache). Installed packages live in
+	// <DataDir>/chaincodes/packages.
+	WasmCacheDir string
 	// Logger (nil: slog.Default()).
 	Logger *slog.Logger
 	// MaxProposalBytes bounds a signed proposal (0: DefaultMaxProposalBytes).
@@ -80,11 +93,15 @@ type Node struct {
 	mspID  string
 	signer identity.Signer
 	reg    *registry
+	// packages are the installed chaincode packages and their runtime.
+	packages *packageStore
 
 	trust     *transport.TrustSource
 	clientTLS *tls.Config
 	// peerTLS dials other peers (private data dissemination).
 	peerTLS *tls.Config
+	// peerConns caches the connections to other peers.
+	peerConns peerConns
 
 	// simulations bounds concurrent simulations.
 	simulations chan struct{}
@@ -136,9 +153,18 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.WasmCacheDir == "" {
+		cfg.WasmCacheDir = filepath.Join(cfg.DataDir, "chaincodes", "cache")
+	}
+	log := cfg.Logger.With("peer", leaf.Subject.CommonName, "msp", signer.MSPID())
+	packages, err := openPackageStore(context.Background(), filepath.Join(cfg.DataDir, "chaincodes", "packages"), cfg.WasmCacheDir, cfg.SimulationTimeout, log)
+	if err != nil {
+		return nil, err
+	}
 	n = &Node{
 		cfg:         cfg,
-		log:         cfg.Logger.With("peer", leaf.Subject.CommonName, "msp", signer.MSPID()),
+		packages:    packages,
+		log:         log,
 		mspID:       signer.MSPID(),
 		signer:      signer,
 		reg:         reg,
@@ -150,6 +176,7 @@ func New(cfg Config) (n *Node, err error) {
 			for _, c := range n.channels {
 				c.close()
 			}
+			packages.close(context.Background())
 		}
 	}()
 	if err := n.openChannels(validator.New(cfg.ValidationWorkers)); err != nil {
@@ -296,6 +323,7 @@ func (n *Node) Start() error {
 	pb.RegisterEndorserServer(n.grpc, &endorser{node: n})
 	pb.RegisterPeerServer(n.grpc, &peerService{node: n})
 	pb.RegisterPrivateDataServer(n.grpc, &privateDataService{node: n})
+	pb.RegisterChaincodeAdminServer(n.grpc, &chaincodeAdmin{node: n})
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -315,7 +343,7 @@ func (n *Node) Start() error {
 			n.runReconciler(n.ctx, c)
 		}()
 	}
-	n.log.Info("peer serving", "address", ln.Addr().String(), "channels", n.channelIDs(), "chaincodes", n.reg.names())
+	n.log.Info("peer serving", "address", ln.Addr().String(), "channels", n.channelIDs(), "static_chaincodes", n.reg.names(), "installed_packages", n.packages.installed())
 	return nil
 }
 
@@ -347,11 +375,15 @@ func (n *Node) Stop() error {
 			}
 			n.wg.Wait()
 		}
+		n.peerConns.close()
 		var errs []error
 		for _, c := range n.channels {
 			if cerr := c.close(); cerr != nil {
 				errs = append(errs, fmt.Errorf("channel %s: %w", c.id, cerr))
 			}
+		}
+		if perr := n.packages.close(context.Background()); perr != nil {
+			errs = append(errs, fmt.Errorf("chaincode runtime: %w", perr))
 		}
 		err = errors.Join(errs...)
 		n.log.Info("peer stopped")

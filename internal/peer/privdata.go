@@ -16,13 +16,11 @@ import (
 const TransientRetentionBlocks = 1000
 
 // memberOf reports whether this peer's member belongs to collection of
-// namespace ns: in v1 only implicit collections exist, whose one member
-// is their owner.
+// namespace ns (collectionView), under the configuration whose members are
+// members and the definitions committed so far.
 func (c *Channel) memberOf(members []string) func(ns, collection string) bool {
-	return func(ns, collection string) bool {
-		msp, ok := implicitCollectionMember(collection, members)
-		return ok && msp == c.self
-	}
+	v := c.collections(members)
+	return func(ns, collection string) bool { return v.holds(c.self, ns, collection) }
 }
 
 // privateData collects, for each valid transaction of a block that writes

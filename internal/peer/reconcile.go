@@ -7,7 +7,6 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/ledger"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
-	"github.com/blossom-ledger/blossom/internal/transport"
 )
 
 // DefaultReconcileInterval is how often a peer retries pulling the
@@ -48,11 +47,13 @@ func (n *Node) reconcileOnce(ctx context.Context, ch *Channel) {
 	if n.ln != nil {
 		self = n.ln.Addr().String()
 	}
-	// Group the digests by owning member.
+	// Group the digests by member of their collection (an explicit
+	// collection's digest goes to each of its members).
+	view := ch.collections(st.validator.Members)
 	byOwner := map[string][]ledger.MissingPrivateData{}
 	for _, m := range missing {
-		owner, ok := implicitCollectionMember(m.Collection, st.validator.Members)
-		if ok {
+		members, _, _ := view.membersOf(m.Namespace, m.Collection)
+		for _, owner := range members {
 			byOwner[owner] = append(byOwner[owner], m)
 		}
 	}
@@ -81,14 +82,14 @@ func (n *Node) reconcileOnce(ctx context.Context, ch *Channel) {
 func (n *Node) pullFrom(ctx context.Context, ch *Channel, endpoint string, req *pb.PrivateDataPullRequest) int {
 	cctx, cancel := context.WithTimeout(ctx, pushTimeout)
 	defer cancel()
-	conn, err := transport.Dial(cctx, endpoint, n.peerTLS, transport.WithMaxMessageSize(maxBlockMessage))
+	conn, err := n.peerConns.get(cctx, endpoint, n.peerTLS, n.trust.Manager())
 	if err != nil {
 		ch.log.Debug("reconcile: dial failed", "endpoint", endpoint, "err", err)
 		return 0
 	}
-	defer conn.Close()
 	resp, err := pb.NewPrivateDataClient(conn).Pull(cctx, req)
 	if err != nil {
+		n.peerConns.failed(endpoint, conn, err)
 		ch.log.Debug("reconcile: pull refused", "endpoint", endpoint, "err", err)
 		return 0
 	}

@@ -49,7 +49,8 @@ func (s *peerService) reader(ctx context.Context, channelID string) (*Channel, *
 
 // CommitStatus blocks until the transaction is committed on this peer
 // (valid or not) and answers its validation code and block, or fails with
-// the call's deadline (DeadlineExceeded) or cancellation.
+// the call's deadline (DeadlineExceeded) or cancellation. With no_wait it
+// answers at once: NotFound when the transaction is not committed.
 func (s *peerService) CommitStatus(ctx context.Context, req *pb.CommitStatusRequest) (*pb.CommitStatusResponse, error) {
 	if req.GetTxId() == "" || len(req.GetTxId()) > maxTxIDLength {
 		return nil, status.Errorf(codes.InvalidArgument, "transaction ID must be 1 to %d bytes", maxTxIDLength)
@@ -57,6 +58,16 @@ func (s *peerService) CommitStatus(ctx context.Context, req *pb.CommitStatusRequ
 	ch, _, err := s.reader(ctx, req.GetChannelId())
 	if err != nil {
 		return nil, err
+	}
+	if req.GetNoWait() {
+		info, err := ch.ledger.Tx(req.TxId)
+		switch {
+		case errors.Is(err, ledger.ErrNotFound):
+			return nil, status.Error(codes.NotFound, "transaction not committed on this peer")
+		case err != nil:
+			return nil, status.Errorf(codes.Internal, "ledger: %v", err)
+		}
+		return &pb.CommitStatusResponse{Code: info.Code, Block: info.Block}, nil
 	}
 	wctx, cancel := s.node.withStop(ctx)
 	defer cancel()

@@ -1,7 +1,9 @@
 package peer
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/blossom-ledger/blossom/internal/chaincode"
@@ -22,6 +24,10 @@ type snapshotReader struct {
 	ledger  *ledger.Ledger
 	self    string   // this peer's MSP ID
 	members []string // the channel's members, for implicit collections
+	// collections resolves collections (implicit and explicit).
+	collections collectionView
+	// creator is the proposal creator's MSP ID, for memberOnlyRead.
+	creator string
 }
 
 var _ chaincode.StateReader = (*snapshotReader)(nil)
@@ -55,19 +61,26 @@ func (r *snapshotReader) GetHistory(ns, key string) (chaincode.HistoryIterator, 
 	return &historyIterator{it: it, ledger: r.ledger, ns: ns, key: key}, nil
 }
 
-// privateRead classifies a private read: unknown collection, a collection
-// this peer's member is not in (PRIVATE_DATA_NOT_HELD), or nil for one of
-// its own.
+// privateRead classifies a private read: unknown collection, an explicit
+// memberOnlyRead collection the creator's member is not in (errMemberOnly),
+// a collection this peer's member is not in (PRIVATE_DATA_NOT_HELD), or
+// nil for one of its own.
 func (r *snapshotReader) privateRead(ns, collection string) error {
-	msp, ok := implicitCollectionMember(collection, r.members)
+	members, explicit, ok := r.collections.membersOf(ns, collection)
 	switch {
 	case !ok:
 		return fmt.Errorf("%w: %s", chaincode.ErrUnknownCollection, contract.QuoteKey(collection))
-	case msp != r.self:
+	case explicit != nil && explicit.MemberOnlyRead && !slices.Contains(members, r.creator):
+		return fmt.Errorf("%w: %s may not read collection %s of %s (memberOnlyRead)", errMemberOnly, r.creator, collection, ns)
+	case !slices.Contains(members, r.self):
 		return &chaincode.PrivateDataNotHeldError{Namespace: ns, Collection: collection}
 	}
 	return nil
 }
+
+// errMemberOnly is wrapped by a refusal of a memberOnlyRead or
+// memberOnlyWrite collection to a creator of another member.
+var errMemberOnly = errors.New(CodeMemberOnly)
 
 // GetPrivateData serves a key of a collection of this peer's member from
 // the snapshot; a value the block hashes name but this peer misses is an
@@ -85,7 +98,7 @@ func (r *snapshotReader) GetPrivateData(ns, collection, key string) ([]byte, *pb
 
 // GetPrivateDataHash serves the hashed private state every peer keeps.
 func (r *snapshotReader) GetPrivateDataHash(ns, collection string, keyHash []byte) ([]byte, *pb.Version, error) {
-	if _, ok := implicitCollectionMember(collection, r.members); !ok {
+	if _, _, ok := r.collections.membersOf(ns, collection); !ok {
 		return nil, nil, fmt.Errorf("%w: %s", chaincode.ErrUnknownCollection, contract.QuoteKey(collection))
 	}
 	vv, err := r.snap.GetPrivateDataHash(ns, collection, keyHash)

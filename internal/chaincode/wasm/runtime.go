@@ -299,12 +299,17 @@ func (r *Runtime) Define(name, packageID string, limits ccpackage.Limits) error 
 	if p == nil {
 		return fmt.Errorf("chaincode %s: %w: %s", name, ErrNotInstalled, packageID)
 	}
-	resolved := ccpackage.Limits{
-		Fuel:        firstNonZero(limits.Fuel, p.limits.Fuel, DefaultFuel),
-		MemoryBytes: firstNonZero(limits.MemoryBytes, p.limits.MemoryBytes, DefaultMemoryBytes),
-	}
-	r.defs[name] = definition{pkg: p, limits: resolved}
+	r.defs[name] = definition{pkg: p, limits: resolveLimits(limits, p.limits)}
 	return nil
+}
+
+// resolveLimits fills the zero fields of a definition's limits from the
+// package's, then from the defaults.
+func resolveLimits(def, pkg ccpackage.Limits) ccpackage.Limits {
+	return ccpackage.Limits{
+		Fuel:        firstNonZero(def.Fuel, pkg.Fuel, DefaultFuel),
+		MemoryBytes: firstNonZero(def.MemoryBytes, pkg.MemoryBytes, DefaultMemoryBytes),
+	}
 }
 
 func firstNonZero(vs ...uint64) uint64 {
@@ -340,6 +345,33 @@ func (r *Runtime) Invoke(ctx context.Context, stub contract.Stub, name, function
 	case !ok:
 		return nil, fmt.Errorf("%w: %s", chaincode.ErrChaincodeNotFound, name)
 	}
+	return r.run(ctx, stub, name, def, function, args)
+}
+
+// InvokePackage runs function of the installed package packageID as
+// chaincode name under limits (resolved like Define's), without a
+// definition registered by Define: for a caller that resolves the
+// definition in force per transaction (the peer reads it from the
+// snapshot it simulates against). An unknown package is an error wrapping
+// ErrNotInstalled.
+func (r *Runtime) InvokePackage(ctx context.Context, stub contract.Stub, name, packageID string, limits ccpackage.Limits, function string, args [][]byte) (*pb.Response, error) {
+	if err := limits.Validate(); err != nil {
+		return nil, fmt.Errorf("chaincode %s: %w", name, err)
+	}
+	r.mu.RLock()
+	p := r.packages[packageID]
+	closed := r.closed
+	r.mu.RUnlock()
+	switch {
+	case closed:
+		return nil, errClosed
+	case p == nil:
+		return nil, fmt.Errorf("chaincode %s: %w: %s", name, ErrNotInstalled, packageID)
+	}
+	return r.run(ctx, stub, name, definition{pkg: p, limits: resolveLimits(limits, p.limits)}, function, args)
+}
+
+func (r *Runtime) run(ctx context.Context, stub contract.Stub, name string, def definition, function string, args [][]byte) (*pb.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -193,6 +193,27 @@ func (a *Authenticator) fromCertificate(r *http.Request) (*Principal, *refusal) 
 	}, nil
 }
 
+// Active reports whether p is still allowed in: its binding (by issuer and
+// subject, or by certificate serial for certificate clients) has not been
+// disabled since it authenticated. Long-lived requests (the event stream)
+// ask again while they run. A certificate client the binding table does
+// not know stays active; its certificate's revocation ends it through the
+// CRL.
+func (a *Authenticator) Active(p *Principal) bool {
+	if p.Method == MethodCertificate {
+		if p.Certificate == nil {
+			return false
+		}
+		b, err := a.cfg.Binder.BySerial(p.Certificate.SerialNumber.Text(16))
+		if errors.Is(err, binding.ErrNotFound) {
+			return true
+		}
+		return err == nil && b.Status == binding.StatusActive
+	}
+	b, err := a.cfg.Binder.Lookup(p.Issuer, p.Subject)
+	return err == nil && b.Status == binding.StatusActive
+}
+
 // CSRFToken returns the CSRF token of p's session (put it in a hidden
 // CSRFField of every POST form, or send it as CSRFHeader); "" when p did
 // not authenticate with a session.

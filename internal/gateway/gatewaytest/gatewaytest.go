@@ -122,7 +122,7 @@ func Start(t testing.TB, opts Options) *Gateway {
 	}
 	cfg := gateway.Config{
 		MSPID: MSPID, Client: cl, Members: members, Authenticate: authn.Authenticate,
-		Signers: w.Signer, Logger: logger, RateLimit: -1,
+		Signers: w.Signer, Logger: logger, RateLimit: -1, Active: authn.Active, Binder: binder,
 	}
 	if opts.Gateway != nil {
 		opts.Gateway(&cfg)

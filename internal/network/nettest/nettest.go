@@ -1,10 +1,10 @@
 // Package nettest starts whole blossom networks in one test process: N
-// members, each with one Raft orderer and one peer, on 127.0.0.1 with real
-// mutual TLS, real Raft (hashicorp/raft, raft-wal) and real Pebble ledgers
-// under t.TempDir(). The peer, client, chaincode, governance and gateway
+// members, each with one Raft orderer and one or more peers
+// (Options.PeersPerMember), on 127.0.0.1 with real mutual TLS, real Raft
+// (hashicorp/raft, raft-wal) and real Pebble ledgers under t.TempDir(). The peer, client, chaincode, governance and gateway
 // tests share it.
 //
-//	net := nettest.Start(t, nettest.Options{})     // 3 members, channel "blossom", chaincode "kv"
+//	net := nettest.Start(t, nettest.Options{})     // 3 members, channel "blossom", chaincode "kv" (deployed through the lifecycle)
 //	cl := net.Client(t, 0)                          // member 0's client user, own peer first
 //	res, err := cl.Submit(ctx, txn.Request{Chaincode: "kv", Function: "kv:Put",
 //		Args: [][]byte{[]byte("k"), []byte("v")}}, net.PeerNames(0, 1))
@@ -37,27 +37,37 @@ import (
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
 	"github.com/blossom-ledger/blossom/internal/transport"
+	"github.com/blossom-ledger/blossom/sdk/contract"
 )
 
 // DefaultChannel is the channel a network creates unless told otherwise.
 const DefaultChannel = "blossom"
 
-// KVChaincode is the name under which the default definitions register
-// the kvtest chaincode, endorsed by "MAJORITY Endorsement".
+// KVChaincode is the name under which a network defines the kvtest
+// chaincode, endorsed by "MAJORITY Endorsement".
 const KVChaincode = "kv"
 
 // Options shape a network. The zero value is three members, channel
-// "blossom", the kvtest chaincode as "kv" under MAJORITY Endorsement.
+// "blossom", the kvtest chaincode deployed as "kv" under MAJORITY
+// Endorsement through the lifecycle (see Options.Chaincodes).
 type Options struct {
 	// Members is the number of members (0: 3). Member i has MSP ID
 	// "Org<i+1>MSP".
 	Members int
 	// Channel is the channel ID ("": DefaultChannel).
 	Channel string
-	// Chaincodes returns the definitions one peer registers; it is called
-	// once per peer start, so each peer gets its own chaincode instances
-	// (nil: DefaultChaincodes).
+	// Chaincodes returns static definitions one peer registers; it is
+	// called once per peer start, so each peer gets its own chaincode
+	// instances. nil: no static definitions, and Start deploys kvtest as
+	// "kv" through the real lifecycle once the network is up (a MAJORITY
+	// of members' admins approve, member 0's admin commits; the package
+	// KVPackageID runs natively on every peer): Start returns with those
+	// transactions committed on every peer.
 	Chaincodes func() []peer.Definition
+	// NativePackages returns native implementations of chaincode packages
+	// by package ID (peer.Config.NativePackages) for one peer start (nil:
+	// none; committed definitions then run installed wasm packages).
+	NativePackages func() map[string]contract.Chaincode
 	// Mutate adjusts the genesis configuration (batch size and timeout,
 	// policies, ...) before the genesis block is cut.
 	Mutate func(*pb.ChannelConfig)
@@ -66,29 +76,53 @@ type Options struct {
 	RecentTxIDs int
 	// StartupTimeout bounds waiting for the orderers' leader (0: 20 s).
 	StartupTimeout time.Duration
+	// PeersPerMember is the number of peers each member runs (0: 1). Peer
+	// k of a member is named "<MSPID>/peer<k>" in clients; every one is
+	// in the member's peer_endpoints. Member.Peer and the Member.Peer*
+	// fields are peer 0; Member.Peers has them all.
+	PeersPerMember int
 }
 
-// DefaultChaincodes registers kvtest as "kv" under MAJORITY Endorsement.
+// DefaultChaincodes registers kvtest statically as "kv" under MAJORITY
+// Endorsement: for peers started outside the network (a network's own
+// peers run the lifecycle definition of "kv" unless Options.Chaincodes is
+// set), and for networks that want no deployment transactions.
 func DefaultChaincodes() []peer.Definition {
 	return []peer.Definition{{Name: KVChaincode, EndorsementPolicy: "MAJORITY Endorsement", Chaincode: kvtest.New()}}
 }
 
-// Member is one member of a network: its credentials and its two nodes.
+// Member is one member of a network: its credentials and its nodes.
 type Member struct {
 	MSPID string
 	// Admin and User are the member's admin and client identities.
 	Admin, User *testpki.Credential
-	// PeerCred and OrdererCred are the nodes' identities.
+	// PeerCred and OrdererCred are the identities of peer 0 and the
+	// orderer.
 	PeerCred, OrdererCred *testpki.Credential
 	PeerAddr, OrdererAddr string
 	PeerDir, OrdererDir   string
-	// Peer is nil while the peer is stopped.
+	// Peer is peer 0, nil while it is stopped.
 	Peer    *peer.Node
 	Orderer *orderer.Node
+	// Peers are all the member's peers, peer 0 first.
+	Peers []*MemberPeer
 }
 
-// PeerName is the member's peer's name in clients ("Org1MSP/peer0").
-func (m *Member) PeerName() string { return m.MSPID + "/peer0" }
+// MemberPeer is one peer of a member.
+type MemberPeer struct {
+	// Name is the peer's name in clients ("Org1MSP/peer1").
+	Name string
+	Cred *testpki.Credential
+	Addr string
+	Dir  string
+	// Node is nil while the peer is stopped.
+	Node *peer.Node
+}
+
+// PeerName is the name of the member's peer 0 in clients ("Org1MSP/peer0").
+func (m *Member) PeerName() string { return peerName(m.MSPID, 0) }
+
+func peerName(mspID string, k int) string { return fmt.Sprintf("%s/peer%d", mspID, k) }
 
 // Network is a running test network.
 type Network struct {
@@ -102,6 +136,9 @@ type Network struct {
 	Members []*Member
 	Logs    *LogBuffer
 	log     *slog.Logger
+	// wasmCache is the compilation cache every peer of the network
+	// shares, so a package is compiled once per network.
+	wasmCache string
 
 	mu sync.Mutex // guards Members[i].Peer
 }
@@ -119,11 +156,16 @@ func Start(t testing.TB, opts Options) *Network {
 	if opts.Channel == "" {
 		opts.Channel = DefaultChannel
 	}
-	if opts.Chaincodes == nil {
-		opts.Chaincodes = DefaultChaincodes
+	deployKV := opts.Chaincodes == nil
+	if deployKV {
+		opts.Chaincodes = func() []peer.Definition { return nil }
+		opts.NativePackages = withKVPackage(opts.NativePackages)
 	}
 	if opts.StartupTimeout <= 0 {
 		opts.StartupTimeout = 20 * time.Second
+	}
+	if opts.PeersPerMember <= 0 {
+		opts.PeersPerMember = 1
 	}
 	ids := make([]string, opts.Members)
 	for i := range ids {
@@ -139,8 +181,9 @@ func Start(t testing.TB, opts Options) *Network {
 		Policies:   channelconfig.DefaultPolicies(),
 	}
 	ordererLns := make([]net.Listener, opts.Members)
-	peerLns := make([]net.Listener, opts.Members)
+	peerLns := make([][]net.Listener, opts.Members)
 	dir := t.TempDir()
+	n.wasmCache = filepath.Join(dir, "wasm-cache")
 	for i, id := range ids {
 		pm := n.PKI.Member(id)
 		m := &Member{
@@ -153,13 +196,25 @@ func Start(t testing.TB, opts Options) *Network {
 			OrdererDir:  filepath.Join(dir, fmt.Sprintf("orderer%d", i)),
 		}
 		ordererLns[i], m.OrdererAddr = listen(t, "127.0.0.1:0")
-		peerLns[i], m.PeerAddr = listen(t, "127.0.0.1:0")
-		cc.Members[id] = &pb.MemberConfig{
+		mc := &pb.MemberConfig{
 			MspId:             id,
 			RootCerts:         [][]byte{n.PKI.Root.Cert.Raw},
 			IntermediateCerts: [][]byte{pm.CA.Cert.Raw},
-			PeerEndpoints:     []string{m.PeerAddr},
 		}
+		for k := range opts.PeersPerMember {
+			mp := &MemberPeer{Name: peerName(id, k), Cred: m.PeerCred, Dir: m.PeerDir}
+			if k > 0 {
+				mp.Cred = pm.Issue(pki.RolePeer, fmt.Sprintf("peer%d-%d", i, k), nil)
+				mp.Dir = filepath.Join(dir, fmt.Sprintf("peer%d-%d", i, k))
+			}
+			var ln net.Listener
+			ln, mp.Addr = listen(t, "127.0.0.1:0")
+			peerLns[i] = append(peerLns[i], ln)
+			mc.PeerEndpoints = append(mc.PeerEndpoints, mp.Addr)
+			m.Peers = append(m.Peers, mp)
+		}
+		m.PeerAddr = m.Peers[0].Addr
+		cc.Members[id] = mc
 		cc.Orderer.Consenters = append(cc.Orderer.Consenters, &pb.Consenter{
 			Id: m.OrdererCred.Cert.Subject.CommonName, MspId: id, Address: m.OrdererAddr, CertDer: m.OrdererCred.Cert.Raw,
 		})
@@ -189,9 +244,14 @@ func Start(t testing.TB, opts Options) *Network {
 		m.Orderer = node
 	}
 	for i := range n.Members {
-		n.startPeer(i, peerLns[i])
+		for k, ln := range peerLns[i] {
+			n.startPeer(i, k, ln)
+		}
 	}
 	n.WaitForOrderingService(opts.StartupTimeout)
+	if deployKV {
+		n.deployKV()
+	}
 	return n
 }
 
@@ -204,71 +264,97 @@ func listen(t testing.TB, addr string) (net.Listener, string) {
 	return ln, ln.Addr().String()
 }
 
-func (n *Network) startPeer(i int, ln net.Listener) {
+func (n *Network) startPeer(i, k int, ln net.Listener) {
 	n.t.Helper()
-	m := n.Members[i]
-	node, err := peer.New(peer.Config{
-		DataDir:       m.PeerDir,
+	mp := n.Members[i].Peers[k]
+	cfg := peer.Config{
+		DataDir:       mp.Dir,
 		Listener:      ln,
-		Certificate:   m.PeerCred.TLS,
+		Certificate:   mp.Cred.TLS,
 		GenesisBlocks: []*pb.Block{n.Genesis},
 		Chaincodes:    n.opts.Chaincodes(),
+		WasmCacheDir:  n.wasmCache,
 		Logger:        n.log,
-	})
+	}
+	if n.opts.NativePackages != nil {
+		cfg.NativePackages = n.opts.NativePackages()
+	}
+	node, err := peer.New(cfg)
 	if err != nil {
 		ln.Close()
-		n.t.Fatalf("nettest: peer %d: %v", i, err)
+		n.t.Fatalf("nettest: peer %s: %v", mp.Name, err)
 	}
 	if err := node.Start(); err != nil {
 		node.Stop()
-		n.t.Fatalf("nettest: start peer %d: %v", i, err)
+		n.t.Fatalf("nettest: start peer %s: %v", mp.Name, err)
 	}
-	n.mu.Lock()
-	m.Peer = node
-	n.mu.Unlock()
+	n.setPeer(i, k, node)
 }
 
-// StopPeer stops member i's peer (its ledger stays on disk).
-func (n *Network) StopPeer(i int) {
-	n.t.Helper()
-	n.mu.Lock()
-	node := n.Members[i].Peer
-	n.Members[i].Peer = nil
-	n.mu.Unlock()
-	if node == nil {
-		n.t.Fatalf("nettest: peer %d is not running", i)
-	}
-	if err := node.Stop(); err != nil {
-		n.t.Fatalf("nettest: stop peer %d: %v", i, err)
-	}
-}
-
-// RestartPeer starts member i's stopped peer again on the same directory
-// and address; it catches up from the orderers.
-func (n *Network) RestartPeer(i int) {
-	n.t.Helper()
-	ln, _ := listen(n.t, n.Members[i].PeerAddr)
-	n.startPeer(i, ln)
-}
-
-// Peer returns member i's running peer (nil if stopped).
-func (n *Network) Peer(i int) *peer.Node {
+// setPeer records member i's peer k as node (nil: stopped).
+func (n *Network) setPeer(i, k int, node *peer.Node) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.Members[i].Peer
+	n.Members[i].Peers[k].Node = node
+	if k == 0 {
+		n.Members[i].Peer = node
+	}
 }
 
-// PeerChannel returns member i's peer's channel; it fails the test if the
-// peer is stopped.
-func (n *Network) PeerChannel(i int) *peer.Channel {
+// StopPeer stops member i's peer 0 (its ledger stays on disk).
+func (n *Network) StopPeer(i int) { n.t.Helper(); n.StopMemberPeer(i, 0) }
+
+// StopMemberPeer stops member i's peer k (its ledger stays on disk).
+func (n *Network) StopMemberPeer(i, k int) {
 	n.t.Helper()
-	p := n.Peer(i)
+	node := n.MemberPeer(i, k)
+	n.setPeer(i, k, nil)
+	if node == nil {
+		n.t.Fatalf("nettest: peer %s is not running", n.Members[i].Peers[k].Name)
+	}
+	if err := node.Stop(); err != nil {
+		n.t.Fatalf("nettest: stop peer %s: %v", n.Members[i].Peers[k].Name, err)
+	}
+}
+
+// RestartPeer starts member i's stopped peer 0 again on the same
+// directory and address; it catches up from the orderers.
+func (n *Network) RestartPeer(i int) { n.t.Helper(); n.RestartMemberPeer(i, 0) }
+
+// RestartMemberPeer starts member i's stopped peer k again on the same
+// directory and address; it catches up from the orderers.
+func (n *Network) RestartMemberPeer(i, k int) {
+	n.t.Helper()
+	ln, _ := listen(n.t, n.Members[i].Peers[k].Addr)
+	n.startPeer(i, k, ln)
+}
+
+// Peer returns member i's running peer 0 (nil if stopped).
+func (n *Network) Peer(i int) *peer.Node { return n.MemberPeer(i, 0) }
+
+// MemberPeer returns member i's running peer k (nil if stopped).
+func (n *Network) MemberPeer(i, k int) *peer.Node {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.Members[i].Peers[k].Node
+}
+
+// PeerChannel returns member i's peer 0's channel; it fails the test if
+// the peer is stopped.
+func (n *Network) PeerChannel(i int) *peer.Channel { n.t.Helper(); return n.MemberPeerChannel(i, 0) }
+
+// MemberPeerChannel returns member i's peer k's channel; it fails the
+// test if the peer is stopped.
+func (n *Network) MemberPeerChannel(i, k int) *peer.Channel {
+	n.t.Helper()
+	name := n.Members[i].Peers[k].Name
+	p := n.MemberPeer(i, k)
 	if p == nil {
-		n.t.Fatalf("nettest: peer %d is stopped", i)
+		n.t.Fatalf("nettest: peer %s is stopped", name)
 	}
 	ch, ok := p.Channel(n.Channel)
 	if !ok {
-		n.t.Fatalf("nettest: peer %d has no channel %s", i, n.Channel)
+		n.t.Fatalf("nettest: peer %s has no channel %s", name, n.Channel)
 	}
 	return ch
 }
@@ -283,8 +369,8 @@ func (n *Network) PeerNames(members ...int) []string {
 }
 
 // ClientConfig returns a client configuration for member i acting as
-// cred (nil: the member's user): every peer (member i's first) and every
-// orderer (member i's first).
+// cred (nil: the member's user): every peer 0 (member i's first), then
+// the other peers, and every orderer (member i's first).
 func (n *Network) ClientConfig(i int, cred *testpki.Credential) client.Config {
 	if cred == nil {
 		cred = n.Members[i].User
@@ -294,6 +380,11 @@ func (n *Network) ClientConfig(i int, cred *testpki.Credential) client.Config {
 		m := n.Members[(i+k)%len(n.Members)]
 		cfg.Peers = append(cfg.Peers, client.Endpoint{Name: m.PeerName(), Address: m.PeerAddr})
 		cfg.Orderers = append(cfg.Orderers, client.Endpoint{Name: m.MSPID + "/orderer0", Address: m.OrdererAddr})
+	}
+	for _, m := range n.Members {
+		for _, mp := range m.Peers[1:] {
+			cfg.Peers = append(cfg.Peers, client.Endpoint{Name: mp.Name, Address: mp.Addr})
+		}
 	}
 	return cfg
 }
@@ -337,12 +428,14 @@ func (n *Network) WaitForHeight(t testing.TB, height uint64, timeout time.Durati
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	for i := range n.Members {
-		if n.Peer(i) == nil {
-			continue
-		}
-		if h, err := n.PeerChannel(i).Ledger().WaitForHeight(ctx, height); err != nil {
-			t.Fatalf("nettest: peer %d at height %d, want %d: %v", i, h, height, err)
+	for i, m := range n.Members {
+		for k, mp := range m.Peers {
+			if n.MemberPeer(i, k) == nil {
+				continue
+			}
+			if h, err := n.MemberPeerChannel(i, k).Ledger().WaitForHeight(ctx, height); err != nil {
+				t.Fatalf("nettest: peer %s at height %d, want %d: %v", mp.Name, h, height, err)
+			}
 		}
 	}
 }
@@ -376,9 +469,11 @@ func (n *Network) OrdererHeight(i int) uint64 {
 }
 
 func (n *Network) stop() {
-	for i := range n.Members {
-		if p := n.Peer(i); p != nil {
-			p.Stop()
+	for i, m := range n.Members {
+		for k := range m.Peers {
+			if p := n.MemberPeer(i, k); p != nil {
+				p.Stop()
+			}
 		}
 	}
 	for _, m := range n.Members {

@@ -390,9 +390,12 @@ func (*DeliverResponse_Block) isDeliverResponse_Kind() {}
 
 // CommitStatusRequest asks a peer for a transaction's commit outcome.
 type CommitStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	ChannelId     string                 `protobuf:"bytes,1,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
-	TxId          string                 `protobuf:"bytes,2,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	ChannelId string                 `protobuf:"bytes,1,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
+	TxId      string                 `protobuf:"bytes,2,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	// no_wait: answer NOT_FOUND at once when the transaction is not committed
+	// instead of waiting for it (lookups).
+	NoWait        bool `protobuf:"varint,3,opt,name=no_wait,json=noWait,proto3" json:"no_wait,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -439,6 +442,13 @@ func (x *CommitStatusRequest) GetTxId() string {
 		return x.TxId
 	}
 	return ""
+}
+
+func (x *CommitStatusRequest) GetNoWait() bool {
+	if x != nil {
+		return x.NoWait
+	}
+	return false
 }
 
 // CommitStatusResponse is the validation code a peer recorded for a
@@ -629,11 +639,12 @@ const file_blossom_v1_services_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x0e2\x12.blossom.v1.StatusH\x00R\x06status\x12)\n" +
 	"\x05block\x18\x02 \x01(\v2\x11.blossom.v1.BlockH\x00R\x05block\x12\x12\n" +
 	"\x04info\x18\x03 \x01(\tR\x04infoB\x06\n" +
-	"\x04kind\"I\n" +
+	"\x04kind\"b\n" +
 	"\x13CommitStatusRequest\x12\x1d\n" +
 	"\n" +
 	"channel_id\x18\x01 \x01(\tR\tchannelId\x12\x13\n" +
-	"\x05tx_id\x18\x02 \x01(\tR\x04txId\"^\n" +
+	"\x05tx_id\x18\x02 \x01(\tR\x04txId\x12\x17\n" +
+	"\ano_wait\x18\x03 \x01(\bR\x06noWait\"^\n" +
 	"\x14CommitStatusResponse\x120\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x1c.blossom.v1.TxValidationCodeR\x04code\x12\x14\n" +
 	"\x05block\x18\x02 \x01(\x04R\x05block\"3\n" +

@@ -1,0 +1,76 @@
+package client_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/network/nettest"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+)
+
+func TestBlocksAndTxStatus(t *testing.T) {
+	net := nettest.Start(t, nettest.Options{})
+	ctx := testContext(t, 60*time.Second)
+	cl := net.Client(t, 0)
+	res, err := cl.Submit(ctx, kv("kv:Put", "k", "v"), net.PeerNames(0, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("transaction status", func(t *testing.T) {
+		st, err := cl.TxStatus(ctx, "", "", res.TxID)
+		if err != nil || st.Code != pb.TxValidationCode_VALID || st.Block != res.Block {
+			t.Fatalf("status %+v, %v", st, err)
+		}
+		// Not committed: NotFound at once (a waiting peer would end with
+		// the context's deadline instead).
+		_, err = cl.TxStatus(ctx, "", "", strings.Repeat("0", 64))
+		if !errors.Is(err, client.ErrNotFound) || ctx.Err() != nil {
+			t.Fatalf("unknown transaction: %v", err)
+		}
+	})
+
+	t.Run("block", func(t *testing.T) {
+		b, err := cl.Block(ctx, net.Members[1].PeerName(), "", res.Block)
+		if err != nil || b.Header.Number != res.Block || len(b.Metadata.ValidationCodes) != len(b.Data.Envelopes) {
+			t.Fatalf("block %d: %v", res.Block, err)
+		}
+		if _, err := cl.Block(ctx, "", "", res.Block+100); !errors.Is(err, client.ErrNotFound) {
+			t.Fatalf("a block not committed: %v", err)
+		}
+		var de *client.DeliverError
+		if _, err := cl.Block(ctx, "", "nochannel", 0); !errors.As(err, &de) || de.Status != pb.Status_NOT_FOUND {
+			t.Fatalf("unknown channel: %v", err)
+		}
+	})
+
+	t.Run("deliver follows new blocks", func(t *testing.T) {
+		got := make(chan uint64, 16)
+		stop := res.Block + 1
+		done := make(chan error, 1)
+		go func() {
+			done <- cl.Deliver(ctx, "", "", res.Block, &stop, false, func(b *pb.Block) error {
+				got <- b.Header.Number
+				return nil
+			})
+		}()
+		next, err := cl.Submit(ctx, kv("kv:Put", "k2", "v"), net.PeerNames(0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("deliver: %v", err)
+		}
+		close(got)
+		var numbers []uint64
+		for n := range got {
+			numbers = append(numbers, n)
+		}
+		if len(numbers) != 2 || numbers[0] != res.Block || numbers[1] != res.Block+1 || next.Block < res.Block+1 {
+			t.Fatalf("delivered %v (next tx in block %d)", numbers, next.Block)
+		}
+	})
+}
