@@ -83,6 +83,15 @@ func (a *apiRecorder) Write(b []byte) (int, error) {
 	return a.body.Write(b)
 }
 
+// failure is the code and message of the API's refusal.
+func (a *apiRecorder) failure() (code, message string) {
+	var e auth.ErrorBody
+	if json.Unmarshal(a.body.Bytes(), &e) == nil && e.Error.Code != "" {
+		return e.Error.Code, e.Error.Message
+	}
+	return "ERROR", fmt.Sprintf("the gateway answered %d", a.status)
+}
+
 // invoke runs c through the gateway's API as the signed-in user ("submit"
 // or "evaluate").
 func (d *Dashboard) invoke(s *session, op string, c call) outcome {
@@ -116,12 +125,7 @@ func (d *Dashboard) invoke(s *session, op string, c call) outcome {
 	}
 	o.Status = rec.status
 	if rec.status != http.StatusOK {
-		var e auth.ErrorBody
-		if json.Unmarshal(rec.body.Bytes(), &e) == nil && e.Error.Code != "" {
-			o.Code, o.Message = e.Error.Code, e.Error.Message
-		} else {
-			o.Code, o.Message = "ERROR", fmt.Sprintf("the gateway answered %d", rec.status)
-		}
+		o.Code, o.Message = rec.failure()
 		return o
 	}
 	switch op {

@@ -164,6 +164,19 @@ func (tb *tab) waitText(sel, want string) {
 	}
 }
 
+// waitStream waits until the page's live region follows the gateway's
+// event stream (live.js marks it data-stream="open").
+func (tb *tab) waitStream() {
+	tb.b.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
+	defer cancel()
+	expr := `document.getElementById("live").dataset.stream === "open"`
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(25*time.Second))); err != nil {
+		tb.b.t.Fatalf("%s: the event stream never opened (data-stream %q): %v", tb.who,
+			evaluate[string](tb, `document.getElementById("live").dataset.stream || ""`), err)
+	}
+}
+
 // reloadUntil reloads path until sel contains want: what another member
 // committed reaches this member's peer a moment later.
 func (tb *tab) reloadUntil(path, sel, want string) {
@@ -288,6 +301,18 @@ func (tb *tab) cookies() []*network.Cookie {
 
 var orderIDPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
+var outcomeTxID = regexp.MustCompile(`\(transaction ([0-9a-f]{64})\)`)
+
+// txIDIn is the transaction ID an action's outcome names.
+func txIDIn(t *testing.T, outcome string) string {
+	t.Helper()
+	m := outcomeTxID.FindStringSubmatch(outcome)
+	if m == nil {
+		t.Fatalf("the outcome %q names no transaction", outcome)
+	}
+	return m[1]
+}
+
 // TestAcquisitionJourneyInBrowsers drives the dashboards of an agency and
 // the service provider in headless Chromium: the License Owner adds an
 // asset and changes its end date, then a lease: quote,
@@ -307,11 +332,11 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	tpoc := b.signIn(agency, "tpoc")
 	tpoc.waitText("#cert-expiry", "Your ledger certificate expires on")
 	tpoc.shot("agency-tpoc-signed-in")
-	if got := tpoc.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium" {
+	if got := tpoc.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium|Ledger" {
 		t.Errorf("agency TPOC menu %q", got)
 	}
 	spACQ := b.signIn(sp, "acq")
-	if got := spACQ.nav(); got != "Home|Catalog|Orders|Audit|Consortium" {
+	if got := spACQ.nav(); got != "Home|Catalog|Orders|Audit|Consortium|Ledger" {
 		t.Errorf("service provider ACQ menu %q", got)
 	}
 
@@ -366,15 +391,33 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	}
 
 	tpoc.open(orderPath) // stays open: it updates by itself
+	tpoc.waitStream()
 
 	// 2. The service provider's ACQ sees the request and sends the quote.
 	spACQ.open("/orders")
 	spACQ.waitText(`tr[data-order="`+orderID+`"] .status`, "QUOTE_REQUESTED")
 	spACQ.open(orderPath)
 	spACQ.run(chromedp.SetValue(chromedp.ID("sq-price"), "250"))
-	spACQ.submit("#send-quote")
+	quoteTx := txIDIn(t, spACQ.submit("#send-quote"))
 	spACQ.waitText("#order-status", "QUOTE_RECEIVED")
 	spACQ.shot("sp-quote-sent")
+
+	// The quote's transaction in the ledger explorer: found by its ID,
+	// VALID, in its block; an unknown ID is not found.
+	spACQ.open("/ledger")
+	spACQ.run(chromedp.SetValue(chromedp.ID("lq"), quoteTx))
+	spACQ.navigate(chromedp.Click(chromedp.CSS(`#ledger-search button[type=submit]`)))
+	if code, fn := spACQ.text("#tx-code"), spACQ.text("#tx-function"); code != "VALID" || !strings.Contains(fn, "order:SendQuote") {
+		t.Errorf("transaction %s shows %q %q, want VALID order:SendQuote", quoteTx, code, fn)
+	}
+	spACQ.navigate(chromedp.Click(chromedp.ID("tx-block")))
+	spACQ.waitText(`#transactions tr[data-tx="`+quoteTx+`"]`, "VALID")
+	spACQ.open("/ledger/transactions/" + strings.Repeat("0", 64))
+	spACQ.waitText("#error-message", "is not on the ledger")
+	// The explorer's newest blocks follow the event stream.
+	spACQ.open("/ledger")
+	spACQ.waitStream()
+	spACQ.shot("sp-ledger")
 
 	// 3. The agency's open page updates by itself; the TPOC places the order.
 	tpoc.waitText("#order-status", "QUOTE_RECEIVED")
@@ -382,10 +425,12 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	tpoc.submit("#initiate-order")
 	tpoc.waitText("#order-status", "INITIATED")
 	tpoc.shot("agency-order-initiated")
+	spACQ.waitText("#blocks", "order:InitiateOrder: VALID")
+	spACQ.open(orderPath)
 
 	// 4. The agency's ACQ approves it.
 	agencyACQ := b.signIn(agency, "acq")
-	if got := agencyACQ.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium" {
+	if got := agencyACQ.nav(); got != "Home|Catalog|Orders|My licenses|Audit|Consortium|Ledger" {
 		t.Errorf("agency ACQ menu %q", got)
 	}
 	agencyACQ.open(orderPath)
@@ -516,7 +561,7 @@ func TestOnboardingJourneyInBrowsers(t *testing.T) {
 	})
 	admin := b.signIn(c.Gateways[spMSP], "ao")
 	newcomer := b.signIn(c.Gateways[newcomeMSP], "ao")
-	if got := newcomer.nav(); got != "Home|Onboarding and votes|Audit|Consortium" {
+	if got := newcomer.nav(); got != "Home|Onboarding and votes|Audit|Consortium|Ledger" {
 		t.Errorf("Authorizing Official menu %q", got)
 	}
 	account := `tr[data-account="` + newcomeMSP + `"] .status`

@@ -214,7 +214,9 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 	cl := n.ConnectClient(t, n.ClientConfig(idx, gwCred))
 	dash, err := dashboard.New(dashboard.Config{
 		MSPID: msp, AdminMSP: spMSP, Authenticate: authn.Authenticate,
-		Client: cl, LiveRefresh: 500 * time.Millisecond, Logger: logger,
+		// Polling only while no event stream is open, and too rarely for
+		// the tests' waits: pages must follow the gateway's event stream.
+		Client: cl, LiveRefresh: 10 * time.Minute, Logger: logger,
 	})
 	if err != nil {
 		t.Fatal(err)

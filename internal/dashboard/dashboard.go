@@ -59,7 +59,9 @@ type Config struct {
 	// gateway's own client).
 	Client *client.Client
 	// LiveRefresh is how often a page polls for changes of its live
-	// region (0: DefaultLiveRefresh; negative: never).
+	// region while the gateway's event stream is not open (0:
+	// DefaultLiveRefresh; negative: no live updates at all). With the
+	// stream open, the region refreshes on each new block instead.
 	LiveRefresh time.Duration
 	// Version is shown in the footer.
 	Version string
@@ -126,11 +128,13 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"pathEscape": url.PathEscape,
+	"inc":        func(n uint64) uint64 { return n + 1 },
+	"dec":        func(n uint64) uint64 { return n - 1 },
 }
 
 // pageNames are the page templates; each defines "title" and "content"
 // and is rendered inside layout.html.
-var pageNames = []string{"landing", "home", "catalog", "asset", "orders", "order", "licenses", "governance", "audit", "network", "error"}
+var pageNames = []string{"landing", "home", "catalog", "asset", "orders", "order", "licenses", "governance", "audit", "network", "ledger", "error"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html")
@@ -164,6 +168,9 @@ func (d *Dashboard) Handler(api http.Handler) http.Handler {
 	page("GET /governance", d.governance)
 	page("GET /audit", d.audit)
 	page("GET /network", d.network)
+	page("GET /ledger", d.ledger)
+	page("GET /ledger/blocks/{number}", d.ledgerBlock)
+	page("GET /ledger/transactions/{txId}", d.ledgerTx)
 	mux.Handle("POST /act/{action}", d.signedIn(api, false, d.act))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		d.renderError(w, r, nil, http.StatusNotFound, "There is no such page.")
@@ -320,8 +327,10 @@ type view struct {
 	// LiveHash identifies the live region's content; the refresh script
 	// swaps the region only when it changed.
 	LiveHash string
-	// Refresh is the live region's polling period in ms (0: off).
+	// Refresh is the live region's polling period in ms (0: off); Events
+	// the gateway's event stream that drives it instead while open.
 	Refresh int64
+	Events  string
 }
 
 // render writes page with data; a request with the X-Dashboard-Live
@@ -339,6 +348,7 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, s *session, s
 	}
 	if s != nil && d.cfg.LiveRefresh > 0 {
 		v.Refresh = d.cfg.LiveRefresh.Milliseconds()
+		v.Events = "/api/v1/channels/" + url.PathEscape(d.cfg.Channel) + "/events"
 	}
 	var content, buf bytes.Buffer
 	err := d.pages[page].ExecuteTemplate(&content, "content", v)

@@ -6,11 +6,13 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/blossom-ledger/blossom/chaincode/asset"
 	"github.com/blossom-ledger/blossom/chaincode/authorization"
+	"github.com/blossom-ledger/blossom/internal/gateway"
 )
 
 func TestSWIDTagID(t *testing.T) {
@@ -220,15 +222,15 @@ func TestRoleMenusAndActions(t *testing.T) {
 		menu    string
 		actions []string
 	}{
-		RoleTPOC + "@agency": {"Home|Catalog|Orders|My licenses|Audit|Consortium", []string{"delete-swid", "initiate-order", "initiate-return", "report-swid", "request-quote"}},
-		RoleACQ + "@agency":  {"Home|Catalog|Orders|My licenses|Audit|Consortium", []string{"approve-order", "deny-order"}},
-		RoleAO + "@agency":   {"Home|Onboarding and votes|Audit|Consortium", governance},
-		RoleLO + "@agency":   {"Home|Audit|Consortium", nil},
+		RoleTPOC + "@agency": {"Home|Catalog|Orders|My licenses|Audit|Consortium|Ledger", []string{"delete-swid", "initiate-order", "initiate-return", "report-swid", "request-quote"}},
+		RoleACQ + "@agency":  {"Home|Catalog|Orders|My licenses|Audit|Consortium|Ledger", []string{"approve-order", "deny-order"}},
+		RoleAO + "@agency":   {"Home|Onboarding and votes|Audit|Consortium|Ledger", governance},
+		RoleLO + "@agency":   {"Home|Audit|Consortium|Ledger", nil},
 		"@agency":            {"Home|Audit|Consortium", nil},
-		RoleACQ + "@sp":      {"Home|Catalog|Orders|Audit|Consortium", []string{"allocate", "process-return", "send-licenses", "send-quote"}},
-		RoleLO + "@sp":       {"Home|Catalog|Orders|Audit|Consortium", []string{"add-asset", "add-licenses", "remove-licenses", "update-end-date"}},
-		RoleAO + "@sp":       {"Home|Onboarding and votes|Audit|Consortium", append([]string{"update-mou"}, governance...)},
-		RoleTPOC + "@sp":     {"Home|Audit|Consortium", nil},
+		RoleACQ + "@sp":      {"Home|Catalog|Orders|Audit|Consortium|Ledger", []string{"allocate", "process-return", "send-licenses", "send-quote"}},
+		RoleLO + "@sp":       {"Home|Catalog|Orders|Audit|Consortium|Ledger", []string{"add-asset", "add-licenses", "remove-licenses", "update-end-date"}},
+		RoleAO + "@sp":       {"Home|Onboarding and votes|Audit|Consortium|Ledger", append([]string{"update-mou"}, governance...)},
+		RoleTPOC + "@sp":     {"Home|Audit|Consortium|Ledger", nil},
 	}
 	for _, u := range roles {
 		key := u.Role + "@agency"
@@ -258,6 +260,30 @@ func TestRoleMenusAndActions(t *testing.T) {
 
 // TestPagesRender renders every page for a user of each role with
 // typical data: the templates execute and show what the role may do.
+func TestIsBlockNumber(t *testing.T) {
+	for in, want := range map[string]bool{"0": true, "7": true, "18446744073709551615": true, "": false, "07": false,
+		"-1": false, "+1": false, "1e3": false, "18446744073709551616": false, "١": false, " 1": false} {
+		if got := isBlockNumber(in); got != want {
+			t.Errorf("isBlockNumber(%q) = %v", in, got)
+		}
+	}
+}
+
+// FuzzIsBlockNumber: what isBlockNumber accepts is exactly the canonical
+// decimal form of a uint64.
+func FuzzIsBlockNumber(f *testing.F) {
+	for _, s := range []string{"0", "12", "007", "18446744073709551615", "18446744073709551616", "x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := strconv.ParseUint(s, 10, 64)
+		canonical := err == nil && strconv.FormatUint(n, 10) == s
+		if isBlockNumber(s) != canonical {
+			t.Fatalf("isBlockNumber(%q) = %v, canonical uint64: %v", s, !canonical, canonical)
+		}
+	})
+}
+
 func TestPagesRender(t *testing.T) {
 	d := newTestDashboard(t)
 	exp := "2027-01-02 03:04:05"
@@ -299,6 +325,16 @@ func TestPagesRender(t *testing.T) {
 		{"audit", auditPage{Accounts: accts, Account: "Agency1MSP"}, roles[2], []string{"account-history"}, []string{"license-history-form", "Expired orders"}},
 		{"network", networkPage{Accounts: accts, Peers: []peerStatus{{Name: "Agency1MSP/peer0", Height: 9, Lag: 1}, {Name: "SAMSMSP/peer0", Err: "does not answer"}}}, roles[0],
 			[]string{"1 block(s)", "does not answer"}, nil},
+		{"ledger", ledgerPage{Height: 5, Blocks: []gateway.BlockView{{Number: 4, Transactions: []gateway.TxView{
+			{TxID: strings.Repeat("a", 64), ValidationCode: "VALID", Function: "order:SendQuote"},
+			{TxID: strings.Repeat("b", 64), ValidationCode: "MVCC_READ_CONFLICT"}}}}}, roles[0],
+			[]string{`id="ledger-search"`, `<strong id="height">5</strong>`, "order:SendQuote: VALID", `class="code bad"`, "bbbbbbbbbbbb…: MVCC_READ_CONFLICT",
+				`href="/ledger/transactions/` + strings.Repeat("a", 64) + `"`}, []string{`id="tx"`}},
+		{"ledger", ledgerPage{Block: &gateway.BlockView{Number: 0, Transactions: []gateway.TxView{{TxID: strings.Repeat("c", 64), ValidationCode: "VALID", Type: "CONFIG"}}}}, roles[2],
+			[]string{"Block 0", `data-tx="` + strings.Repeat("c", 64) + `"`, "CONFIG", `href="/ledger/blocks/1"`}, []string{"prev-block", "ledger-search"}},
+		{"ledger", ledgerPage{Block: &gateway.BlockView{Number: 7}}, roles[2], []string{`href="/ledger/blocks/6"`, "No transactions."}, nil},
+		{"ledger", ledgerPage{Tx: &gateway.TxView{TxID: strings.Repeat("d", 64), Block: 7, Index: 2, ValidationCode: "ENDORSEMENT_POLICY_FAILURE", Chaincode: "asset", Function: "order:Allocate"}}, roles[5],
+			[]string{`<span class="code bad" id="tx-code">ENDORSEMENT_POLICY_FAILURE</span>`, `href="/ledger/blocks/7"`, "position 2", "asset order:Allocate"}, []string{"ledger-search"}},
 	}
 	for _, tt := range pages {
 		t.Run(tt.page+" as "+tt.who.Role, func(t *testing.T) {
@@ -307,6 +343,10 @@ func TestPagesRender(t *testing.T) {
 			body := rec.Body.String()
 			if rec.Code != 200 {
 				t.Fatalf("status %d: %s", rec.Code, body)
+			}
+			// The live region follows the gateway's event stream.
+			if !strings.Contains(body, `data-events="/api/v1/channels/blossom/events"`) {
+				t.Error("the live region names no event stream")
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(body, w) {

@@ -72,6 +72,10 @@ func navFor(u user) []navItem {
 		nav = append(nav, navItem{"/governance", "Onboarding and votes"})
 	}
 	nav = append(nav, navItem{"/audit", "Audit"}, navItem{"/network", "Consortium"})
+	if u.Role != "" {
+		// The gateway lets identities with a role read the channel.
+		nav = append(nav, navItem{"/ledger", "Ledger"})
+	}
 	return nav
 }
 

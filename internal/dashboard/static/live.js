@@ -1,8 +1,10 @@
 // Keeps a page's live region (#live) current: refresh() fetches the page
 // again (header X-Dashboard-Live: 1 returns only the region) and swaps it
-// in unless the user is busy with a form in it. A timer calls refresh()
-// now; an event stream (the gateway's SSE, when present) can call
-// window.blossomRefresh() on each new block instead.
+// in unless the user is busy with a form in it. With data-events the
+// region follows the gateway's event stream (Server-Sent Events): one
+// refresh per new block, and one when the stream (re)opens. Without a
+// stream (none offered, refused, or ended by the gateway) a timer polls
+// every data-refresh ms. window.blossomRefresh() refreshes on demand.
 (function () {
   "use strict";
   var live = document.getElementById("live");
@@ -24,15 +26,18 @@
     }
     return false;
   }
-  // Polling stops after ten minutes without input, so that the
-  // gateway's idle timeout still ends an abandoned session.
+  // Updates stop after ten minutes without input (the stream closes), so
+  // that the gateway's idle timeout still ends an abandoned session;
+  // input opens the stream again.
   var lastInput = Date.now();
-  ["keydown", "mousedown", "scroll", "touchstart"].forEach(function (e) {
-    document.addEventListener(e, function () { lastInput = Date.now(); }, { passive: true });
-  });
+  function idle() { return Date.now() - lastInput > 600000; }
   var inFlight = false;
+  // stale: a refresh was due but had to wait (one in flight, the page
+  // hidden or the user busy); the catch-up timer retries it.
+  var stale = false;
   function refresh() {
-    if (inFlight || document.hidden || busy() || Date.now() - lastInput > 600000) { return; }
+    if (inFlight || document.hidden || busy() || idle()) { stale = true; return; }
+    stale = false;
     inFlight = true;
     var url = location.pathname + location.search.replace(/([?&])flash=[^&]*&?/, "$1");
     fetch(url, { headers: { "X-Dashboard-Live": "1" }, credentials: "same-origin", redirect: "error" })
@@ -43,11 +48,49 @@
         return r.text().then(function (html) { return { html: html, hash: hash }; });
       })
       .then(function (next) {
-        if (next && !busy()) { live.innerHTML = next.html; live.dataset.hash = next.hash || ""; }
+        if (!next) { return; }
+        if (busy()) { stale = true; return; }
+        live.innerHTML = next.html;
+        live.dataset.hash = next.hash || "";
       })
       .catch(function () {})
       .then(function () { inFlight = false; });
   }
   window.blossomRefresh = refresh;
-  setInterval(refresh, Math.max(500, parseInt(live.dataset.refresh, 10) || 5000));
+
+  var stream = null;
+  function closeStream(state) {
+    if (stream) { stream.close(); stream = null; }
+    live.dataset.stream = state;
+  }
+  function openStream() {
+    if (stream || !live.dataset.events || !window.EventSource) { return; }
+    stream = new EventSource(live.dataset.events);
+    live.dataset.stream = "connecting";
+    stream.onopen = function () { live.dataset.stream = "open"; refresh(); };
+    stream.addEventListener("block", refresh);
+    // The gateway ends the stream (shutdown, peer gone, account
+    // disabled): fall back to polling rather than reconnect.
+    stream.addEventListener("close", function () { closeStream("ended"); });
+    stream.onerror = function () {
+      if (stream && stream.readyState === EventSource.CLOSED) { closeStream("refused"); } else { live.dataset.stream = "connecting"; }
+    };
+  }
+  ["keydown", "mousedown", "scroll", "touchstart"].forEach(function (e) {
+    document.addEventListener(e, function () {
+      var wasIdle = idle();
+      lastInput = Date.now();
+      if (wasIdle && live.dataset.stream === "idle") { openStream(); refresh(); }
+    }, { passive: true });
+  });
+  window.addEventListener("pagehide", function () { closeStream("closed"); });
+  window.addEventListener("pageshow", function (e) { if (e.persisted) { openStream(); refresh(); } });
+  openStream();
+  setInterval(function () {
+    if (idle() && stream) { closeStream("idle"); }
+    if (stale) { refresh(); }
+  }, 1000);
+  setInterval(function () {
+    if (live.dataset.stream !== "open") { refresh(); }
+  }, Math.max(500, parseInt(live.dataset.refresh, 10) || 5000));
 })();
