@@ -414,6 +414,11 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	spACQ.waitText(`#transactions tr[data-tx="`+quoteTx+`"]`, "VALID")
 	spACQ.open("/ledger/transactions/" + strings.Repeat("0", 64))
 	spACQ.waitText("#error-message", "is not on the ledger")
+	// Network health lists the channel configuration's certificates.
+	spACQ.open("/network")
+	spACQ.waitText("#certificates", spMSP+" root CA")
+	spACQ.waitText("#certificates", "orderer ")
+	spACQ.shot("sp-network")
 	// The explorer's newest blocks follow the event stream.
 	spACQ.open("/ledger")
 	spACQ.waitStream()

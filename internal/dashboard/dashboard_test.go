@@ -324,7 +324,10 @@ func TestPagesRender(t *testing.T) {
 			[]string{"license-history", "tx2", "Expired orders"}, nil},
 		{"audit", auditPage{Accounts: accts, Account: "Agency1MSP"}, roles[2], []string{"account-history"}, []string{"license-history-form", "Expired orders"}},
 		{"network", networkPage{Accounts: accts, Peers: []peerStatus{{Name: "Agency1MSP/peer0", Height: 9, Lag: 1}, {Name: "SAMSMSP/peer0", Err: "does not answer"}}}, roles[0],
-			[]string{"1 block(s)", "does not answer"}, nil},
+			[]string{"1 block(s)", "does not answer", "No certificate information."}, []string{"cert-warning"}},
+		{"network", networkPage{Certificates: []certStatus{{Holder: "Org1MSP intermediate CA", Subject: "ica", NotAfter: "2026-12-01 00:00 UTC", Soon: true},
+			{Holder: "orderer o0 of Org1MSP", Subject: "o0", NotAfter: "2030-01-01 00:00 UTC"}}, Expiring: 1}, roles[0],
+			[]string{`id="cert-warning"`, "1 certificate(s) of the channel configuration expire within 30 days", "2026-12-01 00:00 UTC <strong class=\"error\">within 30 days", "orderer o0 of Org1MSP"}, nil},
 		{"ledger", ledgerPage{Height: 5, Blocks: []gateway.BlockView{{Number: 4, Transactions: []gateway.TxView{
 			{TxID: strings.Repeat("a", 64), ValidationCode: "VALID", Function: "order:SendQuote"},
 			{TxID: strings.Repeat("b", 64), ValidationCode: "MVCC_READ_CONFLICT"}}}}}, roles[0],

@@ -443,7 +443,11 @@ func (d *Dashboard) audit(w http.ResponseWriter, r *http.Request, s *session) {
 type networkPage struct {
 	Accounts []authorization.Account
 	Peers    []peerStatus
-	Notices  notices
+	// Certificates are those of the channel configuration; Expiring
+	// counts those expiring within 30 days or expired.
+	Certificates []certStatus
+	Expiring     int
+	Notices      notices
 }
 
 type peerStatus struct {
@@ -458,6 +462,18 @@ func (d *Dashboard) network(w http.ResponseWriter, r *http.Request, s *session) 
 	accts, o := d.accounts(s)
 	pg.Accounts, pg.Notices = accts, notOK(o)
 	pg.Peers = d.peerHeights(r.Context())
+	if d.cfg.Client != nil {
+		if cc, err := d.channelConfig(r.Context()); err != nil {
+			pg.Notices = append(pg.Notices, "The channel configuration could not be read from the member's peer.")
+		} else {
+			pg.Certificates = configCertificates(cc, time.Now())
+			for _, c := range pg.Certificates {
+				if c.Soon || c.Expired {
+					pg.Expiring++
+				}
+			}
+		}
+	}
 	d.render(w, r, s, http.StatusOK, "network", pg)
 }
 
