@@ -221,6 +221,8 @@ func (d *Dashboard) actionTable() map[string]action {
 		}
 	}
 	return map[string]action{
+		// Member administration.
+		"approve-definition": {user.IsMemberAdmin, d.approveDefinition},
 		// Acquisition.
 		"request-quote": {user.TPOC, func(s *session, f form) ([]outcome, string, error) {
 			v, err := f.required(labels, "assetId", "amount", "duration")

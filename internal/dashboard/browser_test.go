@@ -15,8 +15,10 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/blossom-ledger/blossom/internal/chaincode/ccpackage"
 	"github.com/blossom-ledger/blossom/internal/dashboard"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
+	"github.com/blossom-ledger/blossom/internal/lifecycle"
 )
 
 // chromiumPath finds Debian's chromium. In CI (CI set) its absence fails
@@ -324,8 +326,8 @@ func txIDIn(t *testing.T, outcome string) string {
 func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	b := newBrowser(t)
 	c := startConsortium(t, map[string][]testUser{
-		spMSP:     {{"acq", dashboard.RoleACQ}, {"lo", dashboard.RoleLO}},
-		agencyMSP: {{"tpoc", dashboard.RoleTPOC}, {"acq", dashboard.RoleACQ}},
+		spMSP:     {{"acq", dashboard.RoleACQ, false}, {"lo", dashboard.RoleLO, false}},
+		agencyMSP: {{"tpoc", dashboard.RoleTPOC, false}, {"acq", dashboard.RoleACQ, false}},
 	})
 	sp, agency := c.Gateways[spMSP], c.Gateways[agencyMSP]
 
@@ -561,8 +563,8 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 func TestOnboardingJourneyInBrowsers(t *testing.T) {
 	b := newBrowser(t)
 	c := startConsortium(t, map[string][]testUser{
-		spMSP:      {{"ao", dashboard.RoleAO}},
-		newcomeMSP: {{"ao", dashboard.RoleAO}},
+		spMSP:      {{"ao", dashboard.RoleAO, false}, {"admin", "", true}},
+		newcomeMSP: {{"ao", dashboard.RoleAO, false}},
 	})
 	admin := b.signIn(c.Gateways[spMSP], "ao")
 	newcomer := b.signIn(c.Gateways[newcomeMSP], "ao")
@@ -619,4 +621,49 @@ func TestOnboardingJourneyInBrowsers(t *testing.T) {
 	newcomer.waitText("#vote-history", "PASSED")
 	newcomer.waitText("#mou-history", "share software licenses")
 	newcomer.shot("newcomer-audit")
+
+	// A member administrator approves, for its member, the chaincode
+	// upgrade another member's admin approved.
+	notes := &lifecycle.Definition{Name: "notes", Version: "1", Sequence: 1, EndorsementPolicy: "MAJORITY Endorsement",
+		PackageID: ccpackage.ID("notes", []byte("dashboard test: a definition only"))}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var last uint64
+	var err error
+	for i := range 2 {
+		if last, err = c.Net.Lifecycle(t, i).Approve(ctx, notes); err != nil {
+			t.Fatalf("approve notes v1 as member %d: %v", i, err)
+		}
+	}
+	c.Net.WaitForHeight(t, last+1, time.Minute)
+	if last, err = c.Net.Lifecycle(t, 0).Commit(ctx, notes); err != nil {
+		t.Fatalf("commit notes v1: %v", err)
+	}
+	upgrade := *notes
+	upgrade.Version, upgrade.Sequence = "2", 2
+	other := c.Net.Lifecycle(t, 1)
+	if last, err = other.Approve(ctx, &upgrade); err != nil {
+		t.Fatalf("approve notes v2 as %s: %v", agencyMSP, err)
+	}
+	c.Net.WaitForHeight(t, last+1, time.Minute)
+	spAdmin := b.signIn(c.Gateways[spMSP], "admin")
+	if got := spAdmin.nav(); got != "Home|Audit|Consortium|Ledger|Administration" {
+		t.Errorf("member administrator menu %q", got)
+	}
+	if st := admin.post("/act/approve-definition", "name=notes&sequence=2&from="+agencyMSP, true); st != 403 {
+		t.Errorf("the Authorizing Official (no admin) posting approve-definition: status %d, want 403", st)
+	}
+	spAdmin.open("/admin")
+	row := `#definitions tr[data-chaincode="notes"]`
+	spAdmin.waitText(row, "version 1, sequence 1")
+	spAdmin.waitText(row+" .approvers", agencyMSP)
+	spAdmin.shot("member-admin-upgrade-pending")
+	spAdmin.submit(row + " .approve-definition")
+	spAdmin.waitText(row, "Your member approved it.")
+	spAdmin.waitText(row+" .approvers", spMSP)
+	approvals, err := other.QueryApprovals(ctx, "notes", 2)
+	if err != nil || approvals[spMSP] == nil || approvals[spMSP].Version != "2" {
+		t.Fatalf("approvals of notes v2 on the ledger: %v, %v", approvals, err)
+	}
+	spAdmin.shot("member-admin-approved")
 }

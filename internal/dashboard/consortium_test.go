@@ -43,7 +43,12 @@ const (
 )
 
 // testUser is a dashboard user of one member.
-type testUser struct{ name, role string }
+// testUser is a user of a member's provider; admin users get a member
+// administrator's ledger identity.
+type testUser struct {
+	name, role string
+	admin      bool
+}
 
 // memberGateway is one member's gateway with its dashboard, sign-in
 // provider, member CA, binding table and wallet.
@@ -192,7 +197,11 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := binder.Approve(binding.Approval{Issuer: idp.URL, Subject: sub, Role: u.role, ApprovedBy: "member-admin"}); err != nil {
+		typ := pki.RoleClient
+		if u.admin {
+			typ = pki.RoleAdmin
+		}
+		if err := binder.Approve(binding.Approval{Issuer: idp.URL, Subject: sub, Type: typ, Role: u.role, ApprovedBy: "member-admin"}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -134,7 +134,7 @@ var funcs = template.FuncMap{
 
 // pageNames are the page templates; each defines "title" and "content"
 // and is rendered inside layout.html.
-var pageNames = []string{"landing", "home", "catalog", "asset", "orders", "order", "licenses", "governance", "audit", "network", "ledger", "error"}
+var pageNames = []string{"landing", "home", "catalog", "asset", "orders", "order", "licenses", "governance", "audit", "network", "ledger", "admin", "error"}
 
 func parseTemplates() (map[string]*template.Template, error) {
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials.html")
@@ -169,6 +169,7 @@ func (d *Dashboard) Handler(api http.Handler) http.Handler {
 	page("GET /audit", d.audit)
 	page("GET /network", d.network)
 	page("GET /ledger", d.ledger)
+	page("GET /admin", d.admin)
 	page("GET /ledger/blocks/{number}", d.ledgerBlock)
 	page("GET /ledger/transactions/{txId}", d.ledgerTx)
 	mux.Handle("POST /act/{action}", d.signedIn(api, false, d.act))

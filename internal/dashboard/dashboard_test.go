@@ -9,10 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/blossom-ledger/blossom/chaincode/asset"
 	"github.com/blossom-ledger/blossom/chaincode/authorization"
 	"github.com/blossom-ledger/blossom/internal/gateway"
+	"github.com/blossom-ledger/blossom/internal/governance"
+	"github.com/blossom-ledger/blossom/internal/lifecycle"
 )
 
 func TestSWIDTagID(t *testing.T) {
@@ -212,6 +215,7 @@ var roles = []user{
 	{Role: RoleLO, MSPID: "SAMSMSP", SP: true},
 	{Role: RoleAO, MSPID: "SAMSMSP", SP: true},
 	{Role: RoleTPOC, MSPID: "SAMSMSP", SP: true},
+	{Role: "", MSPID: "Agency1MSP", MemberAdmin: true},
 }
 
 // TestRoleMenusAndActions pins what each role sees and may post.
@@ -231,11 +235,15 @@ func TestRoleMenusAndActions(t *testing.T) {
 		RoleLO + "@sp":       {"Home|Catalog|Orders|Audit|Consortium|Ledger", []string{"add-asset", "add-licenses", "remove-licenses", "update-end-date"}},
 		RoleAO + "@sp":       {"Home|Onboarding and votes|Audit|Consortium|Ledger", append([]string{"update-mou"}, governance...)},
 		RoleTPOC + "@sp":     {"Home|Audit|Consortium|Ledger", nil},
+		"admin@agency":       {"Home|Audit|Consortium|Ledger|Administration", []string{"approve-definition"}},
 	}
 	for _, u := range roles {
 		key := u.Role + "@agency"
 		if u.SP {
 			key = u.Role + "@sp"
+		}
+		if u.MemberAdmin {
+			key = "admin" + key
 		}
 		var menu []string
 		for _, n := range navFor(u) {
@@ -339,6 +347,27 @@ func TestPagesRender(t *testing.T) {
 		{"ledger", ledgerPage{Tx: &gateway.TxView{TxID: strings.Repeat("d", 64), Block: 7, Index: 2, ValidationCode: "ENDORSEMENT_POLICY_FAILURE", Chaincode: "asset", Function: "order:Allocate"}}, roles[5],
 			[]string{`<span class="code bad" id="tx-code">ENDORSEMENT_POLICY_FAILURE</span>`, `href="/ledger/blocks/7"`, "position 2", "asset order:Allocate"}, []string{"ledger-search"}},
 	}
+	pages = append(pages, []struct {
+		page string
+		data any
+		who  user
+		want []string
+		not  []string
+	}{
+		{"admin", adminPage{
+			Definitions: []definitionRow{
+				{Committed: lifecycle.Definition{Name: "kv", Version: "1", Sequence: 1, PackageID: "kv:ab", EndorsementPolicy: "MAJORITY Endorsement"},
+					Pending: []pendingDefinition{{Definition: lifecycle.Definition{Name: "kv", Version: "2", Sequence: 2, PackageID: "kv:cd"}, Members: []string{"Org2MSP", "Org3MSP"}}}},
+				{Committed: lifecycle.Definition{Name: "other", Version: "1", Sequence: 1},
+					Pending: []pendingDefinition{{Definition: lifecycle.Definition{Name: "other", Version: "2", Sequence: 2}, Members: []string{"Agency1MSP"}, Own: true}}},
+			},
+			Proposals: []governance.Summary{{ID: "add-org4", Description: "Add Org4", UpdateHash: "ff00", Proposer: governance.Signer{MSPID: "Org2MSP", EnrollmentID: "admin2"},
+				ProposedAt: time.Date(2026, 11, 1, 10, 30, 0, 0, time.UTC), Signers: []string{"Org2MSP/admin2"}}},
+		}, roles[9],
+			[]string{`data-chaincode="kv"`, "version 2, sequence 2, package <code>kv:cd</code>", "Org2MSP, Org3MSP", `name="from" value="Org2MSP"`,
+				"Approve for Agency1MSP", "Your member approved it.", `data-proposal="add-org4"`, "Org2MSP/admin2, 2026-11-01 10:30 UTC", "<td>Org2MSP/admin2</td>"}, nil},
+		{"admin", adminPage{}, roles[9], []string{"No chaincode definitions", "No proposals."}, []string{"approve-definition\""}},
+	}...)
 	for _, tt := range pages {
 		t.Run(tt.page+" as "+tt.who.Role, func(t *testing.T) {
 			rec := httptest.NewRecorder()

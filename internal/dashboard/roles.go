@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
+	"github.com/blossom-ledger/blossom/internal/pki"
 )
 
 // The blossom.role values of BloSS@M users (docs/blossom.md).
@@ -20,11 +21,18 @@ type user struct {
 	MSPID string
 	// SP: the user's member is the service provider.
 	SP bool
+	// Admin: the user's ledger identity is an administrator of its
+	// member (channel governance and chaincode definitions).
+	MemberAdmin bool
 }
 
 func (d *Dashboard) userOf(p *auth.Principal) user {
-	return user{Name: p.EnrollmentID, Email: p.Email, Role: p.Role, MSPID: p.MSPID, SP: p.MSPID == d.cfg.AdminMSP}
+	return user{Name: p.EnrollmentID, Email: p.Email, Role: p.Role, MSPID: p.MSPID, SP: p.MSPID == d.cfg.AdminMSP,
+		MemberAdmin: p.Type == pki.RoleAdmin}
 }
+
+// IsMemberAdmin: a member administrator (for action tables).
+func (u user) IsMemberAdmin() bool { return u.MemberAdmin }
 
 // AO: an Authorizing Official (governance).
 func (u user) AO() bool { return u.Role == RoleAO }
@@ -72,9 +80,13 @@ func navFor(u user) []navItem {
 		nav = append(nav, navItem{"/governance", "Onboarding and votes"})
 	}
 	nav = append(nav, navItem{"/audit", "Audit"}, navItem{"/network", "Consortium"})
-	if u.Role != "" {
-		// The gateway lets identities with a role read the channel.
+	if u.Role != "" || u.MemberAdmin {
+		// The gateway lets administrators and identities with a role
+		// read the channel.
 		nav = append(nav, navItem{"/ledger", "Ledger"})
+	}
+	if u.MemberAdmin {
+		nav = append(nav, navItem{"/admin", "Administration"})
 	}
 	return nav
 }
