@@ -234,11 +234,18 @@ func startMemberGateway(t *testing.T, n *nettest.Network, idx int, ca *bindingte
 	for _, m := range n.Members {
 		members[m.MSPID] = []string{m.PeerName()}
 	}
-	gw, err := gateway.New(gateway.Config{
+	gwCfg := gateway.Config{
 		MSPID: msp, Client: cl, Members: members, Policies: map[string]string{dashboard.DefaultAsset: spMSP + ".peer"},
 		Authenticate: authn.Authenticate, Active: authn.Active, SignIn: web, Binder: binder,
 		Signers: w.Signer, Logger: logger, RateLimit: -1, Dashboard: dash.Handler,
-	})
+	}
+	// The dashboard's users sign in through the gateway's sign-in routes.
+	noSignIn := gwCfg
+	noSignIn.SignIn = nil
+	if _, err := gateway.New(noSignIn); err == nil || !strings.Contains(err.Error(), "browser sign-in") {
+		t.Fatalf("a gateway with the dashboard and no sign-in: %v", err)
+	}
+	gw, err := gateway.New(gwCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
