@@ -32,13 +32,17 @@
   var lastInput = Date.now();
   function idle() { return Date.now() - lastInput > 600000; }
   var inFlight = false;
-  // stale: a refresh was due but had to wait (one in flight, the page
-  // hidden or the user busy); the catch-up timer retries it.
+  // stale: a refresh was due but had to wait (one in flight or started
+  // less than a second ago, the page hidden or the user busy); the
+  // catch-up timer retries it. At most one refresh a second keeps a busy
+  // channel from spending the user's rate limit at the gateway.
   var stale = false;
+  var lastStart = 0;
   function refresh() {
-    if (inFlight || document.hidden || busy() || idle()) { stale = true; return; }
+    if (inFlight || Date.now() - lastStart < 1000 || document.hidden || busy() || idle()) { stale = true; return; }
     stale = false;
     inFlight = true;
+    lastStart = Date.now();
     var url = location.pathname + location.search.replace(/([?&])flash=[^&]*&?/, "$1");
     fetch(url, { headers: { "X-Dashboard-Live": "1" }, credentials: "same-origin", redirect: "error" })
       .then(function (r) {
