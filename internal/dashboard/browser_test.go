@@ -420,6 +420,7 @@ func TestAcquisitionJourneyInBrowsers(t *testing.T) {
 	spACQ.open("/network")
 	spACQ.waitText("#certificates", spMSP+" root CA")
 	spACQ.waitText("#certificates", "orderer ")
+	spACQ.waitText(`#orderers tr[data-node="`+spMSP+`/orderer0"]`, "block(s)")
 	spACQ.shot("sp-network")
 	// The explorer's newest blocks follow the event stream.
 	spACQ.open("/ledger")

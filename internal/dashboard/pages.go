@@ -443,6 +443,7 @@ func (d *Dashboard) audit(w http.ResponseWriter, r *http.Request, s *session) {
 type networkPage struct {
 	Accounts []authorization.Account
 	Peers    []peerStatus
+	Orderers []peerStatus
 	// Certificates are those of the channel configuration; Expiring
 	// counts those expiring within 30 days or expired.
 	Certificates []certStatus
@@ -461,7 +462,7 @@ func (d *Dashboard) network(w http.ResponseWriter, r *http.Request, s *session) 
 	pg := networkPage{}
 	accts, o := d.accounts(s)
 	pg.Accounts, pg.Notices = accts, notOK(o)
-	pg.Peers = d.peerHeights(r.Context())
+	pg.Peers, pg.Orderers = d.peerHeights(r.Context())
 	if d.cfg.Client != nil {
 		if cc, err := d.channelConfig(r.Context()); err != nil {
 			pg.Notices = append(pg.Notices, "The channel configuration could not be read from the member's peer.")
@@ -477,14 +478,14 @@ func (d *Dashboard) network(w http.ResponseWriter, r *http.Request, s *session) 
 	d.render(w, r, s, http.StatusOK, "network", pg)
 }
 
-// peerHeights asks every peer the gateway knows for its height.
-func (d *Dashboard) peerHeights(ctx context.Context) []peerStatus {
+// peerHeights asks every peer and orderer the gateway knows for its
+// height; lags are behind the highest node.
+func (d *Dashboard) peerHeights(ctx context.Context) (peers, orderers []peerStatus) {
 	if d.cfg.Client == nil {
-		return nil
+		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	var out []peerStatus
 	var top uint64
 	for _, p := range d.cfg.Client.Peers() {
 		ps := peerStatus{Name: p}
@@ -494,12 +495,22 @@ func (d *Dashboard) peerHeights(ctx context.Context) []peerStatus {
 			ps.Height = info.Height
 			top = max(top, info.Height)
 		}
-		out = append(out, ps)
+		peers = append(peers, ps)
 	}
-	for i := range out {
-		if out[i].Err == "" {
-			out[i].Lag = top - out[i].Height
+	for _, h := range d.cfg.Client.OrdererHeights(ctx, d.cfg.Channel) {
+		os := peerStatus{Name: h.Orderer, Height: h.Height}
+		if h.Err != nil {
+			os.Err = "does not answer"
+		}
+		top = max(top, os.Height)
+		orderers = append(orderers, os)
+	}
+	for _, list := range [][]peerStatus{peers, orderers} {
+		for i := range list {
+			if list[i].Err == "" {
+				list[i].Lag = top - list[i].Height
+			}
 		}
 	}
-	return out
+	return peers, orderers
 }
