@@ -25,6 +25,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/caserver"
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/dashboard"
 	"github.com/blossom-ledger/blossom/internal/gateway"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 	"github.com/blossom-ledger/blossom/internal/gateway/binding"
@@ -75,11 +76,20 @@ type gatewayFileConfig struct {
 	// Policies maps chaincode names to "MAJORITY Endorsement" or
 	// "<MSPID>.peer", overriding the committed definitions' policies in
 	// endorsement planning.
-	Policies     map[string]string `json:"policies"`
-	MaxBodyBytes int64             `json:"maxBodyBytes"`
-	RateLimit    float64           `json:"rateLimit"`
-	Burst        int               `json:"burst"`
-	LogLevel     string            `json:"logLevel"`
+	Policies map[string]string `json:"policies"`
+	// Dashboard, if present, serves the member dashboard; its users sign
+	// in through the signIn section, which it requires.
+	Dashboard    *gatewayDashboardConfig `json:"dashboard"`
+	MaxBodyBytes int64                   `json:"maxBodyBytes"`
+	RateLimit    float64                 `json:"rateLimit"`
+	Burst        int                     `json:"burst"`
+	LogLevel     string                  `json:"logLevel"`
+}
+
+// gatewayDashboardConfig is the dashboard section of `blossom gateway`:
+// the dashboard's own settings (sign-in is the signIn section's).
+type gatewayDashboardConfig struct {
+	AdminMSPID string `json:"adminMspId"` // the BloSS@M service provider
 }
 
 // gatewaySignInConfig is the signIn section: the gateway as a confidential
@@ -229,13 +239,18 @@ the file's directory:
     key: admin-key.pem            # the CRL through _governance at once
   policies:                       # optional overrides (default: each committed definition's policy)
     asset: SAMSMSP.peer
+  dashboard:                      # optional: the member dashboard (docs/dashboard.md);
+    adminMspId: SAMSMSP           # needs signIn. The BloSS@M service provider
   logLevel: info
 
 With signIn the gateway serves /auth/login, /auth/callback and /auth/logout:
 the authorization code flow with PKCE, state and nonce, then a server-side
 session in a __Host- cookie (HttpOnly, Secure, SameSite). A dashboard on the
 gateway's origin calls the API with that cookie and sends the csrfToken of
-GET /api/v1/me as X-CSRF-Token with every POST.
+GET /api/v1/me as X-CSRF-Token with every POST. With dashboard as well, the
+gateway serves the member dashboard on every other path; register the
+gateway at the provider with redirectUrl and postLogoutRedirectUrl
+(https://<gateway>/).
 
 The API is documented at /openapi.json. Peers, orderers and the CAs the
 gateway trusts come from the genesis block (configuration updates after it
@@ -287,6 +302,14 @@ func loadGatewayConfig(path string) (*gatewayFileConfig, error) {
 		}
 		if len(missing) > 0 {
 			return nil, fmt.Errorf("%s: missing %s", path, strings.Join(missing, ", "))
+		}
+	}
+	if d := cfg.Dashboard; d != nil {
+		if cfg.SignIn == nil {
+			return nil, fmt.Errorf("%s: dashboard needs the signIn section (its users sign in through it)", path)
+		}
+		if d.AdminMSPID == "" {
+			return nil, fmt.Errorf("%s: missing dashboard.adminMspId", path)
 		}
 	}
 	if cfg.LogLevel == "" {
@@ -493,11 +516,20 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 		}
 		defer closePublisher()
 	}
-	gw, err := gateway.New(gateway.Config{
+	gwCfg := gateway.Config{
 		MSPID: cfg.MSPID, Client: cl, Members: members, Policies: cfg.Policies, Authenticate: authn.Authenticate, Active: authn.Active,
 		SignIn: authCfg.Web, Binder: binder, PublishCRL: publishCRL,
 		Signers: w.Signer, MaxBodyBytes: cfg.MaxBodyBytes, RateLimit: cfg.RateLimit, Burst: cfg.Burst, Logger: log,
-	})
+	}
+	if cfg.Dashboard != nil {
+		d, err := dashboard.New(dashboard.Config{MSPID: cfg.MSPID, AdminMSP: cfg.Dashboard.AdminMSPID, Channel: cfg.Channel,
+			Authenticate: authn.Authenticate, Client: cl, Logger: log})
+		if err != nil {
+			return err
+		}
+		gwCfg.Dashboard = d.Handler
+	}
+	gw, err := gateway.New(gwCfg)
 	if err != nil {
 		return err
 	}

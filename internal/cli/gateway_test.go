@@ -62,6 +62,10 @@ policies:
 		{"signIn", full + "signIn:\n  issuer: https://127.0.0.1:9443\n  clientId: dash\n  clientSecretFile: dash.secret\n  redirectUrl: https://127.0.0.1:8443/auth/callback\n", ""},
 		{"signIn without a secret", full + "signIn:\n  issuer: https://127.0.0.1:9443\n  clientId: dash\n  redirectUrl: https://127.0.0.1:8443/auth/callback\n", "missing signIn.clientSecretFile"},
 		{"signIn with the secret inline", full + "signIn:\n  issuer: https://127.0.0.1:9443\n  clientId: dash\n  clientSecret: s\n", "unknown field"},
+		{"dashboard", full + "signIn:\n  issuer: https://127.0.0.1:9443\n  clientId: dash\n  clientSecretFile: dash.secret\n  redirectUrl: https://127.0.0.1:8443/auth/callback\n" + "dashboard:\n  adminMspId: SAMSMSP\n", ""},
+		{"dashboard without signIn", full + "dashboard:\n  adminMspId: SAMSMSP\n", "dashboard needs the signIn section"},
+		{"dashboard without adminMspId", full + "signIn:\n  issuer: https://127.0.0.1:9443\n  clientId: dash\n  clientSecretFile: dash.secret\n  redirectUrl: https://127.0.0.1:8443/auth/callback\n" + "dashboard:\n  adminMspId: \"\"\n", "missing dashboard.adminMspId"},
+		{"dashboard with its own sign-in", full + "signIn:\n  issuer: https://127.0.0.1:9443\n  clientId: dash\n  clientSecretFile: dash.secret\n  redirectUrl: https://127.0.0.1:8443/auth/callback\n" + "dashboard:\n  adminMspId: SAMSMSP\n  issuer: https://127.0.0.1:9443\n", "unknown field"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -177,6 +181,8 @@ signIn:
   cookie:
     sameSite: lax
     idleTimeout: 10m
+dashboard:
+  adminMspId: Org1MSP
 logLevel: debug
 `))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -223,6 +229,11 @@ logLevel: debug
 		}
 		return page
 	}
+	// The dashboard (its section present) greets visitors on every path
+	// the API does not use, and shows its home page once signed in.
+	if p := fetch(browser.Get(url + "/")); p.Status != 200 || !strings.Contains(p.Body, `id="sign-in"`) {
+		t.Fatalf("dashboard landing page: %d %.300s", p.Status, p.Body)
+	}
 	login := fetch(browser.Get(url + "/auth/login?return=/api/v1/me"))
 	if login.Status != 200 || !strings.Contains(login.Body, "Sign in") || !strings.HasPrefix(login.URL.String(), idp.URL) {
 		t.Fatalf("login did not reach the provider's form: %d %s", login.Status, login.URL)
@@ -232,6 +243,9 @@ logLevel: debug
 	if err := json.Unmarshal([]byte(page.Body), &me); err != nil || page.Status != 200 || me.Method != "session" ||
 		me.Role != "Acquisition Officer" || me.CSRFToken == "" {
 		t.Fatalf("after sign-in: %d %s", page.Status, page.Body)
+	}
+	if p := fetch(browser.Get(url + "/")); p.Status != 200 || !strings.Contains(p.Body, "Sign out") || !strings.Contains(p.Body, "Acquisition Officer") {
+		t.Fatalf("dashboard home page after sign-in: %d %.300s", p.Status, p.Body)
 	}
 	submit := func(csrf string) *oidctest.Page {
 		req, _ := http.NewRequest("POST", url+"/api/v1/channels/blossom/chaincodes/kv/submit", strings.NewReader(`{"function":"kv:Put","args":["web","1"]}`))

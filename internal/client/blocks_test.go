@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ func TestBlocksAndTxStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Submit waited for the own peer; the subtests also read another's.
+	net.WaitForHeight(t, res.Block+1, 30*time.Second)
 
 	t.Run("transaction status", func(t *testing.T) {
 		st, err := cl.TxStatus(ctx, "", "", res.TxID)
@@ -46,6 +49,27 @@ func TestBlocksAndTxStatus(t *testing.T) {
 		var de *client.DeliverError
 		if _, err := cl.Block(ctx, "", "nochannel", 0); !errors.As(err, &de) || de.Status != pb.Status_NOT_FOUND {
 			t.Fatalf("unknown channel: %v", err)
+		}
+	})
+
+	t.Run("orderer heights", func(t *testing.T) {
+		// Followers replicate the block a moment after the leader cut it.
+		nettest.Eventually(t, 20*time.Second, func() error {
+			hs := cl.OrdererHeights(ctx, "")
+			if len(hs) != len(net.Members) { // one orderer per member
+				return fmt.Errorf("%d orderers answered, want %d", len(hs), len(net.Members))
+			}
+			for _, h := range hs {
+				if h.Err != nil || h.Orderer == "" || h.Height < res.Block+1 {
+					return fmt.Errorf("orderer %q: height %d (the transaction is in block %d), %v", h.Orderer, h.Height, res.Block, h.Err)
+				}
+			}
+			return nil
+		})
+		for _, h := range cl.OrdererHeights(ctx, "nochannel") {
+			if h.Err == nil || !strings.Contains(h.Err.Error(), "NOT_FOUND") {
+				t.Errorf("orderer %q on an unknown channel: %d, %v", h.Orderer, h.Height, h.Err)
+			}
 		}
 	})
 

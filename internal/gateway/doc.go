@@ -18,6 +18,9 @@
 //	POST /api/v1/admin/approvals, /api/v1/admin/users/{enrollmentId}/disable
 //	GET  /auth/login, /auth/callback; POST /auth/logout (with Config.SignIn)
 //
+// With Config.Dashboard set, every other path serves the member dashboard
+// (package dashboard), which calls these routes in-process.
+//
 // evaluate and submit are custodial: the gateway signs with the caller's
 // key from the wallet (bearer-token and session callers). The proposals/
 // and transactions routes are for callers that sign themselves (client

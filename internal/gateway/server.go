@@ -101,6 +101,12 @@ type Config struct {
 	// Registry receives the gateway's metrics (nil: a new registry).
 	Registry *prometheus.Registry
 	Logger   *slog.Logger
+	// Dashboard, if set, builds the handler of every path the API routes
+	// do not match (the member dashboard, package dashboard; nil: a JSON
+	// 404). It requires SignIn, whose routes sign its users in. It receives the gateway's own handler, so that the dashboard
+	// calls the API in-process, through the same authentication,
+	// allow-list, rate limit and audit log as any other caller.
+	Dashboard func(api http.Handler) http.Handler
 }
 
 // DefaultAllow is the default allow-list (DESIGN §11): administrators may
@@ -150,6 +156,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.Authenticate == nil {
 		return nil, errors.New("gateway: no authentication middleware")
+	}
+	if cfg.Dashboard != nil && cfg.SignIn == nil {
+		return nil, errors.New("gateway: the dashboard needs the browser sign-in (SignIn)")
 	}
 	if len(cfg.Members[cfg.MSPID]) == 0 {
 		return nil, fmt.Errorf("gateway: no peer of the own member %s", cfg.MSPID)
@@ -262,6 +271,10 @@ func (g *Gateway) registerRoutes() {
 	if g.cfg.Binder != nil {
 		g.handle("POST /api/v1/admin/approvals", true, http.HandlerFunc(g.approve))
 		g.handle("POST /api/v1/admin/users/{enrollmentId}/disable", true, http.HandlerFunc(g.disableUser))
+	}
+	if g.cfg.Dashboard != nil {
+		g.mux.Handle("/", g.instrument("dashboard", g.cfg.Dashboard(g.mux)))
+		return
 	}
 	g.mux.Handle("/", g.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, http.StatusNotFound, "NOT_FOUND", "no such route")

@@ -78,65 +78,6 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-// recorder wraps the gateway's transport to the provider and remembers the
-// secrets that cross it (code verifiers, codes, tokens), so that a test can
-// look for them where they must not be.
-type recorder struct {
-	base http.RoundTripper
-
-	mu      sync.Mutex
-	secrets []string
-}
-
-func (r *recorder) add(s ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, v := range s {
-		if len(v) >= 8 {
-			r.secrets = append(r.secrets, v)
-		}
-	}
-}
-
-func (r *recorder) Secrets() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]string(nil), r.secrets...)
-}
-
-func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPost && req.Body != nil {
-		body, err := io.ReadAll(req.Body)
-		req.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		if form, err := url.ParseQuery(string(body)); err == nil {
-			r.add(form.Get("code_verifier"), form.Get("code"), form.Get("refresh_token"), form.Get("client_assertion"), form.Get("client_secret"))
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-	}
-	resp, err := r.base.RoundTrip(req)
-	if err != nil || resp.Body == nil {
-		return resp, err
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	var tok struct {
-		Access  string `json:"access_token"`
-		Refresh string `json:"refresh_token"`
-		ID      string `json:"id_token"`
-	}
-	if json.Unmarshal(body, &tok) == nil {
-		r.add(tok.Access, tok.Refresh, tok.ID)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
-	return resp, nil
-}
-
 // gwOptions vary a gateway fixture.
 type gwOptions struct {
 	roleClaim    string   // provider and relying party; default blossom.role
@@ -167,7 +108,7 @@ type gateway struct {
 	clock    *clock
 	url      string
 	logs     *syncBuffer
-	rec      *recorder
+	rec      *oidctest.SecretRecorder
 	totp     []byte
 }
 
@@ -255,8 +196,8 @@ func newGateway(t *testing.T, x *oidctest.TLS, opts gwOptions) *gateway {
 		}
 	}
 
-	rec := &recorder{base: x.HTTPClient().Transport}
-	rec.add(gatewaySecret, apiClientSecret, otherSecret, userPassword)
+	rec := oidctest.NewSecretRecorder(x.HTTPClient().Transport)
+	rec.Add(gatewaySecret, apiClientSecret, otherSecret, userPassword)
 	httpClient := &http.Client{Transport: rec, Timeout: 20 * time.Second}
 	sessions := NewMemorySessionStore(opts.maxSessions)
 	webCfg := WebConfig{

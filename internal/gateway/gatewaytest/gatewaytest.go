@@ -30,6 +30,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/testutil/testpki"
+	"github.com/blossom-ledger/blossom/internal/transport"
 )
 
 // Options shape a test gateway.
@@ -103,24 +104,7 @@ func Start(t testing.TB, opts Options) *Gateway {
 	}
 	n := nettest.Start(t, netOpts)
 
-	kek := make([]byte, wallet.KEKSize)
-	if _, err := rand.Read(kek); err != nil {
-		t.Fatal(err)
-	}
-	aes, err := wallet.NewAESKEK(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := wallet.Open(t.TempDir(), aes, wallet.Options{Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	binder, err := binding.Open(binding.Config{Dir: t.TempDir(), CA: ca.Gateway, Wallet: w, MSPID: MSPID, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { binder.Close() })
+	w, binder := WalletAndBinder(t, ca, MSPID, logger)
 	authCfg := auth.Config{MSPID: MSPID, Binder: binder, Trust: n.Trust, Logger: logger}
 	if opts.Bearer != nil {
 		authCfg.Bearer = opts.Bearer(x.HTTPClient())
@@ -151,10 +135,18 @@ func Start(t testing.TB, opts Options) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	Serve(t, gw, ln, x.Cert, n.Trust, logger)
+	return &Gateway{URL: "https://" + ln.Addr().String(), Net: n, TLS: x, CA: ca, Binder: binder, Wallet: w,
+		Gateway: gw, Client: cl, Logs: logs}
+}
+
+// Serve serves gw over HTTPS on ln (the server certificate cert, client
+// certificates verified against trust) until the test ends.
+func Serve(t testing.TB, gw *gateway.Gateway, ln net.Listener, cert tls.Certificate, trust *transport.TrustSource, logger *slog.Logger) {
+	t.Helper()
 	srv := gateway.NewServer(gw, logger)
-	tlsCfg := gateway.TLSConfig(x.Cert, n.Trust, logger)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(tls.NewListener(ln, tlsCfg)) }()
+	go func() { done <- srv.Serve(tls.NewListener(ln, gateway.TLSConfig(cert, trust, logger))) }()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -163,8 +155,31 @@ func Start(t testing.TB, opts Options) *Gateway {
 			t.Errorf("gateway Serve: %v", err)
 		}
 	})
-	return &Gateway{URL: "https://" + ln.Addr().String(), Net: n, TLS: x, CA: ca, Binder: binder, Wallet: w,
-		Gateway: gw, Client: cl, Logs: logs}
+}
+
+// WalletAndBinder opens an encrypted wallet (fresh AES key) and a binding
+// table enrolling mspID's users at ca, both closed at cleanup.
+func WalletAndBinder(t testing.TB, ca *bindingtest.CA, mspID string, logger *slog.Logger) (*wallet.Wallet, *binding.Service) {
+	t.Helper()
+	kek := make([]byte, wallet.KEKSize)
+	if _, err := rand.Read(kek); err != nil {
+		t.Fatal(err)
+	}
+	aes, err := wallet.NewAESKEK(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := wallet.Open(t.TempDir(), aes, wallet.Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	binder, err := binding.Open(binding.Config{Dir: t.TempDir(), CA: ca.Gateway, Wallet: w, MSPID: mspID, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { binder.Close() })
+	return w, binder
 }
 
 // AppCredential issues a client certificate of the first member with the
