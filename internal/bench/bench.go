@@ -124,11 +124,33 @@ type Options struct {
 // Run preloads nothing, applies the load and returns the measurement.
 // Use Preload first for rmw.
 func Run(ctx context.Context, target Target, opts Options) (*Result, error) {
+	opts, err := checkOptions(target, opts)
+	if err != nil {
+		return nil, err
+	}
+	before, err := MeasureCrypto(opts.CryptoTime)
+	if err != nil {
+		return nil, err
+	}
+	res, err := runLoad(ctx, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	after, err := MeasureCrypto(opts.CryptoTime)
+	if err != nil {
+		return nil, err
+	}
+	res.setCrypto(target, before, after)
+	return res, nil
+}
+
+// checkOptions validates a run's options and fills their defaults.
+func checkOptions(target Target, opts Options) (Options, error) {
 	if opts.Rate <= 0 || opts.Duration <= 0 {
-		return nil, errors.New("bench: rate and duration must be positive")
+		return opts, errors.New("bench: rate and duration must be positive")
 	}
 	if len(target.Members) == 0 || target.Endorsers < 1 || target.Endorsers > len(target.Members[0].Peers) {
-		return nil, errors.New("bench: target needs members and 1 to #peers endorsers")
+		return opts, errors.New("bench: target needs members and 1 to #peers endorsers")
 	}
 	if opts.Drain <= 0 {
 		opts.Drain = 30 * time.Second
@@ -139,10 +161,11 @@ func Run(ctx context.Context, target Target, opts Options) (*Result, error) {
 	if opts.CryptoTime <= 0 {
 		opts.CryptoTime = 500 * time.Millisecond
 	}
-	before, err := MeasureCrypto(opts.CryptoTime)
-	if err != nil {
-		return nil, err
-	}
+	return opts, nil
+}
+
+// runLoad applies one load with its own clients and block watchers.
+func runLoad(ctx context.Context, target Target, opts Options) (*Result, error) {
 	s, err := newSession(ctx, target)
 	if err != nil {
 		return nil, err
@@ -152,19 +175,22 @@ func Run(ctx context.Context, target Target, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	after, err := MeasureCrypto(opts.CryptoTime)
-	if err != nil {
-		return nil, err
-	}
 	res.Members, res.Endorsers = len(target.Members), target.Endorsers
-	res.Crypto = CryptoRates{SignPerSec: round3((before.SignPerSec + after.SignPerSec) / 2),
-		VerifyPerSec: round3((before.VerifyPerSec + after.VerifyPerSec) / 2), Workers: before.Workers}
-	res.CryptoBefore, res.CryptoAfter = before, after
-	res.Ceiling = CeilingFor(res.Crypto, target.Endorsers, len(s.peers))
-	if res.Ceiling.TxPerSec > 0 {
-		res.CeilingRatio = round3(res.ValidTPS / res.Ceiling.TxPerSec)
-	}
 	return res, nil
+}
+
+// setCrypto records the ECDSA rates measured before and after the load,
+// their means and the ceiling they imply.
+func (res *Result) setCrypto(target Target, before, after CryptoRates) {
+	res.SignPerSec = round3((before.SignPerSec + after.SignPerSec) / 2)
+	res.VerifyPerSec = round3((before.VerifyPerSec + after.VerifyPerSec) / 2)
+	res.CryptoBefore, res.CryptoAfter = before, after
+	res.Ceiling = CeilingFor(CryptoRates{SignPerSec: res.SignPerSec, VerifyPerSec: res.VerifyPerSec}, target.Endorsers, len(target.Members))
+	res.CeilingTxPerSec = round3(res.Ceiling.TxPerSec)
+	res.CeilingRatio = 0
+	if res.CeilingTxPerSec > 0 {
+		res.CeilingRatio = round3(res.ValidTxPerSec / res.CeilingTxPerSec)
+	}
 }
 
 // session is a run's clients and block watchers.
@@ -394,4 +420,23 @@ func waitHeight(ctx context.Context, c *client.Client, peer string, height uint6
 		case <-tick.C:
 		}
 	}
+}
+
+// CheckChaincode checks that the target runs the kvtest chaincode every
+// workload calls, by evaluating kv:Get through the first member's peer.
+func CheckChaincode(ctx context.Context, target Target) error {
+	if len(target.Members) == 0 {
+		return errors.New("bench: target has no member")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := client.Connect(cctx, target.Members[0])
+	if err != nil {
+		return fmt.Errorf("bench: connect: %w", err)
+	}
+	defer c.Close()
+	if _, err := c.Evaluate(cctx, txn.Request{Chaincode: Chaincode, Function: "kv:Get", Args: [][]byte{[]byte("b/0")}}); err != nil {
+		return fmt.Errorf("bench: chaincode %q: %w", Chaincode, err)
+	}
+	return nil
 }

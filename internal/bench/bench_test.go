@@ -140,10 +140,10 @@ func TestTracker(t *testing.T) {
 			t.Errorf("failures %v, want %v", res.Failures, want)
 		}
 	}
-	if res.LatencyOwnPeer.Max != 20 || res.LatencyAllPeers.Max != 30 || res.LatencyOwnPeer.P50 != 10 {
-		t.Errorf("latencies own %+v all %+v", res.LatencyOwnPeer, res.LatencyAllPeers)
+	if res.LatencyMs.Max != 20 || res.LatencyAllPeersMs.Max != 30 || res.LatencyMs.P50 != 10 {
+		t.Errorf("latencies own %+v all %+v", res.LatencyMs, res.LatencyAllPeersMs)
 	}
-	if res.ValidTPS != 2 {
-		t.Errorf("valid tps %v, want 2 over the 1 s duration", res.ValidTPS)
+	if res.ValidTxPerSec != 2 {
+		t.Errorf("valid tps %v, want 2 over the 1 s duration", res.ValidTxPerSec)
 	}
 }
