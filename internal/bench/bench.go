@@ -34,9 +34,14 @@ const (
 	KindBlind = "blind" // blind write of one fresh key
 	KindRMW   = "rmw"   // read-modify-write (kv:Incr) of a random preloaded key
 	KindHot   = "hot"   // read-modify-write of one of a few hot keys
+	// KindQuery submits the BloSS@M authorization chaincode's
+	// account:GetAccounts as a transaction: a read-only transaction that
+	// orders and commits, on a `blossom up` devnet.
+	KindQuery = "blossom-query"
 )
 
-// Workload is what each transaction does (on the kvtest chaincode).
+// Workload is what each transaction does (on the kvtest chaincode, or
+// for blossom-query on the authorization chaincode).
 type Workload struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
@@ -47,9 +52,11 @@ type Workload struct {
 }
 
 // ParseWorkload reads a workload name: blind-100, blind-1k, rmw (keys
-// from the keys argument), hot-N (N hot keys).
+// from the keys argument), hot-N (N hot keys), blossom-query.
 func ParseWorkload(name string, keys int) (Workload, error) {
 	switch {
+	case name == KindQuery:
+		return Workload{Name: name, Kind: KindQuery}, nil
 	case name == "blind-100":
 		return Workload{Name: name, Kind: KindBlind, ValueSize: 100}, nil
 	case name == "blind-1k":
@@ -66,7 +73,7 @@ func ParseWorkload(name string, keys int) (Workload, error) {
 		}
 		return Workload{Name: name, Kind: KindHot, Keys: n}, nil
 	}
-	return Workload{}, fmt.Errorf("bench: unknown workload %q (blind-100, blind-1k, rmw, hot-N)", name)
+	return Workload{}, fmt.Errorf("bench: unknown workload %q (blind-100, blind-1k, rmw, hot-N, blossom-query)", name)
 }
 
 // request is transaction seq's chaincode call.
@@ -76,6 +83,8 @@ func (w Workload) request(seq int, rng *rand.Rand, value []byte) txn.Request {
 		return incr(fmt.Sprintf("r/%d", rng.IntN(w.Keys)))
 	case KindHot:
 		return incr(fmt.Sprintf("h/%d", rng.IntN(w.Keys)))
+	case KindQuery:
+		return w.probe()
 	}
 	return txn.Request{Chaincode: Chaincode, Function: "kv:Put", Args: [][]byte{[]byte(fmt.Sprintf("b/%d", seq)), value}}
 }
@@ -84,8 +93,20 @@ func incr(key string) txn.Request {
 	return txn.Request{Chaincode: Chaincode, Function: "kv:Incr", Args: [][]byte{[]byte(key)}}
 }
 
-// Chaincode is the chaincode every workload calls (kvtest).
+// probe is a request that checks, evaluated, that the workload's
+// chaincode runs on the target.
+func (w Workload) probe() txn.Request {
+	if w.Kind == KindQuery {
+		return txn.Request{Chaincode: QueryChaincode, Function: "account:GetAccounts"}
+	}
+	return txn.Request{Chaincode: Chaincode, Function: "kv:Get", Args: [][]byte{[]byte("b/0")}}
+}
+
+// Chaincode is the chaincode the kv workloads call (kvtest).
 const Chaincode = "kv"
+
+// QueryChaincode is the chaincode blossom-query calls.
+const QueryChaincode = "authorization"
 
 // Target is the network under load.
 type Target struct {
@@ -422,9 +443,9 @@ func waitHeight(ctx context.Context, c *client.Client, peer string, height uint6
 	}
 }
 
-// CheckChaincode checks that the target runs the kvtest chaincode every
-// workload calls, by evaluating kv:Get through the first member's peer.
-func CheckChaincode(ctx context.Context, target Target) error {
+// CheckChaincode checks that the target runs the chaincode workload
+// calls, by evaluating a read of it through the first member's peer.
+func CheckChaincode(ctx context.Context, target Target, w Workload) error {
 	if len(target.Members) == 0 {
 		return errors.New("bench: target has no member")
 	}
@@ -435,8 +456,9 @@ func CheckChaincode(ctx context.Context, target Target) error {
 		return fmt.Errorf("bench: connect: %w", err)
 	}
 	defer c.Close()
-	if _, err := c.Evaluate(cctx, txn.Request{Chaincode: Chaincode, Function: "kv:Get", Args: [][]byte{[]byte("b/0")}}); err != nil {
-		return fmt.Errorf("bench: chaincode %q: %w", Chaincode, err)
+	req := w.probe()
+	if _, err := c.Evaluate(cctx, req); err != nil {
+		return fmt.Errorf("bench: workload %s: chaincode %q: %w", w.Name, req.Chaincode, err)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/bench"
 	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/devnet"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/network/localnet"
 	"github.com/blossom-ledger/blossom/internal/pki"
@@ -82,15 +83,21 @@ Workloads (comma-separated; each runs, or is searched, in turn):
   rmw        kv:Incr of a random key of --keys keys, preloaded first
   hot-N      kv:Incr of one of N hot keys (contention)
   hot        the sweep hot-1, hot-4, hot-16, hot-64
+  blossom-query  the BloSS@M authorization chaincode's account:GetAccounts
+             submitted as a (read-only) transaction, for a "blossom up"
+             devnet; the rest of the BloSS@M mix (license checkout and
+             return, SWID reports, votes) is not implemented
 
 By default the network runs in this process: --members members, each with one
 orderer and one peer over mutual TLS on 127.0.0.1, in a temporary directory
 (or --dir). With --devnet DIR the load goes to the network DIR/devnet.json
 describes, as each member's --user; its CA bundle must hold the root and
-every member's intermediate CA, and the network must run the kvtest chaincode
-"kv" (a "blossom up" devnet does not: it runs only authorization and asset,
-and bench then stops with an error). CPU and bytes written then cover this
-process (the load generator) only.
+every member's intermediate CA (a "blossom up" devnet's devnet.json is such a
+description; its users include "acq" at every member). Each workload's
+chaincode is checked first: a "blossom up" devnet runs only authorization and
+asset, so the kv workloads stop there with an error and blossom-query is the
+workload to use. CPU and bytes written then cover this process (the load
+generator) only.
 
 --json prints one object: "machine" (CPU model, cores, OS), "commit" (the
 binary's VCS commit, else the HEAD of the git checkout in the working
@@ -113,7 +120,7 @@ ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 	fl.Float64Var(&f.startRate, "start-rate", 50, "--find-max: the first step's offered rate")
 	fl.Float64Var(&f.maxRate, "max-rate", 100000, "--find-max: the highest offered rate tried")
 	fl.DurationVar(&f.maxP99, "max-p99", time.Second, "--find-max: the p99 latency bound of a step that keeps up")
-	fl.StringVar(&f.workloads, "workload", "blind-100", "workloads, comma-separated: blind-100, blind-1k, rmw, hot-N, hot")
+	fl.StringVar(&f.workloads, "workload", "blind-100", "workloads, comma-separated: blind-100, blind-1k, rmw, hot-N, hot, blossom-query")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON instead of a table")
 	fl.IntVar(&f.members, "members", 3, "members of the in-process network (1 to 16)")
 	fl.StringVar(&f.endorsement, "endorsement", "majority", "endorsement policy of the in-process network: majority or any")
@@ -188,12 +195,19 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 		if target, err = devnetTarget(f.devnet, f.user); err != nil {
 			return err
 		}
-		if err := bench.CheckChaincode(ctx, target); err != nil {
-			return fmt.Errorf("the network of %s cannot run these workloads: %w "+
-				"(a \"blossom up\" devnet runs only the authorization and asset chaincodes; "+
-				"the kv workloads need the kvtest chaincode \"kv\", and no BloSS@M workload exists yet)", f.devnet, err)
+		for _, w := range workloads {
+			if err := bench.CheckChaincode(ctx, target, w); err != nil {
+				return fmt.Errorf("the network of %s cannot run workload %s: %w (a \"blossom up\" devnet runs only the "+
+					"authorization and asset chaincodes, not the kvtest chaincode \"kv\" the kv workloads need: "+
+					"use --workload blossom-query there)", f.devnet, w.Name, err)
+			}
 		}
 	} else {
+		for _, w := range workloads {
+			if w.Kind == bench.KindQuery {
+				return &ExitError{Code: 2, Err: fmt.Errorf("workload %s needs --devnet: the in-process network runs only the kvtest chaincode", w.Name)}
+			}
+		}
 		t, cleanup, err := startBenchNetwork(f)
 		if err != nil {
 			return err
@@ -317,7 +331,7 @@ func devnetTarget(dir, user string) (bench.Target, error) {
 	if dn.CABundle == "" || len(dn.Orderers) == 0 {
 		return bench.Target{}, fmt.Errorf("%s: devnet.json names no CA bundle or no orderer", dir)
 	}
-	mgr, err := trustFromBundle(dn.CABundle)
+	mgr, err := devnetTrust(dir, dn.CABundle)
 	if err != nil {
 		return bench.Target{}, err
 	}
@@ -364,6 +378,34 @@ func hostPort(s string) string {
 		return strings.TrimSuffix(rest, "/")
 	}
 	return s
+}
+
+// devnetTrust builds the members' MSPs: from the consortium `blossom up`
+// made in dir (its bundle holds the root only; each member's intermediate
+// CA is in its CA directory), else from the CA bundle alone.
+func devnetTrust(dir, bundle string) (*identity.Manager, error) {
+	c, err := devnet.Load(dir)
+	if err != nil {
+		return trustFromBundle(bundle)
+	}
+	data, err := readBoundedFile(bundle, 4<<20)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := pki.ParseCertificatesPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("CA bundle %s: %w", bundle, err)
+	}
+	var cfgs []identity.MSPConfig
+	for i := range c.Members {
+		m := &c.Members[i]
+		inter, err := pki.ReadCertificateFile(c.IntermediateCert(m))
+		if err != nil {
+			return nil, fmt.Errorf("member %s: %w", m.Name, err)
+		}
+		cfgs = append(cfgs, identity.MSPConfig{ID: m.MSPID, RootCerts: roots, IntermediateCerts: []*x509.Certificate{inter}})
+	}
+	return identity.NewManager(cfgs)
 }
 
 // trustFromBundle builds the MSPs from a PEM bundle: self-signed

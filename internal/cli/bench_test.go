@@ -246,6 +246,31 @@ func TestBenchFindMax(t *testing.T) {
 	}
 }
 
+// TestBenchUpDevnet loads a real `blossom up` devnet (started in-process)
+// through its devnet.json as each member's default user acq: a kv
+// workload stops with an error naming the missing chaincode, and
+// blossom-query commits every transaction on every peer.
+func TestBenchUpDevnet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "consortium")
+	runUpUntilReady(t, upOptions{dir: dir, timeout: 2 * time.Minute})
+
+	code, stdout, stderr := runMain("bench", "--devnet", dir, "--workload", "blind-100", "--rate", "5", "--duration", "1s")
+	if code == 0 || stdout != "" || !strings.Contains(stderr, `cannot run workload blind-100`) || !strings.Contains(stderr, `chaincode "kv"`) {
+		t.Fatalf("kv workload on a blossom up devnet: exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = runMain("bench", "--devnet", dir, "--workload", "blossom-query", "--rate", "10", "--duration", "2s",
+		"--json", "--crypto-time", "50ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decodeReport(t, stdout)
+	checkContract(t, stdout, 1)
+	checkResult(t, r.Result, 3)
+	if r.Scheduled != 20 || r.Endorsers != 2 || r.System.Scope != "load generator only" {
+		t.Errorf("scheduled %d endorsers %d scope %q", r.Scheduled, r.Endorsers, r.System.Scope)
+	}
+}
+
 func TestBenchBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "--rate", "0"},
@@ -259,6 +284,7 @@ func TestBenchBadFlags(t *testing.T) {
 		{"bench", "--members", "0"},
 		{"bench", "--endorsement", "all"},
 		{"bench", "--devnet", "/nonexistent-dir"},
+		{"bench", "--workload", "blossom-query", "--rate", "1"},
 	} {
 		code, stdout, stderr := runMain(args...)
 		if code == 0 || stdout != "" || stderr == "" {
