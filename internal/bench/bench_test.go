@@ -24,6 +24,7 @@ func TestParseWorkload(t *testing.T) {
 		{"hot-0", 0, Workload{}, "hot-N"},
 		{"hot-x", 0, Workload{}, "hot-N"},
 		{"blind", 0, Workload{}, "unknown workload"},
+		{"blossom-query", 0, Workload{Name: "blossom-query", Kind: KindQuery}, ""},
 	}
 	for _, tt := range tests {
 		got, err := ParseWorkload(tt.name, tt.keys)
@@ -40,7 +41,7 @@ func TestParseWorkload(t *testing.T) {
 }
 
 func FuzzParseWorkload(f *testing.F) {
-	for _, s := range []string{"blind-100", "rmw", "hot-1", "hot-99999999999999999999", ""} {
+	for _, s := range []string{"blind-100", "rmw", "hot-1", "hot-99999999999999999999", "", "blossom-query"} {
 		f.Add(s, 10)
 	}
 	f.Fuzz(func(t *testing.T, name string, keys int) {
@@ -48,7 +49,7 @@ func FuzzParseWorkload(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if w.Name != name || (w.Kind != KindBlind && w.Keys < 1) {
+		if w.Name != name || ((w.Kind == KindRMW || w.Kind == KindHot) && w.Keys < 1) {
 			t.Fatalf("accepted %q as %+v", name, w)
 		}
 	})

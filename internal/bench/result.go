@@ -49,7 +49,7 @@ type Result struct {
 	DurationSeconds float64  `json:"durationSeconds"`
 	LoadSeconds     float64  `json:"loadSeconds"`
 	// WindowSeconds is from the first scheduled send to the last valid
-	// commit on every peer (at least the duration): ValidTPS's divisor.
+	// commit on every peer (at least the duration): ValidTxPerSec's divisor.
 	WindowSeconds float64    `json:"windowSeconds"`
 	Scheduled     int        `json:"scheduled"`
 	Committed     int        `json:"committed"`
