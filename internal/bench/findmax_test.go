@@ -84,18 +84,21 @@ func TestKeptUp(t *testing.T) {
 }
 
 // TestBuildCommit: a test binary carries no VCS stamp, so the commit is
-// the checkout's HEAD (the tests run inside the repository) when git is
-// installed, else "unknown".
+// the checkout's HEAD, +dirty while tracked files are modified (the tests
+// run inside the repository), when git is installed, else "unknown".
 func TestBuildCommit(t *testing.T) {
 	got := BuildCommit()
 	want := "unknown"
 	if out, err := exec.Command("git", "rev-parse", "HEAD").Output(); err == nil {
 		want = strings.TrimSpace(string(out))
+		if changes, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err != nil || len(changes) > 0 {
+			want += "+dirty"
+		}
 	}
 	if got != want {
 		t.Errorf("BuildCommit() = %q, want %q", got, want)
 	}
-	if want != "unknown" && !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(got) {
+	if want != "unknown" && !regexp.MustCompile(`^[0-9a-f]{40}(\+dirty)?$`).MatchString(got) {
 		t.Errorf("commit %q", got)
 	}
 	for s, ok := range map[string]bool{strings.Repeat("a", 40): true, strings.Repeat("A", 40): false, "abc": false, fmt.Sprint(strings.Repeat("0", 39), "g"): false} {

@@ -187,7 +187,8 @@ func DescribeMachine() Machine {
 // BuildCommit is the running binary's VCS commit from its build
 // information ("+dirty" when built from a modified tree); failing that
 // (go run, go test, -buildvcs=false), the HEAD of the git checkout holding
-// the working directory; failing that, "unknown".
+// the working directory, "+dirty" if tracked files differ from it;
+// failing that, "unknown".
 func BuildCommit() string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		commit, dirty := "", false
@@ -209,10 +210,14 @@ func BuildCommit() string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()
-	if commit := strings.TrimSpace(string(out)); err == nil && isHexCommit(commit) {
-		return commit
+	commit := strings.TrimSpace(string(out))
+	if err != nil || !isHexCommit(commit) {
+		return "unknown"
 	}
-	return "unknown"
+	if changes, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err != nil || len(changes) > 0 {
+		commit += "+dirty" // modified tracked files (or status unknown)
+	}
+	return commit
 }
 
 func isHexCommit(s string) bool {
