@@ -34,9 +34,14 @@ const (
 	KindBlind = "blind" // blind write of one fresh key
 	KindRMW   = "rmw"   // read-modify-write (kv:Incr) of a random preloaded key
 	KindHot   = "hot"   // read-modify-write of one of a few hot keys
+	// KindQuery submits the BloSS@M authorization chaincode's
+	// account:GetAccounts as a transaction: a read-only transaction that
+	// orders and commits, on a `blossom up` devnet.
+	KindQuery = "blossom-query"
 )
 
-// Workload is what each transaction does (on the kvtest chaincode).
+// Workload is what each transaction does (on the kvtest chaincode, or
+// for blossom-query on the authorization chaincode).
 type Workload struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
@@ -47,9 +52,11 @@ type Workload struct {
 }
 
 // ParseWorkload reads a workload name: blind-100, blind-1k, rmw (keys
-// from the keys argument), hot-N (N hot keys).
+// from the keys argument), hot-N (N hot keys), blossom-query.
 func ParseWorkload(name string, keys int) (Workload, error) {
 	switch {
+	case name == KindQuery:
+		return Workload{Name: name, Kind: KindQuery}, nil
 	case name == "blind-100":
 		return Workload{Name: name, Kind: KindBlind, ValueSize: 100}, nil
 	case name == "blind-1k":
@@ -66,7 +73,7 @@ func ParseWorkload(name string, keys int) (Workload, error) {
 		}
 		return Workload{Name: name, Kind: KindHot, Keys: n}, nil
 	}
-	return Workload{}, fmt.Errorf("bench: unknown workload %q (blind-100, blind-1k, rmw, hot-N)", name)
+	return Workload{}, fmt.Errorf("bench: unknown workload %q (blind-100, blind-1k, rmw, hot-N, blossom-query)", name)
 }
 
 // request is transaction seq's chaincode call.
@@ -76,6 +83,8 @@ func (w Workload) request(seq int, rng *rand.Rand, value []byte) txn.Request {
 		return incr(fmt.Sprintf("r/%d", rng.IntN(w.Keys)))
 	case KindHot:
 		return incr(fmt.Sprintf("h/%d", rng.IntN(w.Keys)))
+	case KindQuery:
+		return w.probe()
 	}
 	return txn.Request{Chaincode: Chaincode, Function: "kv:Put", Args: [][]byte{[]byte(fmt.Sprintf("b/%d", seq)), value}}
 }
@@ -84,8 +93,20 @@ func incr(key string) txn.Request {
 	return txn.Request{Chaincode: Chaincode, Function: "kv:Incr", Args: [][]byte{[]byte(key)}}
 }
 
-// Chaincode is the chaincode every workload calls (kvtest).
+// probe is a request that checks, evaluated, that the workload's
+// chaincode runs on the target.
+func (w Workload) probe() txn.Request {
+	if w.Kind == KindQuery {
+		return txn.Request{Chaincode: QueryChaincode, Function: "account:GetAccounts"}
+	}
+	return txn.Request{Chaincode: Chaincode, Function: "kv:Get", Args: [][]byte{[]byte("b/0")}}
+}
+
+// Chaincode is the chaincode the kv workloads call (kvtest).
 const Chaincode = "kv"
+
+// QueryChaincode is the chaincode blossom-query calls.
+const QueryChaincode = "authorization"
 
 // Target is the network under load.
 type Target struct {
@@ -124,11 +145,33 @@ type Options struct {
 // Run preloads nothing, applies the load and returns the measurement.
 // Use Preload first for rmw.
 func Run(ctx context.Context, target Target, opts Options) (*Result, error) {
+	opts, err := checkOptions(target, opts)
+	if err != nil {
+		return nil, err
+	}
+	before, err := MeasureCrypto(opts.CryptoTime)
+	if err != nil {
+		return nil, err
+	}
+	res, err := runLoad(ctx, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	after, err := MeasureCrypto(opts.CryptoTime)
+	if err != nil {
+		return nil, err
+	}
+	res.setCrypto(target, before, after)
+	return res, nil
+}
+
+// checkOptions validates a run's options and fills their defaults.
+func checkOptions(target Target, opts Options) (Options, error) {
 	if opts.Rate <= 0 || opts.Duration <= 0 {
-		return nil, errors.New("bench: rate and duration must be positive")
+		return opts, errors.New("bench: rate and duration must be positive")
 	}
 	if len(target.Members) == 0 || target.Endorsers < 1 || target.Endorsers > len(target.Members[0].Peers) {
-		return nil, errors.New("bench: target needs members and 1 to #peers endorsers")
+		return opts, errors.New("bench: target needs members and 1 to #peers endorsers")
 	}
 	if opts.Drain <= 0 {
 		opts.Drain = 30 * time.Second
@@ -139,10 +182,11 @@ func Run(ctx context.Context, target Target, opts Options) (*Result, error) {
 	if opts.CryptoTime <= 0 {
 		opts.CryptoTime = 500 * time.Millisecond
 	}
-	before, err := MeasureCrypto(opts.CryptoTime)
-	if err != nil {
-		return nil, err
-	}
+	return opts, nil
+}
+
+// runLoad applies one load with its own clients and block watchers.
+func runLoad(ctx context.Context, target Target, opts Options) (*Result, error) {
 	s, err := newSession(ctx, target)
 	if err != nil {
 		return nil, err
@@ -152,19 +196,22 @@ func Run(ctx context.Context, target Target, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	after, err := MeasureCrypto(opts.CryptoTime)
-	if err != nil {
-		return nil, err
-	}
 	res.Members, res.Endorsers = len(target.Members), target.Endorsers
-	res.Crypto = CryptoRates{SignPerSec: round3((before.SignPerSec + after.SignPerSec) / 2),
-		VerifyPerSec: round3((before.VerifyPerSec + after.VerifyPerSec) / 2), Workers: before.Workers}
-	res.CryptoBefore, res.CryptoAfter = before, after
-	res.Ceiling = CeilingFor(res.Crypto, target.Endorsers, len(s.peers))
-	if res.Ceiling.TxPerSec > 0 {
-		res.CeilingRatio = round3(res.ValidTPS / res.Ceiling.TxPerSec)
-	}
 	return res, nil
+}
+
+// setCrypto records the ECDSA rates measured before and after the load,
+// their means and the ceiling they imply.
+func (res *Result) setCrypto(target Target, before, after CryptoRates) {
+	res.SignPerSec = round3((before.SignPerSec + after.SignPerSec) / 2)
+	res.VerifyPerSec = round3((before.VerifyPerSec + after.VerifyPerSec) / 2)
+	res.CryptoBefore, res.CryptoAfter = before, after
+	res.Ceiling = CeilingFor(CryptoRates{SignPerSec: res.SignPerSec, VerifyPerSec: res.VerifyPerSec}, target.Endorsers, len(target.Members))
+	res.CeilingTxPerSec = round3(res.Ceiling.TxPerSec)
+	res.CeilingRatio = 0
+	if res.CeilingTxPerSec > 0 {
+		res.CeilingRatio = round3(res.ValidTxPerSec / res.CeilingTxPerSec)
+	}
 }
 
 // session is a run's clients and block watchers.
@@ -394,4 +441,24 @@ func waitHeight(ctx context.Context, c *client.Client, peer string, height uint6
 		case <-tick.C:
 		}
 	}
+}
+
+// CheckChaincode checks that the target runs the chaincode workload
+// calls, by evaluating a read of it through the first member's peer.
+func CheckChaincode(ctx context.Context, target Target, w Workload) error {
+	if len(target.Members) == 0 {
+		return errors.New("bench: target has no member")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := client.Connect(cctx, target.Members[0])
+	if err != nil {
+		return fmt.Errorf("bench: connect: %w", err)
+	}
+	defer c.Close()
+	req := w.probe()
+	if _, err := c.Evaluate(cctx, req); err != nil {
+		return fmt.Errorf("bench: workload %s: chaincode %q: %w", w.Name, req.Chaincode, err)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@ func TestParseWorkload(t *testing.T) {
 		{"hot-0", 0, Workload{}, "hot-N"},
 		{"hot-x", 0, Workload{}, "hot-N"},
 		{"blind", 0, Workload{}, "unknown workload"},
+		{"blossom-query", 0, Workload{Name: "blossom-query", Kind: KindQuery}, ""},
 	}
 	for _, tt := range tests {
 		got, err := ParseWorkload(tt.name, tt.keys)
@@ -40,7 +41,7 @@ func TestParseWorkload(t *testing.T) {
 }
 
 func FuzzParseWorkload(f *testing.F) {
-	for _, s := range []string{"blind-100", "rmw", "hot-1", "hot-99999999999999999999", ""} {
+	for _, s := range []string{"blind-100", "rmw", "hot-1", "hot-99999999999999999999", "", "blossom-query"} {
 		f.Add(s, 10)
 	}
 	f.Fuzz(func(t *testing.T, name string, keys int) {
@@ -48,7 +49,7 @@ func FuzzParseWorkload(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if w.Name != name || (w.Kind != KindBlind && w.Keys < 1) {
+		if w.Name != name || ((w.Kind == KindRMW || w.Kind == KindHot) && w.Keys < 1) {
 			t.Fatalf("accepted %q as %+v", name, w)
 		}
 	})
@@ -140,10 +141,10 @@ func TestTracker(t *testing.T) {
 			t.Errorf("failures %v, want %v", res.Failures, want)
 		}
 	}
-	if res.LatencyOwnPeer.Max != 20 || res.LatencyAllPeers.Max != 30 || res.LatencyOwnPeer.P50 != 10 {
-		t.Errorf("latencies own %+v all %+v", res.LatencyOwnPeer, res.LatencyAllPeers)
+	if res.LatencyMs.Max != 20 || res.LatencyAllPeersMs.Max != 30 || res.LatencyMs.P50 != 10 {
+		t.Errorf("latencies own %+v all %+v", res.LatencyMs, res.LatencyAllPeersMs)
 	}
-	if res.ValidTPS != 2 {
-		t.Errorf("valid tps %v, want 2 over the 1 s duration", res.ValidTPS)
+	if res.ValidTxPerSec != 2 {
+		t.Errorf("valid tps %v, want 2 over the 1 s duration", res.ValidTxPerSec)
 	}
 }

@@ -2,10 +2,12 @@ package bench
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -17,8 +19,29 @@ import (
 	"time"
 )
 
-// Result is one run's measurement.
+// Result is one run's measurement. The fields DESIGN.md §10 names
+// (validTxPerSec, ceilingTxPerSec, signPerSec, verifyPerSec, latencyMs,
+// failures, machine, commit) are at its top level.
 type Result struct {
+	// ValidTxPerSec = Valid / WindowSeconds.
+	ValidTxPerSec float64 `json:"validTxPerSec"`
+	// CeilingTxPerSec is the ECDSA ceiling (Ceiling.TxPerSec) implied by
+	// SignPerSec and VerifyPerSec, the means of the ECDSA P-256 rates
+	// measured just before and just after the load (over all CPUs).
+	CeilingTxPerSec float64 `json:"ceilingTxPerSec"`
+	SignPerSec      float64 `json:"signPerSec"`
+	VerifyPerSec    float64 `json:"verifyPerSec"`
+	// LatencyMs is from the scheduled send time to the commit on the
+	// submitter's own peer; LatencyAllPeersMs to the commit on every peer.
+	LatencyMs         Latency `json:"latencyMs"`
+	LatencyAllPeersMs Latency `json:"latencyAllPeersMs"`
+	// Failures by cause: validation codes (MVCC_READ_CONFLICT, ...) and
+	// failures before ordering (OVERLOAD, ENDORSE_FAILED, ...).
+	Failures map[string]int `json:"failures"`
+	Machine  *Machine       `json:"machine"`
+	// Commit is the measured build's VCS commit (see BuildCommit).
+	Commit string `json:"commit"`
+
 	Workload        Workload `json:"workload"`
 	Members         int      `json:"members"`
 	Endorsers       int      `json:"endorsers"`
@@ -26,29 +49,23 @@ type Result struct {
 	DurationSeconds float64  `json:"durationSeconds"`
 	LoadSeconds     float64  `json:"loadSeconds"`
 	// WindowSeconds is from the first scheduled send to the last valid
-	// commit on every peer (at least the duration): ValidTPS's divisor.
-	WindowSeconds float64 `json:"windowSeconds"`
-	Scheduled     int     `json:"scheduled"`
-	Committed     int     `json:"committed"`
-	Valid         int     `json:"valid"`
-	ValidTPS      float64 `json:"validTps"`
-	// Latency from the scheduled send time to the commit on the
-	// submitter's own peer, and on every peer.
-	LatencyOwnPeer  Latency `json:"latencyOwnPeer"`
-	LatencyAllPeers Latency `json:"latencyAllPeers"`
-	// Failures by cause: validation codes (MVCC_READ_CONFLICT, ...) and
-	// failures before ordering (OVERLOAD, ENDORSE_FAILED, ...).
-	Failures map[string]int `json:"failures"`
-	Drained  bool           `json:"drained"`
-	System   SystemCost     `json:"system"`
-	// Crypto is the mean of the ECDSA rates measured just before
-	// (CryptoBefore) and just after (CryptoAfter) the load.
-	Crypto       CryptoRates `json:"crypto"`
+	// commit on every peer (at least the duration): ValidTxPerSec's divisor.
+	WindowSeconds float64    `json:"windowSeconds"`
+	Scheduled     int        `json:"scheduled"`
+	Committed     int        `json:"committed"`
+	Valid         int        `json:"valid"`
+	Drained       bool       `json:"drained"`
+	System        SystemCost `json:"system"`
+	// CryptoBefore and CryptoAfter are the ECDSA rates measured just
+	// before and just after the load.
 	CryptoBefore CryptoRates `json:"cryptoBefore"`
 	CryptoAfter  CryptoRates `json:"cryptoAfter"`
 	Ceiling      Ceiling     `json:"ceiling"`
-	// CeilingRatio = ValidTPS / Ceiling.TxPerSec.
+	// CeilingRatio = ValidTxPerSec / CeilingTxPerSec.
 	CeilingRatio float64 `json:"ceilingRatio"`
+	// FindMax is the search's record when the result is --find-max's
+	// best step.
+	FindMax *FindMaxRecord `json:"findMax,omitempty"`
 }
 
 // SystemCost is what the run cost this machine per valid transaction.
@@ -149,26 +166,13 @@ type Machine struct {
 	GOMAXPROCS int    `json:"gomaxprocs"`
 	GoVersion  string `json:"goVersion"`
 	OS         string `json:"os"`
-	Commit     string `json:"commit"`
 	Time       string `json:"time"`
 }
 
-// DescribeMachine returns this machine and binary's description.
+// DescribeMachine returns this machine's description.
 func DescribeMachine() Machine {
 	m := Machine{NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
-		OS: runtime.GOOS + "/" + runtime.GOARCH, Time: time.Now().UTC().Format(time.RFC3339), Commit: "unknown"}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				m.Commit = s.Value
-			case "vcs.modified":
-				if s.Value == "true" {
-					m.Commit += "+dirty"
-				}
-			}
-		}
-	}
+		OS: runtime.GOOS + "/" + runtime.GOARCH, Time: time.Now().UTC().Format(time.RFC3339)}
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
 			if v, ok := strings.CutPrefix(line, "model name"); ok {
@@ -180,29 +184,101 @@ func DescribeMachine() Machine {
 	return m
 }
 
-// Report is the JSON document `blossom bench --json` prints.
+// BuildCommit is the running binary's VCS commit from its build
+// information ("+dirty" when built from a modified tree); failing that
+// (go run, go test, -buildvcs=false), the HEAD of the git checkout holding
+// the working directory, "+dirty" if tracked files differ from it;
+// failing that, "unknown".
+func BuildCommit() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		commit, dirty := "", false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if commit != "" {
+			if dirty {
+				commit += "+dirty"
+			}
+			return commit
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()
+	commit := strings.TrimSpace(string(out))
+	if err != nil || !isHexCommit(commit) {
+		return "unknown"
+	}
+	if changes, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err != nil || len(changes) > 0 {
+		commit += "+dirty" // modified tracked files (or status unknown)
+	}
+	return commit
+}
+
+func isHexCommit(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// Report is the JSON document `blossom bench --json` prints: machine and
+// commit, every result in Results, and, when there is exactly one result,
+// that result's fields at the top level too (the embedded Result), so a
+// script reads .validTxPerSec or .latencyMs.p99 directly.
 type Report struct {
-	Machine Machine   `json:"machine"`
+	Machine Machine `json:"machine"`
+	Commit  string  `json:"commit"`
+	*Result
 	Results []*Result `json:"results"`
+}
+
+// NewReport describes this machine and build, ready for results.
+func NewReport() *Report {
+	return &Report{Machine: DescribeMachine(), Commit: BuildCommit()}
+}
+
+// Add appends a result, stamping it with the report's machine and commit.
+func (r *Report) Add(res *Result) {
+	m := r.Machine
+	res.Machine, res.Commit = &m, r.Commit
+	r.Results = append(r.Results, res)
+	r.Result = nil
+	if len(r.Results) == 1 {
+		r.Result = res
+	}
 }
 
 // WriteTable prints the report as a table.
 func WriteTable(w io.Writer, r *Report) error {
-	fmt.Fprintf(w, "machine: %s, %d CPUs (GOMAXPROCS %d), %s, commit %s\n", r.Machine.CPUModel, r.Machine.NumCPU, r.Machine.GOMAXPROCS, r.Machine.GoVersion, r.Machine.Commit)
+	fmt.Fprintf(w, "machine: %s, %d CPUs (GOMAXPROCS %d), %s, commit %s\n", r.Machine.CPUModel, r.Machine.NumCPU, r.Machine.GOMAXPROCS, r.Machine.GoVersion, r.Commit)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "workload\tmembers\tE\toffered/s\tvalid/s\town p50\tp95\tp99\tmax\tall p50\tp95\tp99\tmax\tCPU s/tx\tB/tx\tsign/s\tverify/s\tceiling/s\tratio\t")
 	for _, x := range r.Results {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%.6f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t\n",
-			x.Workload.Name, x.Members, x.Endorsers, x.OfferedRate, x.ValidTPS,
-			x.LatencyOwnPeer.P50, x.LatencyOwnPeer.P95, x.LatencyOwnPeer.P99, x.LatencyOwnPeer.Max,
-			x.LatencyAllPeers.P50, x.LatencyAllPeers.P95, x.LatencyAllPeers.P99, x.LatencyAllPeers.Max,
-			x.System.CPUSecPerTx, x.System.BytesPerTx, x.Crypto.SignPerSec, x.Crypto.VerifyPerSec, x.Ceiling.TxPerSec, x.CeilingRatio)
+			x.Workload.Name, x.Members, x.Endorsers, x.OfferedRate, x.ValidTxPerSec,
+			x.LatencyMs.P50, x.LatencyMs.P95, x.LatencyMs.P99, x.LatencyMs.Max,
+			x.LatencyAllPeersMs.P50, x.LatencyAllPeersMs.P95, x.LatencyAllPeersMs.P99, x.LatencyAllPeersMs.Max,
+			x.System.CPUSecPerTx, x.System.BytesPerTx, x.SignPerSec, x.VerifyPerSec, x.CeilingTxPerSec, x.CeilingRatio)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "latencies in ms from the scheduled send time; ceiling =", ceilingNote(r))
 	for _, x := range r.Results {
+		if x.FindMax != nil {
+			writeSteps(w, x)
+		}
 		if len(x.Failures) == 0 {
 			continue
 		}
@@ -214,6 +290,20 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "%s failures of %d scheduled: %s\n", x.Workload.Name, x.Scheduled, strings.Join(causes, " "))
 	}
 	return nil
+}
+
+// writeSteps prints a --find-max search's steps.
+func writeSteps(w io.Writer, x *Result) {
+	fm := x.FindMax
+	fmt.Fprintf(w, "%s find-max: best %.0f tx/s (%s; %.0f s steps):", x.Workload.Name, fm.BestRate, fm.Criterion, fm.StepSeconds)
+	for _, s := range fm.Steps {
+		verdict := "ok"
+		if !s.KeptUp {
+			verdict = s.Why
+		}
+		fmt.Fprintf(w, " %.0f/s %s;", s.OfferedRate, verdict)
+	}
+	fmt.Fprintln(w)
 }
 
 func ceilingNote(r *Report) string {

@@ -139,10 +139,10 @@ func (t *tracker) waitAllCommitted(ctx context.Context) error {
 
 // Latency summarises latencies in milliseconds.
 type Latency struct {
-	P50 float64 `json:"p50Ms"`
-	P95 float64 `json:"p95Ms"`
-	P99 float64 `json:"p99Ms"`
-	Max float64 `json:"maxMs"`
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
 	N   int     `json:"n"`
 }
 
@@ -206,9 +206,9 @@ func (t *tracker) result(start time.Time, opts Options) *Result {
 	if !lastValid.IsZero() {
 		window = max(window, lastValid.Sub(start).Seconds())
 	}
-	res.ValidTPS = round3(float64(res.Valid) / window)
+	res.ValidTxPerSec = round3(float64(res.Valid) / window)
 	res.WindowSeconds = round3(window)
-	res.LatencyOwnPeer = summarize(own)
-	res.LatencyAllPeers = summarize(all)
+	res.LatencyMs = summarize(own)
+	res.LatencyAllPeersMs = summarize(all)
 	return res
 }

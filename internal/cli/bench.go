@@ -17,6 +17,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/bench"
 	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/devnet"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/network/localnet"
 	"github.com/blossom-ledger/blossom/internal/pki"
@@ -35,6 +36,10 @@ type benchFlags struct {
 	dir          string
 	devnet, user string
 	cryptoTime   time.Duration
+	findMax      bool
+	startRate    float64
+	maxRate      float64
+	maxP99       time.Duration
 }
 
 // hotSweep is the number of hot keys of each step of --workload hot.
@@ -45,12 +50,11 @@ func newBenchCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure throughput and commit latency under open-loop load",
-		Long: `Apply load at a fixed offered rate and report valid transactions per second,
-latency to commit (p50/p95/p99/max) on the submitter's peer and on all peers,
-failures by validation code or cause, CPU seconds and bytes written per
-transaction, and the machine's ECDSA P-256 sign and verify rates measured in
-the same run (the mean of a measurement just before and one just after each
-workload) with the ECDSA ceiling they imply for the workload:
+		Long: `Apply open-loop load and report valid transactions per second, latency to
+commit (p50/p95/p99/max) on the submitter's peer and on all peers, failures by
+validation code or cause, CPU seconds and bytes written per transaction, and the
+machine's ECDSA P-256 sign and verify rates measured in the same run with the
+ECDSA ceiling they imply for the workload:
 
   ceiling = 1 / (S/sign + V/verify) tx/s, S = 2 + E, V = E + 1 + P(1 + E)
 
@@ -59,23 +63,49 @@ endorser signs once; endorsers check the proposal, the receiving orderer the
 envelope, every peer the creator and E endorsements).
 
 Load is open-loop: transaction i is scheduled at start + i/rate and its latency
-counts from that time, so queueing delay is never hidden. Transactions sent
+counts from that time, so queueing delay is never hidden. Transactions are sent
 round-robin by every member's client, endorsed by E = MAJORITY (n/2+1) peers
 (--endorsement any: the submitter's peer alone), on the kvtest chaincode "kv".
 
-Workloads (comma-separated; each runs for --duration):
-  blind-100  blind write of a fresh key, 100-byte value
+Rate: --rate R offers R tx/s for --duration (default 10s). Without --rate (or
+with --find-max) the highest rate the network keeps up with is searched: steps
+of --duration each (default 5s), doubling from --start-rate while steps keep
+up (halving while they do not), then bisecting to within 10%. A step keeps up
+when no send was an OVERLOAD (more than max(1000, 10 x rate) in flight), every
+transaction sent committed on every peer, at least 95% of the scheduled
+transactions are valid, and p99 latency to commit on the submitter's peer is
+at most --max-p99. The best step is reported, with every step in "findMax".
+ECDSA rates are measured before and after each workload (or whole search).
+
+Workloads (comma-separated; each runs, or is searched, in turn):
+  blind-100  blind write of a fresh key, 100-byte value (default)
   blind-1k   the same with a 1 KiB value
   rmw        kv:Incr of a random key of --keys keys, preloaded first
   hot-N      kv:Incr of one of N hot keys (contention)
   hot        the sweep hot-1, hot-4, hot-16, hot-64
+  blossom-query  the BloSS@M authorization chaincode's account:GetAccounts
+             submitted as a (read-only) transaction, for a "blossom up"
+             devnet; the rest of the BloSS@M mix (license checkout and
+             return, SWID reports, votes) is not implemented
 
 By default the network runs in this process: --members members, each with one
 orderer and one peer over mutual TLS on 127.0.0.1, in a temporary directory
 (or --dir). With --devnet DIR the load goes to the network DIR/devnet.json
 describes, as each member's --user; its CA bundle must hold the root and
-every member's intermediate CA. CPU and bytes written then cover this
-process (the load generator) only.`,
+every member's intermediate CA (a "blossom up" devnet's devnet.json is such a
+description; its users include "acq" at every member). Each workload's
+chaincode is checked first: a "blossom up" devnet runs only authorization and
+asset, so the kv workloads stop there with an error and blossom-query is the
+workload to use. CPU and bytes written then cover this process (the load
+generator) only.
+
+--json prints one object: "machine" (CPU model, cores, OS), "commit" (the
+binary's VCS commit, else the HEAD of the git checkout in the working
+directory, else "unknown") and "results", one per workload, each carrying
+validTxPerSec, ceilingTxPerSec, signPerSec, verifyPerSec,
+latencyMs{p50,p95,p99,max} (submitter's peer), latencyAllPeersMs, failures
+{code: n}, machine and commit, with more detail. When exactly one workload
+ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -84,9 +114,13 @@ process (the load generator) only.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.DurationVar(&f.duration, "duration", 10*time.Second, "load duration of each workload")
-	fl.Float64Var(&f.rate, "rate", 100, "offered transactions per second")
-	fl.StringVar(&f.workloads, "workload", "blind-100", "workloads, comma-separated: blind-100, blind-1k, rmw, hot-N, hot")
+	fl.DurationVar(&f.duration, "duration", 0, "load duration of each workload, or of each --find-max step (default 10s, with --find-max 5s)")
+	fl.Float64Var(&f.rate, "rate", 0, "offered transactions per second (default: --find-max)")
+	fl.BoolVar(&f.findMax, "find-max", false, "search the highest offered rate the network keeps up with (the default without --rate)")
+	fl.Float64Var(&f.startRate, "start-rate", 50, "--find-max: the first step's offered rate")
+	fl.Float64Var(&f.maxRate, "max-rate", 100000, "--find-max: the highest offered rate tried")
+	fl.DurationVar(&f.maxP99, "max-p99", time.Second, "--find-max: the p99 latency bound of a step that keeps up")
+	fl.StringVar(&f.workloads, "workload", "blind-100", "workloads, comma-separated: blind-100, blind-1k, rmw, hot-N, hot, blossom-query")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON instead of a table")
 	fl.IntVar(&f.members, "members", 3, "members of the in-process network (1 to 16)")
 	fl.StringVar(&f.endorsement, "endorsement", "majority", "endorsement policy of the in-process network: majority or any")
@@ -120,12 +154,37 @@ func parseWorkloads(list string, keys int) ([]bench.Workload, error) {
 	return out, nil
 }
 
-func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
-	if f.rate <= 0 || f.rate > 1e6 || f.duration <= 0 || f.duration > 24*time.Hour {
-		return &ExitError{Code: 2, Err: errors.New("--rate must be in (0, 1e6] and --duration in (0, 24h]")}
+// checkBenchFlags validates the flags and fills the rate mode's defaults.
+func checkBenchFlags(cmd *cobra.Command, f *benchFlags) error {
+	rateSet := cmd.Flags().Changed("rate")
+	if rateSet && f.findMax {
+		return errors.New("--rate and --find-max exclude each other")
 	}
-	if f.keys < 1 || f.keys > 100_000_000 {
-		return &ExitError{Code: 2, Err: errors.New("--keys must be in [1, 1e8]")}
+	f.findMax = !rateSet
+	if f.duration == 0 && !cmd.Flags().Changed("duration") {
+		f.duration = 10 * time.Second
+		if f.findMax {
+			f.duration = 5 * time.Second
+		}
+	}
+	switch {
+	case f.duration <= 0 || f.duration > 24*time.Hour:
+		return errors.New("--duration must be in (0, 24h]")
+	case rateSet && (f.rate <= 0 || f.rate > 1e6):
+		return errors.New("--rate must be in (0, 1e6]")
+	case f.findMax && (f.startRate < 1 || f.maxRate < f.startRate || f.maxRate > 1e6):
+		return errors.New("--start-rate and --max-rate must satisfy 1 <= start <= max <= 1e6")
+	case f.findMax && (f.maxP99 <= 0 || f.maxP99 > time.Hour):
+		return errors.New("--max-p99 must be in (0, 1h]")
+	case f.keys < 1 || f.keys > 100_000_000:
+		return errors.New("--keys must be in [1, 1e8]")
+	}
+	return nil
+}
+
+func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
+	if err := checkBenchFlags(cmd, &f); err != nil {
+		return &ExitError{Code: 2, Err: err}
 	}
 	workloads, err := parseWorkloads(f.workloads, f.keys)
 	if err != nil {
@@ -136,7 +195,19 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 		if target, err = devnetTarget(f.devnet, f.user); err != nil {
 			return err
 		}
+		for _, w := range workloads {
+			if err := bench.CheckChaincode(ctx, target, w); err != nil {
+				return fmt.Errorf("the network of %s cannot run workload %s: %w (a \"blossom up\" devnet runs only the "+
+					"authorization and asset chaincodes, not the kvtest chaincode \"kv\" the kv workloads need: "+
+					"use --workload blossom-query there)", f.devnet, w.Name, err)
+			}
+		}
 	} else {
+		for _, w := range workloads {
+			if w.Kind == bench.KindQuery {
+				return &ExitError{Code: 2, Err: fmt.Errorf("workload %s needs --devnet: the in-process network runs only the kvtest chaincode", w.Name)}
+			}
+		}
 		t, cleanup, err := startBenchNetwork(f)
 		if err != nil {
 			return err
@@ -144,7 +215,8 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 		defer cleanup()
 		target = t
 	}
-	report := &bench.Report{Machine: bench.DescribeMachine()}
+	report := bench.NewReport()
+	var searchErr error
 	preloaded := false
 	for _, w := range workloads {
 		if w.Kind == bench.KindRMW && !preloaded {
@@ -153,14 +225,43 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 			}
 			preloaded = true
 		}
-		res, err := bench.Run(ctx, target, bench.Options{Workload: w, Rate: f.rate, Duration: f.duration, CryptoTime: f.cryptoTime})
+		opts := bench.Options{Workload: w, Rate: f.rate, Duration: f.duration, CryptoTime: f.cryptoTime}
+		var res *bench.Result
+		if f.findMax {
+			progress := func(s bench.Step) {
+				verdict := "kept up"
+				if !s.KeptUp {
+					verdict = "did not keep up: " + s.Why
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s at %.0f tx/s: %.1f valid tx/s, p99 %.0f ms, %s\n",
+					w.Name, s.OfferedRate, s.ValidTxPerSec, s.P99Ms, verdict)
+			}
+			res, err = bench.FindMax(ctx, target, bench.FindMaxOptions{Options: opts, StartRate: f.startRate,
+				MaxRate: f.maxRate, MaxP99: f.maxP99, Progress: progress})
+			if errors.Is(err, bench.ErrNothingKeptUp) {
+				searchErr = fmt.Errorf("%s: %w", w.Name, err)
+				err = nil
+			}
+		} else {
+			res, err = bench.Run(ctx, target, opts)
+		}
 		if err != nil {
 			return err
 		}
-		report.Results = append(report.Results, res)
+		report.Add(res)
 	}
+	if err := writeBenchReport(cmd, report, f.asJSON); err != nil {
+		return err
+	}
+	if searchErr != nil {
+		return &ExitError{Code: 1, Err: searchErr}
+	}
+	return nil
+}
+
+func writeBenchReport(cmd *cobra.Command, report *bench.Report, asJSON bool) error {
 	out := cmd.OutOrStdout()
-	if f.asJSON {
+	if asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(report)
@@ -230,7 +331,7 @@ func devnetTarget(dir, user string) (bench.Target, error) {
 	if dn.CABundle == "" || len(dn.Orderers) == 0 {
 		return bench.Target{}, fmt.Errorf("%s: devnet.json names no CA bundle or no orderer", dir)
 	}
-	mgr, err := trustFromBundle(dn.CABundle)
+	mgr, err := devnetTrust(dir, dn.CABundle)
 	if err != nil {
 		return bench.Target{}, err
 	}
@@ -277,6 +378,34 @@ func hostPort(s string) string {
 		return strings.TrimSuffix(rest, "/")
 	}
 	return s
+}
+
+// devnetTrust builds the members' MSPs: from the consortium `blossom up`
+// made in dir (its bundle holds the root only; each member's intermediate
+// CA is in its CA directory), else from the CA bundle alone.
+func devnetTrust(dir, bundle string) (*identity.Manager, error) {
+	c, err := devnet.Load(dir)
+	if err != nil {
+		return trustFromBundle(bundle)
+	}
+	data, err := readBoundedFile(bundle, 4<<20)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := pki.ParseCertificatesPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("CA bundle %s: %w", bundle, err)
+	}
+	var cfgs []identity.MSPConfig
+	for i := range c.Members {
+		m := &c.Members[i]
+		inter, err := pki.ReadCertificateFile(c.IntermediateCert(m))
+		if err != nil {
+			return nil, fmt.Errorf("member %s: %w", m.Name, err)
+		}
+		cfgs = append(cfgs, identity.MSPConfig{ID: m.MSPID, RootCerts: roots, IntermediateCerts: []*x509.Certificate{inter}})
+	}
+	return identity.NewManager(cfgs)
 }
 
 // trustFromBundle builds the MSPs from a PEM bundle: self-signed

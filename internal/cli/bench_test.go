@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,11 +35,73 @@ func checkResult(t *testing.T, r *bench.Result, members int) {
 	if r.Members != members || r.Scheduled == 0 || r.Valid != r.Scheduled || !r.Drained || len(r.Failures) != 0 {
 		t.Errorf("%s: members %d scheduled %d valid %d drained %v failures %v", r.Workload.Name, r.Members, r.Scheduled, r.Valid, r.Drained, r.Failures)
 	}
-	if r.ValidTPS <= 0 || r.LatencyOwnPeer.P99 <= 0 || r.LatencyAllPeers.Max < r.LatencyOwnPeer.Max || r.LatencyAllPeers.N != r.Valid {
-		t.Errorf("%s: tps %v own %+v all %+v", r.Workload.Name, r.ValidTPS, r.LatencyOwnPeer, r.LatencyAllPeers)
+	if r.ValidTxPerSec <= 0 || r.LatencyMs.P99 <= 0 || r.LatencyAllPeersMs.Max < r.LatencyMs.Max || r.LatencyAllPeersMs.N != r.Valid {
+		t.Errorf("%s: tps %v own %+v all %+v", r.Workload.Name, r.ValidTxPerSec, r.LatencyMs, r.LatencyAllPeersMs)
 	}
-	if r.Crypto.SignPerSec <= 0 || r.Crypto.VerifyPerSec <= 0 || r.Ceiling.TxPerSec <= 0 || r.Ceiling.Formula == "" {
-		t.Errorf("%s: crypto %+v ceiling %+v", r.Workload.Name, r.Crypto, r.Ceiling)
+	if r.SignPerSec <= 0 || r.VerifyPerSec <= 0 || r.CeilingTxPerSec <= 0 || r.Ceiling.Formula == "" {
+		t.Errorf("%s: sign %v verify %v ceiling %v %+v", r.Workload.Name, r.SignPerSec, r.VerifyPerSec, r.CeilingTxPerSec, r.Ceiling)
+	}
+}
+
+// contractFields are the result fields DESIGN.md §10 promises scripts.
+var contractFields = []string{"validTxPerSec", "ceilingTxPerSec", "signPerSec", "verifyPerSec", "latencyMs", "failures", "machine", "commit"}
+
+// checkContract asserts, on the raw JSON, that every result and (for a
+// single result) the top level carry the §10 fields with their shapes,
+// the same values in both places, and this build's commit.
+func checkContract(t *testing.T, stdout string, results int) {
+	t.Helper()
+	var top map[string]any
+	if err := json.Unmarshal([]byte(stdout), &top); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := top["results"].([]any)
+	if len(list) != results {
+		t.Fatalf("%d results, want %d", len(list), results)
+	}
+	objects := []map[string]any{}
+	for _, x := range list {
+		objects = append(objects, x.(map[string]any))
+	}
+	if results == 1 {
+		objects = append(objects, top)
+	}
+	commit := bench.BuildCommit()
+	for i, o := range objects {
+		for _, k := range contractFields {
+			if _, ok := o[k]; !ok {
+				t.Errorf("object %d: no %q", i, k)
+			}
+		}
+		for _, k := range []string{"validTxPerSec", "ceilingTxPerSec", "signPerSec", "verifyPerSec"} {
+			if v, ok := o[k].(float64); !ok || v <= 0 {
+				t.Errorf("object %d: %s = %v", i, k, o[k])
+			}
+		}
+		lat, _ := o["latencyMs"].(map[string]any)
+		for _, k := range []string{"p50", "p95", "p99", "max"} {
+			if v, ok := lat[k].(float64); !ok || v <= 0 {
+				t.Errorf("object %d: latencyMs.%s = %v", i, k, lat[k])
+			}
+		}
+		if _, ok := o["failures"].(map[string]any); !ok {
+			t.Errorf("object %d: failures %v", i, o["failures"])
+		}
+		m, _ := o["machine"].(map[string]any)
+		if n, _ := m["numCpu"].(float64); n < 1 || m["os"] == "" || m["cpuModel"] == nil {
+			t.Errorf("object %d: machine %v", i, m)
+		}
+		if o["commit"] != commit {
+			t.Errorf("object %d: commit %v, want %q", i, o["commit"], commit)
+		}
+	}
+	if results == 1 {
+		single, _ := json.Marshal(list[0])
+		delete(top, "results")
+		whole, _ := json.Marshal(top)
+		if string(single) != string(whole) {
+			t.Errorf("top level differs from the single result:\n%s\n%s", whole, single)
+		}
 	}
 }
 
@@ -55,6 +118,7 @@ func TestBenchSmokeJSON(t *testing.T) {
 		t.Fatalf("report: %+v", r)
 	}
 	checkResult(t, r.Results[0], 3)
+	checkContract(t, stdout, 1)
 	if r.Results[0].Scheduled != 200 || r.Results[0].System.Scope != "network+load generator" || r.Results[0].System.CPUSeconds <= 0 {
 		t.Errorf("scheduled %d system %+v", r.Results[0].Scheduled, r.Results[0].System)
 	}
@@ -97,9 +161,10 @@ func TestBenchDevnet(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	r := decodeReport(t, stdout)
-	if len(r.Results) != 3 {
-		t.Fatalf("%d results", len(r.Results))
+	if len(r.Results) != 3 || r.Result != nil {
+		t.Fatalf("%d results, top-level result %v", len(r.Results), r.Result != nil)
 	}
+	checkContract(t, stdout, 3)
 	// rmw reads keys r/0..r/2499 that the preload (two kv:Fill
 	// transactions) wrote: each of its transactions commits, and the last
 	// preloaded key holds "0".
@@ -131,15 +196,95 @@ func TestBenchDevnet(t *testing.T) {
 	}
 }
 
+// TestBenchFindMax searches, by default (no --rate), the highest rate the
+// in-process network keeps up with in 1-second steps: 10, 20 and 40 tx/s
+// with a lax p99 bound. The best step is reported at the top level with
+// the search's record; then a bound no network meets (p99 <= 1 ms) makes
+// every step fail down to 1 tx/s, and bench says so and exits 1 after
+// printing the report.
+func TestBenchFindMax(t *testing.T) {
+	code, stdout, stderr := runMain("bench", "--duration", "1s", "--start-rate", "10", "--max-rate", "40", "--max-p99", "10s",
+		"--json", "--crypto-time", "50ms", "--dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decodeReport(t, stdout)
+	checkContract(t, stdout, 1)
+	fm := r.FindMax
+	if fm == nil || len(fm.Steps) == 0 || !strings.Contains(fm.Criterion, "p99") || fm.StepSeconds != 1 {
+		t.Fatalf("findMax %+v", fm)
+	}
+	best := 0.0
+	for _, s := range fm.Steps {
+		if s.KeptUp {
+			best = max(best, s.OfferedRate)
+		}
+		if s.KeptUp != (s.Why == "") || (s.KeptUp && (s.Valid < s.Scheduled*95/100 || s.P99Ms > 10000)) {
+			t.Errorf("step %+v", s)
+		}
+	}
+	if best == 0 || fm.BestRate != best || r.OfferedRate != best || !strings.Contains(stderr, "kept up") {
+		t.Errorf("best %v, record %v, reported %v; stderr %s", best, fm.BestRate, r.OfferedRate, stderr)
+	}
+	checkResult(t, r.Result, 3)
+
+	code, stdout, stderr = runMain("bench", "--find-max", "--duration", "1s", "--start-rate", "4", "--max-p99", "1ms",
+		"--json", "--crypto-time", "50ms", "--dir", t.TempDir())
+	if code != 1 || !strings.Contains(stderr, "kept up with no offered rate") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r = decodeReport(t, stdout)
+	var rates []float64
+	for _, s := range r.FindMax.Steps {
+		rates = append(rates, s.OfferedRate)
+		if s.KeptUp || !strings.Contains(s.Why, "p99") {
+			t.Errorf("step %+v", s)
+		}
+	}
+	if fmt.Sprint(rates) != "[4 2 1]" || r.FindMax.BestRate != 0 || r.OfferedRate != 1 {
+		t.Errorf("steps %v best %v reported %v", rates, r.FindMax.BestRate, r.OfferedRate)
+	}
+}
+
+// TestBenchUpDevnet loads a real `blossom up` devnet (started in-process)
+// through its devnet.json as each member's default user acq: a kv
+// workload stops with an error naming the missing chaincode, and
+// blossom-query commits every transaction on every peer.
+func TestBenchUpDevnet(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "consortium")
+	runUpUntilReady(t, upOptions{dir: dir, timeout: 2 * time.Minute})
+
+	code, stdout, stderr := runMain("bench", "--devnet", dir, "--workload", "blind-100", "--rate", "5", "--duration", "1s")
+	if code == 0 || stdout != "" || !strings.Contains(stderr, `cannot run workload blind-100`) || !strings.Contains(stderr, `chaincode "kv"`) {
+		t.Fatalf("kv workload on a blossom up devnet: exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	code, stdout, stderr = runMain("bench", "--devnet", dir, "--workload", "blossom-query", "--rate", "10", "--duration", "2s",
+		"--json", "--crypto-time", "50ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decodeReport(t, stdout)
+	checkContract(t, stdout, 1)
+	checkResult(t, r.Result, 3)
+	if r.Scheduled != 20 || r.Endorsers != 2 || r.System.Scope != "load generator only" {
+		t.Errorf("scheduled %d endorsers %d scope %q", r.Scheduled, r.Endorsers, r.System.Scope)
+	}
+}
+
 func TestBenchBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"bench", "--rate", "0"},
+		{"bench", "--rate", "10", "--find-max"},
+		{"bench", "--start-rate", "0"},
+		{"bench", "--start-rate", "100", "--max-rate", "50"},
+		{"bench", "--max-p99", "0s"},
 		{"bench", "--duration", "-1s"},
 		{"bench", "--workload", "nope"},
 		{"bench", "--keys", "0"},
 		{"bench", "--members", "0"},
 		{"bench", "--endorsement", "all"},
 		{"bench", "--devnet", "/nonexistent-dir"},
+		{"bench", "--workload", "blossom-query", "--rate", "1"},
 	} {
 		code, stdout, stderr := runMain(args...)
 		if code == 0 || stdout != "" || stderr == "" {
