@@ -7,10 +7,10 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/blossom-ledger/blossom/internal/fsutil"
 
 	"google.golang.org/protobuf/proto"
 
@@ -91,7 +91,7 @@ type RaftSpec struct {
 
 // LoadSpec reads a consortium description (JSON, unknown fields refused).
 func LoadSpec(path string) (*Spec, error) {
-	data, err := readBounded(path, MaxSpecFileBytes)
+	data, err := fsutil.ReadFileBounded(path, MaxSpecFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -121,22 +121,6 @@ func ParseSpec(data []byte) (*Spec, error) {
 	return spec, nil
 }
 
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
-
 func (s *Spec) path(name string) string {
 	if filepath.IsAbs(name) || s.dir == "" {
 		return name
@@ -148,7 +132,7 @@ func (s *Spec) path(name string) string {
 func (s *Spec) certsDER(files []string) ([][]byte, error) {
 	var out [][]byte
 	for _, name := range files {
-		data, err := readBounded(s.path(name), MaxPEMFileBytes)
+		data, err := fsutil.ReadFileBounded(s.path(name), MaxPEMFileBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -167,7 +151,7 @@ func (s *Spec) certsDER(files []string) ([][]byte, error) {
 func (s *Spec) crlsDER(files []string) ([][]byte, error) {
 	var out [][]byte
 	for _, name := range files {
-		data, err := readBounded(s.path(name), MaxPEMFileBytes)
+		data, err := fsutil.ReadFileBounded(s.path(name), MaxPEMFileBytes)
 		if err != nil {
 			return nil, err
 		}

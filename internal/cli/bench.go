@@ -18,6 +18,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/bench"
 	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/devnet"
+	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/network/localnet"
 	"github.com/blossom-ledger/blossom/internal/pki"
@@ -388,7 +389,7 @@ func devnetTrust(dir, bundle string) (*identity.Manager, error) {
 	if err != nil {
 		return trustFromBundle(bundle)
 	}
-	data, err := readBoundedFile(bundle, 4<<20)
+	data, err := fsutil.ReadFileBounded(bundle, 4<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -412,7 +413,7 @@ func devnetTrust(dir, bundle string) (*identity.Manager, error) {
 // certificates are roots, the others members' intermediate CAs, each
 // member's MSP ID being its intermediate's subject O.
 func trustFromBundle(path string) (*identity.Manager, error) {
-	data, err := readBoundedFile(path, 4<<20)
+	data, err := fsutil.ReadFileBounded(path, 4<<20)
 	if err != nil {
 		return nil, err
 	}

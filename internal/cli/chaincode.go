@@ -147,7 +147,7 @@ func packageWasmFile(path, label string, limits ccpackage.Limits) ([]byte, strin
 	if err := limits.Validate(); err != nil {
 		return nil, "", err
 	}
-	wasm, err := readBoundedFile(path, ccpackage.MaxWasmSize)
+	wasm, err := fsutil.ReadFileBounded(path, ccpackage.MaxWasmSize)
 	if err != nil {
 		return nil, "", err
 	}
@@ -173,7 +173,7 @@ one client file per peer.`,
 			if err := o.needClient(); err != nil {
 				return err
 			}
-			pkg, err := readBoundedFile(args[0], ccpackage.MaxPackageSize)
+			pkg, err := fsutil.ReadFileBounded(args[0], ccpackage.MaxPackageSize)
 			if err != nil {
 				return err
 			}
@@ -232,7 +232,7 @@ func (f *definitionFlags) definition() (*lifecycle.Definition, error) {
 	}
 	d.Collections = []lifecycle.Collection{}
 	if f.collections != "" {
-		raw, err := readBoundedFile(f.collections, lifecycle.MaxDefinitionBytes)
+		raw, err := fsutil.ReadFileBounded(f.collections, lifecycle.MaxDefinitionBytes)
 		if err != nil {
 			return nil, err
 		}

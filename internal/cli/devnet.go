@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+
+	"github.com/blossom-ledger/blossom/internal/fsutil"
 )
 
 // DevnetFile is the name of the description `blossom up` writes in its
@@ -50,7 +52,7 @@ type DevnetUser struct {
 // refused) and checks that the paths it names are absolute.
 func ReadDevnet(dir string) (*Devnet, error) {
 	path := filepath.Join(dir, DevnetFile)
-	data, err := readBoundedFile(path, maxDevnetFile)
+	data, err := fsutil.ReadFileBounded(path, maxDevnetFile)
 	if err != nil {
 		return nil, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/dashboard"
+	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/gateway"
 	"github.com/blossom-ledger/blossom/internal/gateway/auth"
 	"github.com/blossom-ledger/blossom/internal/gateway/binding"
@@ -129,7 +130,7 @@ func readSecretFile(path string) (string, error) {
 	if info.Mode().Perm()&0o077 != 0 {
 		return "", fmt.Errorf("%s: mode %o lets others read the secret (want 0600)", path, info.Mode().Perm())
 	}
-	data, err := readBoundedFile(path, maxSecretFile)
+	data, err := fsutil.ReadFileBounded(path, maxSecretFile)
 	if err != nil {
 		return "", err
 	}
@@ -146,7 +147,7 @@ func providerHTTPClient(caBundle string) (*http.Client, error) {
 	if caBundle == "" {
 		return nil, nil
 	}
-	data, err := readBoundedFile(caBundle, maxCredentialFile)
+	data, err := fsutil.ReadFileBounded(caBundle, maxCredentialFile)
 	if err != nil {
 		return nil, err
 	}
@@ -344,7 +345,7 @@ func loadTLSCredential(certPath, keyPath string) (tls.Certificate, []*x509.Certi
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
-	certPEM, err := readBoundedFile(certPath, maxCredentialFile)
+	certPEM, err := fsutil.ReadFileBounded(certPath, maxCredentialFile)
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
@@ -466,7 +467,7 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 		return err
 	}
 	defer w.Close()
-	caPEM, err := readBoundedFile(cfg.CA.CABundle, maxCredentialFile)
+	caPEM, err := fsutil.ReadFileBounded(cfg.CA.CABundle, maxCredentialFile)
 	if err != nil {
 		return err
 	}

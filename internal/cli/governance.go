@@ -15,6 +15,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/governance"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/orderer"
@@ -159,7 +160,7 @@ func (o *governanceOptions) open(ctx context.Context) (*governanceSession, error
 	if err != nil {
 		return nil, fmt.Errorf("key: %w", err)
 	}
-	certPEM, err := readBoundedFile(f.Cert, 1<<20)
+	certPEM, err := fsutil.ReadFileBounded(f.Cert, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("cert: %w", err)
 	}
@@ -235,7 +236,7 @@ func readPEMFiles(paths []string) ([]byte, error) {
 	}
 	var out []byte
 	for _, p := range paths {
-		data, err := readBoundedFile(p, maxGovernancePEMFile)
+		data, err := fsutil.ReadFileBounded(p, maxGovernancePEMFile)
 		if err != nil {
 			return nil, err
 		}
@@ -343,7 +344,7 @@ signed by one of the member's CAs). The change is governed by MSP.Admins: one
 admin of that member approves it alone, no other member is needed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := readBoundedFile(crlFile, maxGovernancePEMFile)
+			data, err := fsutil.ReadFileBounded(crlFile, maxGovernancePEMFile)
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/blossom-ledger/blossom/internal/fsutil"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
@@ -199,7 +200,7 @@ func (c *peerFileConfig) nodeConfig(log *slog.Logger) (peer.Config, error) {
 	if err != nil {
 		return peer.Config{}, fmt.Errorf("key: %w", err)
 	}
-	certPEM, err := readBoundedFile(c.Cert, 1<<20)
+	certPEM, err := fsutil.ReadFileBounded(c.Cert, 1<<20)
 	if err != nil {
 		return peer.Config{}, fmt.Errorf("cert: %w", err)
 	}
@@ -238,20 +239,4 @@ func (c *peerFileConfig) nodeConfig(log *slog.Logger) (peer.Config, error) {
 		Chaincodes:    defs,
 		Logger:        log,
 	}, nil
-}
-
-func readBoundedFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, errors.New(path + ": file too large")
-	}
-	return data, nil
 }

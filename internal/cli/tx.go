@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/gateway"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/pki"
@@ -243,7 +244,7 @@ func (t *txTarget) remote() (*gateway.Remote, error) {
 	if !strings.HasPrefix(t.url, "https://") {
 		return nil, fmt.Errorf("gateway URL %q is not https", t.url)
 	}
-	certPEM, err := readBoundedFile(t.certFile, maxCredentialFile)
+	certPEM, err := fsutil.ReadFileBounded(t.certFile, maxCredentialFile)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +260,7 @@ func (t *txTarget) remote() (*gateway.Remote, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s and %s: %w", t.certFile, t.keyFile, err)
 	}
-	caPEM, err := readBoundedFile(t.caFile, maxCredentialFile)
+	caPEM, err := fsutil.ReadFileBounded(t.caFile, maxCredentialFile)
 	if err != nil {
 		return nil, err
 	}

@@ -388,6 +388,7 @@ func newPassword() (string, error) {
 // assignPorts gives every member its ports: base+stride*i+k, or free
 // loopback ports when base is 0.
 func assignPorts(members []Member, base int) error {
+	taken := map[int]bool{} // a free port is free until used: never hand it out twice
 	for i := range members {
 		ports := make([]int, portsPerMember)
 		for k := range ports {
@@ -395,11 +396,17 @@ func assignPorts(members []Member, base int) error {
 				ports[k] = base + portStride*i + k
 				continue
 			}
-			p, err := FreePort()
-			if err != nil {
-				return err
+			for attempt := 0; ports[k] == 0 || taken[ports[k]]; attempt++ {
+				if attempt == freePortAttempts {
+					return errors.New("no free loopback port found")
+				}
+				p, err := FreePort()
+				if err != nil {
+					return err
+				}
+				ports[k] = p
 			}
-			ports[k] = p
+			taken[ports[k]] = true
 		}
 		members[i].Ports = Ports{Orderer: ports[0], Peer: ports[1], Gateway: ports[2], CA: ports[3], OrdererHealth: ports[4], PeerHealth: ports[5]}
 	}

@@ -184,3 +184,23 @@ func TestFreePort(t *testing.T) {
 		t.Fatalf("ports are not spread: %v", seen)
 	}
 }
+
+// TestAssignPortsDistinct: a devnet never gets the same free port twice
+// (each is free when picked, but not yet bound).
+func TestAssignPortsDistinct(t *testing.T) {
+	for range 5 {
+		members := make([]Member, MaxMembers)
+		if err := assignPorts(members, 0); err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]bool{}
+		for _, m := range members {
+			for _, p := range []int{m.Ports.Orderer, m.Ports.Peer, m.Ports.Gateway, m.Ports.CA, m.Ports.OrdererHealth, m.Ports.PeerHealth} {
+				if seen[p] {
+					t.Fatalf("port %d assigned twice", p)
+				}
+				seen[p] = true
+			}
+		}
+	}
+}

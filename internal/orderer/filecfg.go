@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -51,7 +49,7 @@ const maxConfigFileBytes = 1 << 20
 
 // LoadFileConfig reads and checks an orderer configuration file.
 func LoadFileConfig(path string) (*FileConfig, error) {
-	data, err := readFileBounded(path, maxConfigFileBytes)
+	data, err := fsutil.ReadFileBounded(path, maxConfigFileBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +109,7 @@ func (fc *FileConfig) NodeConfig(logger *slog.Logger) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	certPEM, err := readFileBounded(fc.path(fc.CertFile), maxConfigFileBytes)
+	certPEM, err := fsutil.ReadFileBounded(fc.path(fc.CertFile), maxConfigFileBytes)
 	if err != nil {
 		return Config{}, err
 	}
@@ -139,26 +137,10 @@ func (fc *FileConfig) NodeConfig(logger *slog.Logger) (Config, error) {
 	return cfg, nil
 }
 
-func readFileBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
-}
-
 // ReadBlockFile reads a block file (a marshalled pb.Block, as `blossom
 // channel create` writes the genesis block).
 func ReadBlockFile(path string) (*pb.Block, error) {
-	data, err := readFileBounded(path, protocol.MaxMessageBytes)
+	data, err := fsutil.ReadFileBounded(path, protocol.MaxMessageBytes)
 	if err != nil {
 		return nil, err
 	}

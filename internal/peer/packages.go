@@ -60,7 +60,7 @@ func openPackageStore(ctx context.Context, dir, cacheDir string, wallClock time.
 			continue
 		}
 		path := filepath.Join(dir, e.Name())
-		b, err := readBounded(path, ccpackage.MaxPackageSize)
+		b, err := fsutil.ReadFileBounded(path, ccpackage.MaxPackageSize)
 		if err == nil {
 			_, err = rt.Install(ctx, b)
 		}
@@ -70,22 +70,6 @@ func openPackageStore(ctx context.Context, dir, cacheDir string, wallClock time.
 		}
 	}
 	return s, nil
-}
-
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("larger than %d bytes", limit)
-	}
-	return b, nil
 }
 
 // install checks, compiles and stores a package; installing one again is
