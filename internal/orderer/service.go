@@ -131,8 +131,12 @@ func (s *service) broadcastOne(ctx context.Context, caller *identity.Identity, e
 	if c == nil {
 		return outcome{Status: pb.Status_NOT_FOUND, Info: fmt.Sprintf("channel %q is not served by this orderer", channelID)}
 	}
+	if err := s.node.checks.Enter(ctx); err != nil {
+		return outcomeNotLeader // the stream ended; nobody reads the answer
+	}
 	cfg := c.fsm.Config()
 	ce, ref := checkEnvelope(cfg, raw, time.Now())
+	s.node.checks.Leave()
 	if ref != nil {
 		return outcome{Status: ref.Status, Info: ref.Info}
 	}
