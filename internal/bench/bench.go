@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/cpugate"
 	"github.com/blossom-ledger/blossom/internal/txn"
 )
 
@@ -221,10 +222,13 @@ type session struct {
 	peers   []string // every peer's name, in member order
 	tracker *tracker
 	watch   *watchers
+	// signing bounds the load generator's concurrent signing, so its
+	// goroutines do not crowd the nodes' out of the run queue (cpugate).
+	signing *cpugate.Gate
 }
 
 func newSession(ctx context.Context, target Target) (*session, error) {
-	s := &session{target: target}
+	s := &session{target: target, signing: cpugate.New(0)}
 	for _, cfg := range target.Members {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		c, err := client.Connect(cctx, cfg)
@@ -310,7 +314,12 @@ func (s *session) run(ctx context.Context, opts Options) (*Result, error) {
 func (s *session) send(ctx context.Context, at time.Time, member int, req txn.Request) {
 	c := s.clients[member]
 	cfg := s.target.Members[member]
+	if s.signing.Enter(ctx) != nil {
+		s.tracker.fail(at, member, FailEndorse)
+		return
+	}
 	prop, err := c.NewProposal(req)
+	s.signing.Leave()
 	if err != nil {
 		s.tracker.fail(at, member, FailEndorse)
 		return
@@ -325,7 +334,12 @@ func (s *session) send(ctx context.Context, at time.Time, member int, req txn.Re
 		s.tracker.settle(rec, endorseFailure(err))
 		return
 	}
+	if s.signing.Enter(ctx) != nil {
+		s.tracker.settle(rec, FailEndorse)
+		return
+	}
 	env, err := txn.Assemble(cfg.Signer, prop, responses)
+	s.signing.Leave()
 	if err != nil {
 		s.tracker.settle(rec, FailEndorse)
 		return

@@ -32,6 +32,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/cpugate"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol"
@@ -88,6 +89,10 @@ type Node struct {
 	mux           *mux
 	grpcDone      chan struct{}
 
+	// checks bounds the broadcast envelopes checked (signature verified)
+	// at once, so a flood of envelopes cannot starve Raft (cpugate).
+	checks *cpugate.Gate
+
 	mu     sync.RWMutex
 	chains map[string]*chain
 	closed bool
@@ -120,6 +125,7 @@ func NewNode(cfg Config) (n *Node, err error) {
 		signer:   signer,
 		signerID: protocol.SerializeIdentity(signer.MSPID(), leaf.Raw),
 		chains:   map[string]*chain{},
+		checks:   cpugate.New(0),
 	}
 	defer func() {
 		if err != nil {

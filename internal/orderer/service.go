@@ -134,9 +134,14 @@ func (s *service) broadcastOne(ctx context.Context, caller *identity.Identity, e
 	metrics := s.node.cfg.Metrics
 	var result outcome
 	defer func() { metrics.countProcessed(c.id, result.Status) }()
+	if err := s.node.checks.Enter(ctx); err != nil {
+		result = outcomeNotLeader // the stream ended; nobody reads the answer
+		return result
+	}
 	cfg := c.fsm.Config()
 	checkStart := time.Now()
 	ce, ref := checkEnvelope(cfg, raw, checkStart)
+	s.node.checks.Leave()
 	if ref != nil {
 		metrics.observeValidate(c.id, ref.Status, time.Since(checkStart))
 		result = outcome{Status: ref.Status, Info: ref.Info}

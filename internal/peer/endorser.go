@@ -97,7 +97,12 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 	if err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "proposal creator: %v", err)
 	}
-	if err := id.Verify(sp.Proposal, sp.Signature); err != nil {
+	if err := n.sigChecks.Enter(ctx); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	err = id.Verify(sp.Proposal, sp.Signature)
+	n.sigChecks.Leave()
+	if err != nil {
 		return nil, status.Errorf(codes.PermissionDenied, "proposal signature by %s does not verify", id)
 	}
 	ts := time.Unix(0, hdr.TimestampUnixNano)

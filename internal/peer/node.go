@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/cpugate"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
@@ -108,6 +109,9 @@ type Node struct {
 
 	// simulations bounds concurrent simulations.
 	simulations chan struct{}
+	// sigChecks bounds the proposal signatures checked at once, so a
+	// flood of proposals cannot starve the node's other work (cpugate).
+	sigChecks *cpugate.Gate
 
 	mu       sync.RWMutex
 	channels map[string]*Channel
@@ -172,6 +176,7 @@ func New(cfg Config) (n *Node, err error) {
 		signer:      signer,
 		reg:         reg,
 		simulations: make(chan struct{}, 4*runtime.GOMAXPROCS(0)),
+		sigChecks:   cpugate.New(0),
 		channels:    map[string]*Channel{},
 	}
 	defer func() {
