@@ -35,6 +35,9 @@ type upOptions struct {
 	basePort int
 	demo     bool
 	timeout  time.Duration
+	// nativeChaincodes runs the chaincodes' native implementations, not
+	// WebAssembly (tests).
+	nativeChaincodes bool
 }
 
 func newUpCommand() *cobra.Command {
@@ -141,6 +144,13 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	if err := writeDevnet(c, false); err != nil {
 		return err
 	}
+	pkgs, err := c.ChaincodePackages(ctx, devnet.PackageOptions{Native: o.nativeChaincodes})
+	if err != nil {
+		return fmt.Errorf("chaincode packages: %w", err)
+	}
+	if err := c.RewriteNodeConfigs(pkgs.Natives()); err != nil {
+		return err
+	}
 	logs, err := openNodeLog(c.Dir())
 	if err != nil {
 		return err
@@ -169,6 +179,13 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	}
 	readyCtx, readyCancel := context.WithTimeout(runCtx, o.timeout)
 	defer readyCancel()
+	log.Info("chaincode packages", "source", pkgs.Source, "detail", pkgs.Detail)
+	if err := r.await(readyCtx, func() error { return pollUntil(readyCtx, func() error { return nodesInStep(c, nodes) }) }); err != nil {
+		return fmt.Errorf("the consortium did not become ready: %w (logs: %s)", err, filepath.Join(c.Dir(), "logs", "nodes.log"))
+	}
+	if err := r.await(readyCtx, func() error { return deployChaincodes(readyCtx, c, nodes, pkgs) }); err != nil {
+		return fmt.Errorf("deploy the chaincodes: %w", err)
+	}
 	if err := r.await(readyCtx, func() error { return waitConsortiumReady(readyCtx, c, nodes) }); err != nil {
 		return fmt.Errorf("the consortium did not become ready: %w (logs: %s)", err, filepath.Join(c.Dir(), "logs", "nodes.log"))
 	}
@@ -178,7 +195,7 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	if err := writeDevnet(c, true); err != nil {
 		return err
 	}
-	printReadyBanner(stdout, c)
+	printReadyBanner(stdout, c, pkgs)
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "blossom: stopping")
@@ -440,10 +457,19 @@ func submitValid(ctx context.Context, remote *gateway.Remote, req txn.Request, e
 // printReadyBanner prints the endpoints and the sign-ins (never the
 // passwords), then the ready line, last so that a script that waits for
 // it has read everything.
-func printReadyBanner(w io.Writer, c *devnet.Consortium) {
+func printReadyBanner(w io.Writer, c *devnet.Consortium, pkgs *devnet.Packages) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "consortium in %s:\n", c.Dir())
-	fmt.Fprintf(&b, "  channel %s, %d members, chaincodes %s and %s\n", c.Channel, len(c.Members), devnet.AuthorizationChaincode, devnet.AssetChaincode)
+	fmt.Fprintf(&b, "  channel %s, %d members, chaincodes %s and %s committed through the lifecycle\n", c.Channel, len(c.Members), devnet.AuthorizationChaincode, devnet.AssetChaincode)
+	if pkgs.Source == devnet.SourceNative {
+		fmt.Fprintf(&b, "  chaincode packages: NATIVE implementations, not WebAssembly (%s)\n", pkgs.Detail)
+	} else {
+		fmt.Fprintf(&b, "  chaincode packages (WebAssembly, %s %s):", pkgs.Source, pkgs.Detail)
+		for _, p := range pkgs.Packages {
+			fmt.Fprintf(&b, " %s", p.ID)
+		}
+		fmt.Fprintln(&b)
+	}
 	fmt.Fprintln(&b, "  dashboard: not in this build yet; use the gateways below or blossom tx --devnet DIR")
 	for i := range c.Members {
 		m := &c.Members[i]

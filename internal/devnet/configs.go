@@ -28,18 +28,14 @@ type peerConfig struct {
 	Key           string            `json:"key"`
 	GenesisBlock  string            `json:"genesisBlock"`
 	Channel       string            `json:"channel"`
-	Chaincodes    []ChaincodeConfig `json:"chaincodes"`
 	LogLevel      string            `json:"logLevel"`
 	HealthAddress string            `json:"healthAddress"`
-}
-
-// ChaincodeConfig is one entry of a peer configuration's "chaincodes": a
-// chaincode built into the binary, registered on the peer.
-type ChaincodeConfig struct {
-	Name              string            `json:"name"`
-	Implementation    string            `json:"implementation"`
-	EndorsementPolicy string            `json:"endorsementPolicy"`
-	Params            map[string]string `json:"params,omitempty"`
+	// WasmCacheDir is shared by a devnet's peers, which run in one
+	// process: one wazero compilation per module (DESIGN §11).
+	WasmCacheDir string `json:"wasmCacheDir,omitempty"`
+	// NativePackages maps package IDs to the binary's native chaincodes
+	// when no WebAssembly package is at hand (ChaincodePackages).
+	NativePackages map[string]string `json:"nativePackages,omitempty"`
 }
 
 type gatewayCAConfig struct {
@@ -61,30 +57,6 @@ type gatewayConfig struct {
 	CA           gatewayCAConfig   `json:"ca"`
 	Policies     map[string]string `json:"policies"`
 	LogLevel     string            `json:"logLevel"`
-}
-
-// The BloSS@M chaincodes (DESIGN §11).
-const (
-	AuthorizationChaincode = "authorization"
-	AssetChaincode         = "asset"
-	adminMSPParam          = "adminMSP"
-)
-
-// deployChaincodes returns the chaincode definitions every peer of the
-// consortium registers: authorization under "MAJORITY Endorsement" and
-// asset under "<adminMSP>.peer", both with the adminMSP parameter.
-//
-// Interim: until the chaincode lifecycle is wired into the peer, these are
-// the peers' native definitions (peer.Definition through the peer
-// configuration's "chaincodes" list), identical on every peer. When the
-// lifecycle lands this is the one function to switch to install, approve
-// (by a majority of members) and commit on channel "blossom".
-func deployChaincodes(adminMSP string) []ChaincodeConfig {
-	params := map[string]string{adminMSPParam: adminMSP}
-	return []ChaincodeConfig{
-		{Name: AuthorizationChaincode, Implementation: AuthorizationChaincode, EndorsementPolicy: "MAJORITY Endorsement", Params: params},
-		{Name: AssetChaincode, Implementation: AssetChaincode, EndorsementPolicy: "'" + adminMSP + ".peer'", Params: params},
-	}
 }
 
 // caConfig is the CA node's configuration (`blossom node --config`).
@@ -138,6 +110,10 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		}
 		return r
 	}
+	wasmCache := ""
+	if !c.Network {
+		wasmCache = rel(pd, c.WasmCacheDir())
+	}
 	gov := governanceClient{
 		Channel: c.Channel, Cert: rel(md, filepath.Join(c.UserDir(m, "admin"), CertFile)), Key: rel(md, filepath.Join(c.UserDir(m, "admin"), KeyFile)),
 		GenesisBlock: rel(md, genesis),
@@ -160,8 +136,9 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		}},
 		{c.PeerConfig(m), peerConfig{
 			DataDir: "data", Listen: c.listen(m.Ports.Peer), Cert: CertFile, Key: KeyFile,
-			GenesisBlock: rel(pd, genesis), Channel: c.Channel, Chaincodes: deployChaincodes(admin),
+			GenesisBlock: rel(pd, genesis), Channel: c.Channel,
 			LogLevel: "info", HealthAddress: c.listen(m.Ports.PeerHealth),
+			WasmCacheDir: wasmCache, NativePackages: c.nativePackages,
 		}},
 		{c.GatewayConfig(m), gatewayConfig{
 			MSPID: m.MSPID, Listen: c.listen(m.Ports.Gateway), Cert: CertFile, Key: KeyFile,
@@ -186,6 +163,18 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		}
 	}
 	return nil
+}
+
+// WasmCacheDir is the compilation cache a devnet's peers share.
+func (c *Consortium) WasmCacheDir() string { return filepath.Join(c.dir, "wasm-cache") }
+
+// RewriteNodeConfigs rewrites every node configuration for this start:
+// natives (package ID to native chaincode name, nil for none) go into
+// the peers' configurations, and configurations an older version wrote
+// take the current form.
+func (c *Consortium) RewriteNodeConfigs(natives map[string]string) error {
+	c.nativePackages = natives
+	return c.writeNodeConfigs()
 }
 
 // memberIndex returns m's position in c.Members.

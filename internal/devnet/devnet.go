@@ -113,6 +113,8 @@ type Consortium struct {
 	Network bool `json:"network,omitempty"`
 
 	dir string
+	// nativePackages go into the peers' configurations (RewriteNodeConfigs).
+	nativePackages map[string]string
 }
 
 // Member is one member of the consortium, its nodes' hosts and ports and
