@@ -22,14 +22,14 @@ type ordererConfig struct {
 }
 
 type peerConfig struct {
-	DataDir       string            `json:"dataDir"`
-	Listen        string            `json:"listen"`
-	Cert          string            `json:"cert"`
-	Key           string            `json:"key"`
-	GenesisBlock  string            `json:"genesisBlock"`
-	Channel       string            `json:"channel"`
-	LogLevel      string            `json:"logLevel"`
-	HealthAddress string            `json:"healthAddress"`
+	DataDir       string `json:"dataDir"`
+	Listen        string `json:"listen"`
+	Cert          string `json:"cert"`
+	Key           string `json:"key"`
+	GenesisBlock  string `json:"genesisBlock"`
+	Channel       string `json:"channel"`
+	LogLevel      string `json:"logLevel"`
+	HealthAddress string `json:"healthAddress"`
 	// WasmCacheDir is shared by a devnet's peers, which run in one
 	// process: one wazero compilation per module (DESIGN §11).
 	WasmCacheDir string `json:"wasmCacheDir,omitempty"`
