@@ -21,6 +21,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/devnet"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/gateway"
+	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider"
 	"github.com/blossom-ledger/blossom/internal/orderer"
 	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/txn"
@@ -97,6 +98,9 @@ func devnetFor(c *devnet.Consortium, ready bool) *Devnet {
 			Gateway: "https://" + m.Address(devnet.NodeGateway),
 			CAURL:   "https://" + m.Address(devnet.NodeCA),
 			Peers:   []string{m.Address(devnet.NodePeer)},
+			// The dashboard is served by the gateway, on its origin.
+			Dashboard:  "https://" + m.Address(devnet.NodeGateway) + "/",
+			OIDCIssuer: c.OIDCIssuer(m),
 		}
 		for _, u := range m.Users {
 			ud := c.UserDir(m, u.Name)
@@ -125,8 +129,9 @@ func writeDevnet(c *devnet.Consortium, ready bool) error {
 // upNodes are the running nodes of a consortium, as their run functions
 // report them.
 type upNodes struct {
-	orderers []*orderer.Node
-	peers    []*peer.Node
+	orderers  []*orderer.Node
+	peers     []*peer.Node
+	providers []*oidcprovider.Provider
 }
 
 // runUp creates or resumes the consortium in o.dir and runs it until ctx
@@ -142,6 +147,9 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	}
 	defer unlock()
 	if err := writeDevnet(c, false); err != nil {
+		return err
+	}
+	if err := c.EnsureOIDCPorts(); err != nil {
 		return err
 	}
 	pkgs, err := c.ChaincodePackages(ctx, devnet.PackageOptions{Native: o.nativeChaincodes})
@@ -188,6 +196,9 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	}
 	if err := r.await(readyCtx, func() error { return waitConsortiumReady(readyCtx, c, nodes) }); err != nil {
 		return fmt.Errorf("the consortium did not become ready: %w (logs: %s)", err, filepath.Join(c.Dir(), "logs", "nodes.log"))
+	}
+	if err := r.await(readyCtx, func() error { return approveUsers(readyCtx, c, nodes.providers) }); err != nil {
+		return err
 	}
 	if err := r.await(readyCtx, func() error { return bootstrapConsortium(readyCtx, c, o.demo) }); err != nil {
 		return err
@@ -242,8 +253,8 @@ func (r *upRunner) await(ctx context.Context, step func() error) error {
 	}
 }
 
-// start starts every member's CA, orderer and peer, then the gateways
-// once their peers serve.
+// start starts every member's CA, orderer, peer and OpenID provider,
+// then the gateways once their peers serve.
 func (r *upRunner) start(c *devnet.Consortium, lw io.Writer, log *slog.Logger) (*upNodes, error) {
 	n := len(c.Members)
 	nodes := &upNodes{orderers: make([]*orderer.Node, n), peers: make([]*peer.Node, n)}
@@ -263,6 +274,11 @@ func (r *upRunner) start(c *devnet.Consortium, lw io.Writer, log *slog.Logger) (
 			return runPeer(r.ctx, c.PeerConfig(m), lw, func(p *peer.Node) { ch <- started{i: i, p: p} })
 		})
 	}
+	providers, err := r.startProviders(c, log)
+	if err != nil {
+		return nil, err
+	}
+	nodes.providers = providers
 	for k := 0; k < 2*n; k++ {
 		select {
 		case s := <-ch:
@@ -470,11 +486,11 @@ func printReadyBanner(w io.Writer, c *devnet.Consortium, pkgs *devnet.Packages) 
 		}
 		fmt.Fprintln(&b)
 	}
-	fmt.Fprintln(&b, "  dashboard: not in this build yet; use the gateways below or blossom tx --devnet DIR")
 	for i := range c.Members {
 		m := &c.Members[i]
-		fmt.Fprintf(&b, "  %-9s %-11s gateway https://%s  CA https://%s\n", m.Name, m.MSPID, m.Address(devnet.NodeGateway), m.Address(devnet.NodeCA))
+		fmt.Fprintf(&b, "  %-9s %-11s gateway https://%s  CA https://%s  OIDC %s\n", m.Name, m.MSPID, m.Address(devnet.NodeGateway), m.Address(devnet.NodeCA), c.OIDCIssuer(m))
 	}
+	fmt.Fprintln(&b, "  browser sign-in: GATEWAY/auth/login (the member's OIDC provider; then GATEWAY/api/v1/me)")
 	fmt.Fprintf(&b, "  demo sign-ins (passwords in %s):\n", filepath.Join(c.Dir(), DevnetFile))
 	for i := range c.Members {
 		m := &c.Members[i]

@@ -1,7 +1,11 @@
 package devnet
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 
 	"github.com/blossom-ledger/blossom/internal/caserver"
@@ -57,6 +61,67 @@ type gatewayConfig struct {
 	CA           gatewayCAConfig   `json:"ca"`
 	Policies     map[string]string `json:"policies"`
 	LogLevel     string            `json:"logLevel"`
+	// OIDC and SignIn trust the member's built-in OpenID provider (a
+	// devnet's; `blossom up` runs it).
+	OIDC   []gatewayOIDCConfig  `json:"oidc,omitempty"`
+	SignIn *gatewaySignInConfig `json:"signIn,omitempty"`
+}
+
+type gatewayOIDCConfig struct {
+	Issuer    string `json:"issuer"`
+	Audience  string `json:"audience"`
+	RoleClaim string `json:"roleClaim"`
+	CABundle  string `json:"caBundle"`
+}
+
+type gatewaySignInConfig struct {
+	Issuer                string `json:"issuer"`
+	ClientID              string `json:"clientId"`
+	ClientSecretFile      string `json:"clientSecretFile"`
+	RedirectURL           string `json:"redirectUrl"`
+	PostLogoutRedirectURL string `json:"postLogoutRedirectUrl"`
+	RoleClaim             string `json:"roleClaim"`
+	CABundle              string `json:"caBundle"`
+}
+
+// The gateway's relationship with the member's built-in OpenID provider.
+const (
+	// OIDCAudience is the gateway API's audience in access tokens.
+	OIDCAudience = "blossom-api"
+	// OIDCRoleClaim carries blossom.role in the provider's tokens.
+	OIDCRoleClaim = "blossom.role"
+	// SignInClientID is the gateway's client ID at the provider.
+	SignInClientID = "blossom-gateway"
+	// signInSecretFile, in the gateway's directory, holds its client
+	// secret (0600).
+	signInSecretFile = "signin.secret"
+)
+
+// OIDCIssuer returns the issuer URL of m's built-in OpenID provider.
+func (c *Consortium) OIDCIssuer(m *Member) string { return "https://" + m.Address(NodeOIDC) }
+
+// SignInRedirectURL is where m's provider sends browsers back to its gateway.
+func (c *Consortium) SignInRedirectURL(m *Member) string {
+	return "https://" + m.Address(NodeGateway) + "/auth/callback"
+}
+
+// SignInSecretFile holds the client secret m's gateway presents to m's
+// provider (mode 0600).
+func (c *Consortium) SignInSecretFile(m *Member) string {
+	return filepath.Join(c.NodeDir(m, NodeGateway), signInSecretFile)
+}
+
+// ensureSignInSecret creates m's gateway client secret if missing.
+func (c *Consortium) ensureSignInSecret(m *Member) error {
+	path := c.SignInSecretFile(m)
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(path, []byte(base64.RawURLEncoding.EncodeToString(b)+"\n"), 0o600)
 }
 
 // caConfig is the CA node's configuration (`blossom node --config`).
@@ -111,8 +176,22 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		return r
 	}
 	wasmCache := ""
+	var oidc []gatewayOIDCConfig
+	var signIn *gatewaySignInConfig
 	if !c.Network {
 		wasmCache = rel(pd, c.WasmCacheDir())
+	}
+	if !c.Network && m.Ports.OIDC != 0 {
+		if err := c.ensureSignInSecret(m); err != nil {
+			return err
+		}
+		bundle := rel(gd, c.MemberCABundle(m))
+		oidc = []gatewayOIDCConfig{{Issuer: c.OIDCIssuer(m), Audience: OIDCAudience, RoleClaim: OIDCRoleClaim, CABundle: bundle}}
+		signIn = &gatewaySignInConfig{
+			Issuer: c.OIDCIssuer(m), ClientID: SignInClientID, ClientSecretFile: signInSecretFile,
+			RedirectURL: c.SignInRedirectURL(m), PostLogoutRedirectURL: "https://" + m.Address(NodeGateway) + "/",
+			RoleClaim: OIDCRoleClaim, CABundle: bundle,
+		}
 	}
 	gov := governanceClient{
 		Channel: c.Channel, Cert: rel(md, filepath.Join(c.UserDir(m, "admin"), CertFile)), Key: rel(md, filepath.Join(c.UserDir(m, "admin"), KeyFile)),
@@ -148,7 +227,7 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 				Cert: filepath.Join("registrar", CertFile), Key: filepath.Join("registrar", KeyFile),
 			},
 			Policies: map[string]string{AssetChaincode: admin + ".peer", AuthorizationChaincode: "MAJORITY Endorsement"},
-			LogLevel: "info",
+			LogLevel: "info", OIDC: oidc, SignIn: signIn,
 		}},
 		{c.CAConfig(m), caConfig{CADir: "ca", Listen: c.listen(m.Ports.CA)}},
 		{c.AdminClientFile(m), gov},
