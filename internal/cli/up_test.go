@@ -316,33 +316,51 @@ func TestUpRefusals(t *testing.T) {
 }
 
 // BenchmarkUp measures `blossom up` to ready from an empty directory
-// (cold: PKI, enrollment, genesis, first Raft election, bootstrap) and
-// restarting an existing one (warm). The chaincodes are native, so there
-// is no wasm compilation cache to warm.
+// (cold: PKI, enrollment, genesis, first Raft election, chaincode
+// deployment through _lifecycle, bootstrap) and restarting an existing
+// one (warm), with the chaincodes native and as WebAssembly. A cold wasm
+// start builds the packages from the source tree (the Go build cache
+// warm) and, with "cold-cache", compiles every module into an empty
+// compilation cache; "warm-cache" finds them compiled by an earlier run.
 func BenchmarkUp(b *testing.B) {
-	b.Run("cold", func(b *testing.B) {
+	benchUp := func(b *testing.B, native bool, dir func() string) {
 		for b.Loop() {
-			_, stop := runUpUntilReady(b, upOptions{dir: b.TempDir(), timeout: 2 * time.Minute})
+			_, stop := runUpUntilReady(b, upOptions{dir: dir(), timeout: 5 * time.Minute, nativeChaincodes: native})
 			b.StopTimer()
 			if err := stop(); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
 		}
+	}
+	b.Run("native/cold", func(b *testing.B) { benchUp(b, true, b.TempDir) })
+	b.Run("wasm/cold-cache", func(b *testing.B) {
+		benchUp(b, false, func() string {
+			b.StopTimer()
+			defer b.StartTimer()
+			os.Setenv(devnet.WasmCacheEnv, b.TempDir())
+			return b.TempDir()
+		})
+		os.Unsetenv(devnet.WasmCacheEnv)
 	})
-	b.Run("warm", func(b *testing.B) {
-		dir := b.TempDir()
-		_, stop := runUpUntilReady(b, upOptions{dir: dir, timeout: 2 * time.Minute})
+	b.Run("wasm/warm-cache", func(b *testing.B) {
+		b.Setenv(devnet.WasmCacheEnv, b.TempDir())
+		_, stop := runUpUntilReady(b, upOptions{dir: b.TempDir(), timeout: 5 * time.Minute})
 		if err := stop(); err != nil {
 			b.Fatal(err)
 		}
-		for b.Loop() {
-			_, stop := runUpUntilReady(b, upOptions{dir: dir, timeout: 2 * time.Minute})
-			b.StopTimer()
+		benchUp(b, false, b.TempDir)
+	})
+	for _, native := range []bool{true, false} {
+		kind := map[bool]string{true: "native", false: "wasm"}[native]
+		b.Run(kind+"/warm", func(b *testing.B) {
+			b.Setenv(devnet.WasmCacheEnv, b.TempDir())
+			dir := b.TempDir()
+			_, stop := runUpUntilReady(b, upOptions{dir: dir, timeout: 5 * time.Minute, nativeChaincodes: native})
 			if err := stop(); err != nil {
 				b.Fatal(err)
 			}
-			b.StartTimer()
-		}
-	})
+			benchUp(b, native, func() string { return dir })
+		})
+	}
 }

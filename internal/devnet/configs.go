@@ -179,7 +179,7 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 	var oidc []gatewayOIDCConfig
 	var signIn *gatewaySignInConfig
 	if !c.Network {
-		wasmCache = rel(pd, c.WasmCacheDir())
+		wasmCache = c.WasmCacheDir()
 	}
 	if !c.Network && m.Ports.OIDC != 0 {
 		if err := c.ensureSignInSecret(m); err != nil {
@@ -244,8 +244,24 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 	return nil
 }
 
-// WasmCacheDir is the compilation cache a devnet's peers share.
-func (c *Consortium) WasmCacheDir() string { return filepath.Join(c.dir, "wasm-cache") }
+// WasmCacheEnv, if set, names the devnet peers' compilation cache.
+const WasmCacheEnv = "BLOSSOM_WASM_CACHE"
+
+// WasmCacheDir is the wazero compilation cache a devnet's peers share:
+// $BLOSSOM_WASM_CACHE, else the user's cache directory (blossom/wasm), so
+// that a new devnet of the same packages finds them compiled, else
+// DIR/wasm-cache. wazero keys entries by module hash and its own version.
+func (c *Consortium) WasmCacheDir() string {
+	if d := os.Getenv(WasmCacheEnv); d != "" {
+		if abs, err := filepath.Abs(d); err == nil {
+			return abs
+		}
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "blossom", "wasm")
+	}
+	return filepath.Join(c.dir, "wasm-cache")
+}
 
 // RewriteNodeConfigs rewrites every node configuration for this start:
 // natives (package ID to native chaincode name, nil for none) go into
