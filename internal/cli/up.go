@@ -66,8 +66,20 @@ and both chaincodes answer on every peer; then "ready": true and the line
 "` + ReadyLine + `" is printed. Passwords are only in devnet.json. Node
 logs go to DIR/logs/nodes.log.
 
-Interim: the chaincodes are registered on each peer natively (identical
-definitions on every peer) until the chaincode lifecycle is wired in.`,
+The chaincodes are deployed through the lifecycle on the first start:
+installed on every peer, approved by a MAJORITY of the members' admins and
+committed by sams' admin. Their WebAssembly packages are those of an
+earlier start (DIR/chaincodes), else the ones bundled in the binary (make
+bundle), else built from the blossom source tree around the working
+directory with the go command; failing all three, the binary's native
+implementations run under package IDs (the banner says so). The peers share
+the compilation cache $BLOSSOM_WASM_CACHE (default: the user cache
+directory's blossom/wasm).
+
+Each member also runs a built-in OpenID provider with its users (the
+passwords of devnet.json, "oidcIssuer"); its gateway accepts the provider's
+tokens and signs browsers in at GATEWAY/auth/login, each user's first
+sign-in approved by the member admin at start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.dir == "" {
@@ -81,7 +93,7 @@ definitions on every peer) until the chaincode lifecycle is wired in.`,
 	fl := cmd.Flags()
 	fl.StringVar(&o.dir, "dir", "", "consortium directory (created on first use)")
 	fl.IntVar(&o.members, "members", 0, fmt.Sprintf("number of members, %d to %d (default %d on a new directory)", devnet.MinMembers, devnet.MaxMembers, devnet.MinMembers))
-	fl.IntVar(&o.basePort, "base-port", 0, "first port (member i uses P+10*i ... P+10*i+5); default: free ports chosen once")
+	fl.IntVar(&o.basePort, "base-port", 0, "first port (member i uses P+10*i ... P+10*i+6); default: free ports chosen once")
 	fl.BoolVar(&o.demo, "demo", false, "also publish an MOU, onboard every agency and add a sample asset")
 	fl.DurationVar(&o.timeout, "ready-timeout", 2*time.Minute, "how long to wait for the consortium to become ready")
 	return cmd
