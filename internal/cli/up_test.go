@@ -271,6 +271,34 @@ func signInAndMe(t *testing.T, dir, stdout string) {
 			t.Fatalf("%s/%s: /api/v1/me after sign-in: %d %s", tc.member, tc.user, page.Status, page.Body)
 		}
 	}
+	// An app's access token from the provider (the gateway's client, code
+	// flow with PKCE) is accepted as a bearer token.
+	m, u, err := d.User("agency1", "ao")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := devnet.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := c.Member("agency1")
+	secret, err := readSecretFile(c.SignInSecretFile(cm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &oidctest.Server{URL: m.OIDCIssuer, TLS: &oidctest.TLS{Pool: pool}}
+	tok := oidctest.Tokens(t, srv, oidctest.OAuth2Config(srv, devnet.SignInClientID, secret, c.SignInRedirectURL(cm)), u.Name, u.Password)
+	req, _ := http.NewRequest("GET", m.Gateway+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := oidctest.Browser(pool, "").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := oidctest.ReadPage(t, resp)
+	var me gateway.Me
+	if err := json.Unmarshal([]byte(page.Body), &me); err != nil || page.Status != 200 || me.Method != "bearer" || me.Role != devnet.RoleAuthorizingOfficial {
+		t.Fatalf("/api/v1/me with a bearer token: %d %s", page.Status, page.Body)
+	}
 	logs, err := os.ReadFile(filepath.Join(dir, "logs", "nodes.log"))
 	if err != nil {
 		t.Fatal(err)
