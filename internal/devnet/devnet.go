@@ -21,10 +21,12 @@
 //	  ca.json                the CA node's configuration
 //	  registrar/             the CA's bootstrap registrar, enrolled
 //	  orderer/, peer/        cert.pem, key.pem, orderer.json or peer.json, data/
-//	  gateway/               cert.pem, key.pem, gateway.json, wallet.kek, data/, registrar/
+//	  gateway/               cert.pem, key.pem, gateway.json, wallet.kek, data/, registrar/,
+//	                         signin.secret (devnet: its client secret at the member's OIDC provider)
 //	  users/<name>/          cert.pem, key.pem of each user
 //	  admin-client.json      the member admin's `blossom governance` connection file
 //	  blossom.block, ca-bundle.pem   the member's copies
+//	chaincodes/              (devnet) the chaincode packages `blossom up` deployed, or NATIVE
 //
 // Prepare creates a devnet on first use and reloads it afterwards, so a
 // consortium resumes with the same keys, ledgers and ports.
