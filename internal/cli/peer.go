@@ -46,6 +46,12 @@ type peerFileConfig struct {
 	// HealthAddress, if set, serves GET /healthz (200 while the peer serves
 	// and no channel has halted) over plain HTTP.
 	HealthAddress string `json:"healthAddress"`
+	// WasmCacheDir holds the wazero compilation cache (default
+	// DATADIR/chaincodes/cache); peers of one process may share one.
+	WasmCacheDir string `json:"wasmCacheDir"`
+	// NativePackages runs built-in native chaincodes (development) as the
+	// packages of the given IDs: package ID to implementation name.
+	NativePackages map[string]string `json:"nativePackages"`
 }
 
 type peerChaincodeConfig struct {
@@ -59,8 +65,8 @@ type peerChaincodeConfig struct {
 // that a peer configuration may register by implementation name.
 var builtinChaincodes = map[string]func() contract.Chaincode{
 	"kvtest": kvtest.New, // the test key-value chaincode (development and tests)
-	// The BloSS@M chaincodes, registered natively until the lifecycle
-	// deploys them (see deployChaincodes in internal/devnet).
+	// The BloSS@M chaincodes, for `blossom up` when no WebAssembly
+	// package is at hand (see ChaincodePackages in internal/devnet).
 	"authorization": authorization.New,
 	"asset":         asset.New,
 }
@@ -83,6 +89,9 @@ JSON). Relative paths are resolved against the file's directory:
   channel: blossom
   logLevel: info                           # debug, info, warn, error
   healthAddress: 127.0.0.1:7061            # optional: GET /healthz (plain HTTP)
+  wasmCacheDir: /var/cache/blossom/wasm    # optional (default DATADIR/chaincodes/cache)
+  nativePackages:                          # optional (development): run a built-in chaincode
+    kvtest_native:3f5c…: kvtest            # as the package of that ID
   chaincodes:                              # optional static chaincodes (development);
     - name: kv                             # every peer must list the same ones
       implementation: kvtest               # built in: ` + strings.Join(builtinNames(), ", ") + `
@@ -186,8 +195,8 @@ func loadPeerConfig(path string) (*peerFileConfig, error) {
 		cfg.LogLevel = "info"
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.DataDir, &cfg.Cert, &cfg.Key, &cfg.GenesisBlock} {
-		if !filepath.IsAbs(*p) {
+	for _, p := range []*string{&cfg.DataDir, &cfg.Cert, &cfg.Key, &cfg.GenesisBlock, &cfg.WasmCacheDir} {
+		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
@@ -231,12 +240,22 @@ func (c *peerFileConfig) nodeConfig(log *slog.Logger) (peer.Config, error) {
 		}
 		defs = append(defs, peer.Definition{Name: cc.Name, EndorsementPolicy: cc.EndorsementPolicy, Chaincode: impl(), Params: cc.Params})
 	}
+	natives := map[string]contract.Chaincode{}
+	for id, name := range c.NativePackages {
+		impl, ok := builtinChaincodes[name]
+		if !ok {
+			return peer.Config{}, fmt.Errorf("nativePackages[%s]: unknown implementation %q (built in: %s)", id, name, strings.Join(builtinNames(), ", "))
+		}
+		natives[id] = impl()
+	}
 	return peer.Config{
-		DataDir:       c.DataDir,
-		ListenAddress: c.Listen,
-		Certificate:   tlsCert,
-		GenesisBlocks: []*pb.Block{genesis},
-		Chaincodes:    defs,
-		Logger:        log,
+		DataDir:        c.DataDir,
+		ListenAddress:  c.Listen,
+		Certificate:    tlsCert,
+		GenesisBlocks:  []*pb.Block{genesis},
+		Chaincodes:     defs,
+		NativePackages: natives,
+		WasmCacheDir:   c.WasmCacheDir,
+		Logger:         log,
 	}, nil
 }

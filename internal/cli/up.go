@@ -21,6 +21,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/devnet"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/gateway"
+	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider"
 	"github.com/blossom-ledger/blossom/internal/orderer"
 	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/txn"
@@ -35,6 +36,9 @@ type upOptions struct {
 	basePort int
 	demo     bool
 	timeout  time.Duration
+	// nativeChaincodes runs the chaincodes' native implementations, not
+	// WebAssembly (tests).
+	nativeChaincodes bool
 }
 
 func newUpCommand() *cobra.Command {
@@ -62,8 +66,20 @@ and both chaincodes answer on every peer; then "ready": true and the line
 "` + ReadyLine + `" is printed. Passwords are only in devnet.json. Node
 logs go to DIR/logs/nodes.log.
 
-Interim: the chaincodes are registered on each peer natively (identical
-definitions on every peer) until the chaincode lifecycle is wired in.`,
+The chaincodes are deployed through the lifecycle on the first start:
+installed on every peer, approved by a MAJORITY of the members' admins and
+committed by sams' admin. Their WebAssembly packages are those of an
+earlier start (DIR/chaincodes), else the ones bundled in the binary (make
+bundle), else built from the blossom source tree around the working
+directory with the go command; failing all three, the binary's native
+implementations run under package IDs (the banner says so). The peers share
+the compilation cache $BLOSSOM_WASM_CACHE (default: the user cache
+directory's blossom/wasm).
+
+Each member also runs a built-in OpenID provider with its users (the
+passwords of devnet.json, "oidcIssuer"); its gateway accepts the provider's
+tokens and signs browsers in at GATEWAY/auth/login, each user's first
+sign-in approved by the member admin at start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.dir == "" {
@@ -77,7 +93,7 @@ definitions on every peer) until the chaincode lifecycle is wired in.`,
 	fl := cmd.Flags()
 	fl.StringVar(&o.dir, "dir", "", "consortium directory (created on first use)")
 	fl.IntVar(&o.members, "members", 0, fmt.Sprintf("number of members, %d to %d (default %d on a new directory)", devnet.MinMembers, devnet.MaxMembers, devnet.MinMembers))
-	fl.IntVar(&o.basePort, "base-port", 0, "first port (member i uses P+10*i ... P+10*i+5); default: free ports chosen once")
+	fl.IntVar(&o.basePort, "base-port", 0, "first port (member i uses P+10*i ... P+10*i+6); default: free ports chosen once")
 	fl.BoolVar(&o.demo, "demo", false, "also publish an MOU, onboard every agency and add a sample asset")
 	fl.DurationVar(&o.timeout, "ready-timeout", 2*time.Minute, "how long to wait for the consortium to become ready")
 	return cmd
@@ -94,6 +110,9 @@ func devnetFor(c *devnet.Consortium, ready bool) *Devnet {
 			Gateway: "https://" + m.Address(devnet.NodeGateway),
 			CAURL:   "https://" + m.Address(devnet.NodeCA),
 			Peers:   []string{m.Address(devnet.NodePeer)},
+			// The dashboard is served by the gateway, on its origin.
+			Dashboard:  "https://" + m.Address(devnet.NodeGateway) + "/",
+			OIDCIssuer: c.OIDCIssuer(m),
 		}
 		for _, u := range m.Users {
 			ud := c.UserDir(m, u.Name)
@@ -122,8 +141,9 @@ func writeDevnet(c *devnet.Consortium, ready bool) error {
 // upNodes are the running nodes of a consortium, as their run functions
 // report them.
 type upNodes struct {
-	orderers []*orderer.Node
-	peers    []*peer.Node
+	orderers  []*orderer.Node
+	peers     []*peer.Node
+	providers []*oidcprovider.Provider
 }
 
 // runUp creates or resumes the consortium in o.dir and runs it until ctx
@@ -139,6 +159,16 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	}
 	defer unlock()
 	if err := writeDevnet(c, false); err != nil {
+		return err
+	}
+	if err := c.EnsureOIDCPorts(); err != nil {
+		return err
+	}
+	pkgs, err := c.ChaincodePackages(ctx, devnet.PackageOptions{Native: o.nativeChaincodes})
+	if err != nil {
+		return fmt.Errorf("chaincode packages: %w", err)
+	}
+	if err := c.RewriteNodeConfigs(pkgs.Natives()); err != nil {
 		return err
 	}
 	logs, err := openNodeLog(c.Dir())
@@ -169,8 +199,18 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	}
 	readyCtx, readyCancel := context.WithTimeout(runCtx, o.timeout)
 	defer readyCancel()
+	log.Info("chaincode packages", "source", pkgs.Source, "detail", pkgs.Detail)
+	if err := r.await(readyCtx, func() error { return pollUntil(readyCtx, func() error { return nodesInStep(c, nodes) }) }); err != nil {
+		return fmt.Errorf("the consortium did not become ready: %w (logs: %s)", err, filepath.Join(c.Dir(), "logs", "nodes.log"))
+	}
+	if err := r.await(readyCtx, func() error { return deployChaincodes(readyCtx, c, nodes, pkgs) }); err != nil {
+		return fmt.Errorf("deploy the chaincodes: %w", err)
+	}
 	if err := r.await(readyCtx, func() error { return waitConsortiumReady(readyCtx, c, nodes) }); err != nil {
 		return fmt.Errorf("the consortium did not become ready: %w (logs: %s)", err, filepath.Join(c.Dir(), "logs", "nodes.log"))
+	}
+	if err := r.await(readyCtx, func() error { return approveUsers(readyCtx, c, nodes.providers) }); err != nil {
+		return err
 	}
 	if err := r.await(readyCtx, func() error { return bootstrapConsortium(readyCtx, c, o.demo) }); err != nil {
 		return err
@@ -178,7 +218,7 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	if err := writeDevnet(c, true); err != nil {
 		return err
 	}
-	printReadyBanner(stdout, c)
+	printReadyBanner(stdout, c, pkgs)
 	select {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "blossom: stopping")
@@ -225,8 +265,8 @@ func (r *upRunner) await(ctx context.Context, step func() error) error {
 	}
 }
 
-// start starts every member's CA, orderer and peer, then the gateways
-// once their peers serve.
+// start starts every member's CA, orderer, peer and OpenID provider,
+// then the gateways once their peers serve.
 func (r *upRunner) start(c *devnet.Consortium, lw io.Writer, log *slog.Logger) (*upNodes, error) {
 	n := len(c.Members)
 	nodes := &upNodes{orderers: make([]*orderer.Node, n), peers: make([]*peer.Node, n)}
@@ -246,6 +286,11 @@ func (r *upRunner) start(c *devnet.Consortium, lw io.Writer, log *slog.Logger) (
 			return runPeer(r.ctx, c.PeerConfig(m), lw, func(p *peer.Node) { ch <- started{i: i, p: p} })
 		})
 	}
+	providers, err := r.startProviders(c, log)
+	if err != nil {
+		return nil, err
+	}
+	nodes.providers = providers
 	for k := 0; k < 2*n; k++ {
 		select {
 		case s := <-ch:
@@ -440,15 +485,24 @@ func submitValid(ctx context.Context, remote *gateway.Remote, req txn.Request, e
 // printReadyBanner prints the endpoints and the sign-ins (never the
 // passwords), then the ready line, last so that a script that waits for
 // it has read everything.
-func printReadyBanner(w io.Writer, c *devnet.Consortium) {
+func printReadyBanner(w io.Writer, c *devnet.Consortium, pkgs *devnet.Packages) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "consortium in %s:\n", c.Dir())
-	fmt.Fprintf(&b, "  channel %s, %d members, chaincodes %s and %s\n", c.Channel, len(c.Members), devnet.AuthorizationChaincode, devnet.AssetChaincode)
-	fmt.Fprintln(&b, "  dashboard: not in this build yet; use the gateways below or blossom tx --devnet DIR")
+	fmt.Fprintf(&b, "  channel %s, %d members, chaincodes %s and %s committed through the lifecycle\n", c.Channel, len(c.Members), devnet.AuthorizationChaincode, devnet.AssetChaincode)
+	if pkgs.Source == devnet.SourceNative {
+		fmt.Fprintf(&b, "  chaincode packages: NATIVE implementations, not WebAssembly (%s)\n", pkgs.Detail)
+	} else {
+		fmt.Fprintf(&b, "  chaincode packages (WebAssembly, %s %s):", pkgs.Source, pkgs.Detail)
+		for _, p := range pkgs.Packages {
+			fmt.Fprintf(&b, " %s", p.ID)
+		}
+		fmt.Fprintln(&b)
+	}
 	for i := range c.Members {
 		m := &c.Members[i]
-		fmt.Fprintf(&b, "  %-9s %-11s gateway https://%s  CA https://%s\n", m.Name, m.MSPID, m.Address(devnet.NodeGateway), m.Address(devnet.NodeCA))
+		fmt.Fprintf(&b, "  %-9s %-11s gateway https://%s  CA https://%s  OIDC %s\n", m.Name, m.MSPID, m.Address(devnet.NodeGateway), m.Address(devnet.NodeCA), c.OIDCIssuer(m))
 	}
+	fmt.Fprintln(&b, "  browser sign-in: GATEWAY/auth/login (the member's OIDC provider; then GATEWAY/api/v1/me)")
 	fmt.Fprintf(&b, "  demo sign-ins (passwords in %s):\n", filepath.Join(c.Dir(), DevnetFile))
 	for i := range c.Members {
 		m := &c.Members[i]

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/blossom-ledger/blossom/internal/devnet"
+	"github.com/blossom-ledger/blossom/internal/gateway"
+	"github.com/blossom-ledger/blossom/internal/gateway/oidcprovider/oidctest"
 )
 
 // readySignal is stdout for an in-process runUp: it closes ready when the
@@ -76,7 +79,11 @@ func runUpUntilReady(tb testing.TB, o upOptions) (out *readySignal, stop func() 
 // asset; a second start does not repeat the journey.
 func TestUpDemo(t *testing.T) {
 	dir := t.TempDir()
-	_, stop := runUpUntilReady(t, upOptions{dir: dir, demo: true, timeout: 2 * time.Minute})
+	out, stop := runUpUntilReady(t, upOptions{dir: dir, demo: true, timeout: 2 * time.Minute, nativeChaincodes: true})
+	if !strings.Contains(out.String(), "NATIVE implementations") {
+		t.Fatalf("the banner does not say the chaincodes run natively:\n%s", out)
+	}
+	signInAndMe(t, dir, out.String())
 	evaluate := func(member, user, cc, fn string) string {
 		t.Helper()
 		code, stdout, stderr := runMain("tx", "evaluate", "--devnet", dir, "--member", member, "--user", user,
@@ -189,7 +196,7 @@ func TestUpDemo(t *testing.T) {
 			t.Fatalf("add-user %v: exit %d", args, code)
 		}
 	}
-	_, stop = runUpUntilReady(t, upOptions{dir: dir, demo: true, timeout: 2 * time.Minute})
+	_, stop = runUpUntilReady(t, upOptions{dir: dir, demo: true, timeout: 2 * time.Minute, nativeChaincodes: true})
 	d, err := ReadDevnet(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -208,6 +215,100 @@ func TestUpDemo(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// signInAndMe signs demo users in with their passwords at their
+// member's built-in OIDC provider through their gateway's browser
+// sign-in (authorization code flow with PKCE), then calls /api/v1/me
+// with the session; a wrong password is refused. No password appears in
+// the output or the node log.
+func signInAndMe(t *testing.T, dir, stdout string) {
+	t.Helper()
+	d, err := ReadDevnet(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(d.CABundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	tests := []struct{ member, user, role, method string }{
+		{"agency1", "acq", devnet.RoleAcquisitionOfficer, "session"},
+		{"sams", "lo", devnet.RoleLicenseOwner, "session"},
+		{"agency2", "admin", "", "session"},
+	}
+	for _, tc := range tests {
+		m, u, err := d.User(tc.member, tc.user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.OIDCIssuer == "" || m.Dashboard != m.Gateway+"/" {
+			t.Fatalf("%s: oidcIssuer %q, dashboard %q", tc.member, m.OIDCIssuer, m.Dashboard)
+		}
+		browser := oidctest.Browser(pool, "")
+		resp, err := browser.Get(m.Gateway + "/auth/login?return=/api/v1/me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		login := oidctest.ReadPage(t, resp)
+		if login.Status != 200 || !strings.HasPrefix(login.URL.String(), m.OIDCIssuer) {
+			t.Fatalf("%s/%s: login did not reach the provider: %d %s", tc.member, tc.user, login.Status, login.URL)
+		}
+		if bad := oidctest.ReadPage(t, oidctest.Login(t, browser, login, tc.user, u.Password+"x")); bad.Status == 200 && strings.Contains(bad.Body, "enrollmentId") {
+			t.Fatalf("%s/%s: a wrong password signed in", tc.member, tc.user)
+		}
+		resp, err = browser.Get(m.Gateway + "/auth/login?return=/api/v1/me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		login = oidctest.ReadPage(t, resp)
+		page := oidctest.ReadPage(t, oidctest.Login(t, browser, login, tc.user, u.Password))
+		var me gateway.Me
+		if err := json.Unmarshal([]byte(page.Body), &me); err != nil || page.Status != 200 || me.Method != tc.method || me.Role != tc.role || me.MSPID != m.MSPID || me.Issuer != m.OIDCIssuer {
+			t.Fatalf("%s/%s: /api/v1/me after sign-in: %d %s", tc.member, tc.user, page.Status, page.Body)
+		}
+	}
+	// An app's access token from the provider (the gateway's client, code
+	// flow with PKCE) is accepted as a bearer token.
+	m, u, err := d.User("agency1", "ao")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := devnet.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := c.Member("agency1")
+	secret, err := readSecretFile(c.SignInSecretFile(cm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &oidctest.Server{URL: m.OIDCIssuer, TLS: &oidctest.TLS{Pool: pool}}
+	tok := oidctest.Tokens(t, srv, oidctest.OAuth2Config(srv, devnet.SignInClientID, secret, c.SignInRedirectURL(cm)), u.Name, u.Password)
+	req, _ := http.NewRequest("GET", m.Gateway+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	resp, err := oidctest.Browser(pool, "").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := oidctest.ReadPage(t, resp)
+	var me gateway.Me
+	if err := json.Unmarshal([]byte(page.Body), &me); err != nil || page.Status != 200 || me.Method != "bearer" || me.Role != devnet.RoleAuthorizingOfficial {
+		t.Fatalf("/api/v1/me with a bearer token: %d %s", page.Status, page.Body)
+	}
+	logs, err := os.ReadFile(filepath.Join(dir, "logs", "nodes.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range d.Members {
+		for _, u := range m.Users {
+			if strings.Contains(stdout, u.Password) || strings.Contains(string(logs), u.Password) {
+				t.Fatalf("the password of %s/%s is in the output or the node log", m.Name, u.Name)
+			}
+		}
 	}
 }
 
@@ -243,33 +344,51 @@ func TestUpRefusals(t *testing.T) {
 }
 
 // BenchmarkUp measures `blossom up` to ready from an empty directory
-// (cold: PKI, enrollment, genesis, first Raft election, bootstrap) and
-// restarting an existing one (warm). The chaincodes are native, so there
-// is no wasm compilation cache to warm.
+// (cold: PKI, enrollment, genesis, first Raft election, chaincode
+// deployment through _lifecycle, bootstrap) and restarting an existing
+// one (warm), with the chaincodes native and as WebAssembly. A cold wasm
+// start builds the packages from the source tree (the Go build cache
+// warm) and, with "cold-cache", compiles every module into an empty
+// compilation cache; "warm-cache" finds them compiled by an earlier run.
 func BenchmarkUp(b *testing.B) {
-	b.Run("cold", func(b *testing.B) {
+	benchUp := func(b *testing.B, native bool, dir func() string) {
 		for b.Loop() {
-			_, stop := runUpUntilReady(b, upOptions{dir: b.TempDir(), timeout: 2 * time.Minute})
+			_, stop := runUpUntilReady(b, upOptions{dir: dir(), timeout: 5 * time.Minute, nativeChaincodes: native})
 			b.StopTimer()
 			if err := stop(); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()
 		}
+	}
+	b.Run("native/cold", func(b *testing.B) { benchUp(b, true, b.TempDir) })
+	b.Run("wasm/cold-cache", func(b *testing.B) {
+		benchUp(b, false, func() string {
+			b.StopTimer()
+			defer b.StartTimer()
+			os.Setenv(devnet.WasmCacheEnv, b.TempDir())
+			return b.TempDir()
+		})
+		os.Unsetenv(devnet.WasmCacheEnv)
 	})
-	b.Run("warm", func(b *testing.B) {
-		dir := b.TempDir()
-		_, stop := runUpUntilReady(b, upOptions{dir: dir, timeout: 2 * time.Minute})
+	b.Run("wasm/warm-cache", func(b *testing.B) {
+		b.Setenv(devnet.WasmCacheEnv, b.TempDir())
+		_, stop := runUpUntilReady(b, upOptions{dir: b.TempDir(), timeout: 5 * time.Minute})
 		if err := stop(); err != nil {
 			b.Fatal(err)
 		}
-		for b.Loop() {
-			_, stop := runUpUntilReady(b, upOptions{dir: dir, timeout: 2 * time.Minute})
-			b.StopTimer()
+		benchUp(b, false, b.TempDir)
+	})
+	for _, native := range []bool{true, false} {
+		kind := map[bool]string{true: "native", false: "wasm"}[native]
+		b.Run(kind+"/warm", func(b *testing.B) {
+			b.Setenv(devnet.WasmCacheEnv, b.TempDir())
+			dir := b.TempDir()
+			_, stop := runUpUntilReady(b, upOptions{dir: dir, timeout: 5 * time.Minute, nativeChaincodes: native})
 			if err := stop(); err != nil {
 				b.Fatal(err)
 			}
-			b.StartTimer()
-		}
-	})
+			benchUp(b, native, func() string { return dir })
+		})
+	}
 }

@@ -1,7 +1,11 @@
 package devnet
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"os"
 	"path/filepath"
 
 	"github.com/blossom-ledger/blossom/internal/caserver"
@@ -22,24 +26,46 @@ type ordererConfig struct {
 }
 
 type peerConfig struct {
-	DataDir       string            `json:"dataDir"`
-	Listen        string            `json:"listen"`
-	Cert          string            `json:"cert"`
-	Key           string            `json:"key"`
-	GenesisBlock  string            `json:"genesisBlock"`
-	Channel       string            `json:"channel"`
-	Chaincodes    []ChaincodeConfig `json:"chaincodes"`
-	LogLevel      string            `json:"logLevel"`
-	HealthAddress string            `json:"healthAddress"`
+	DataDir       string `json:"dataDir"`
+	Listen        string `json:"listen"`
+	Cert          string `json:"cert"`
+	Key           string `json:"key"`
+	GenesisBlock  string `json:"genesisBlock"`
+	Channel       string `json:"channel"`
+	LogLevel      string `json:"logLevel"`
+	HealthAddress string `json:"healthAddress"`
+	// Chaincodes are static native definitions: `blossom network init`'s
+	// interim (see staticChaincodes); a devnet deploys through _lifecycle.
+	Chaincodes []staticChaincode `json:"chaincodes,omitempty"`
+	// WasmCacheDir is shared by a devnet's peers, which run in one
+	// process: one wazero compilation per module (DESIGN §11).
+	WasmCacheDir string `json:"wasmCacheDir,omitempty"`
+	// NativePackages maps package IDs to the binary's native chaincodes
+	// when no WebAssembly package is at hand (ChaincodePackages).
+	NativePackages map[string]string `json:"nativePackages,omitempty"`
 }
 
-// ChaincodeConfig is one entry of a peer configuration's "chaincodes": a
+// staticChaincode is one entry of a peer configuration's "chaincodes": a
 // chaincode built into the binary, registered on the peer.
-type ChaincodeConfig struct {
+type staticChaincode struct {
 	Name              string            `json:"name"`
 	Implementation    string            `json:"implementation"`
 	EndorsementPolicy string            `json:"endorsementPolicy"`
 	Params            map[string]string `json:"params,omitempty"`
+}
+
+// staticChaincodes returns the native chaincode definitions every peer of
+// a `blossom network init` consortium registers, the same as
+// Definition's. Interim: a multi-host consortium has no process that
+// could deploy through _lifecycle for every member at creation; its
+// members would install, approve and commit with `blossom chaincode`.
+func staticChaincodes(adminMSP string) []staticChaincode {
+	var out []staticChaincode
+	for _, name := range Chaincodes {
+		d := Definition(name, "", adminMSP)
+		out = append(out, staticChaincode{Name: name, Implementation: name, EndorsementPolicy: d.EndorsementPolicy, Params: d.Params})
+	}
+	return out
 }
 
 type gatewayCAConfig struct {
@@ -61,30 +87,67 @@ type gatewayConfig struct {
 	CA           gatewayCAConfig   `json:"ca"`
 	Policies     map[string]string `json:"policies"`
 	LogLevel     string            `json:"logLevel"`
+	// OIDC and SignIn trust the member's built-in OpenID provider (a
+	// devnet's; `blossom up` runs it).
+	OIDC   []gatewayOIDCConfig  `json:"oidc,omitempty"`
+	SignIn *gatewaySignInConfig `json:"signIn,omitempty"`
 }
 
-// The BloSS@M chaincodes (DESIGN §11).
+type gatewayOIDCConfig struct {
+	Issuer    string `json:"issuer"`
+	Audience  string `json:"audience"`
+	RoleClaim string `json:"roleClaim"`
+	CABundle  string `json:"caBundle"`
+}
+
+type gatewaySignInConfig struct {
+	Issuer                string `json:"issuer"`
+	ClientID              string `json:"clientId"`
+	ClientSecretFile      string `json:"clientSecretFile"`
+	RedirectURL           string `json:"redirectUrl"`
+	PostLogoutRedirectURL string `json:"postLogoutRedirectUrl"`
+	RoleClaim             string `json:"roleClaim"`
+	CABundle              string `json:"caBundle"`
+}
+
+// The gateway's relationship with the member's built-in OpenID provider.
 const (
-	AuthorizationChaincode = "authorization"
-	AssetChaincode         = "asset"
-	adminMSPParam          = "adminMSP"
+	// OIDCAudience is the gateway API's audience in access tokens.
+	OIDCAudience = "blossom-api"
+	// OIDCRoleClaim carries blossom.role in the provider's tokens.
+	OIDCRoleClaim = "blossom.role"
+	// SignInClientID is the gateway's client ID at the provider.
+	SignInClientID = "blossom-gateway"
+	// signInSecretFile, in the gateway's directory, holds its client
+	// secret (0600).
+	signInSecretFile = "signin.secret"
 )
 
-// deployChaincodes returns the chaincode definitions every peer of the
-// consortium registers: authorization under "MAJORITY Endorsement" and
-// asset under "<adminMSP>.peer", both with the adminMSP parameter.
-//
-// Interim: until the chaincode lifecycle is wired into the peer, these are
-// the peers' native definitions (peer.Definition through the peer
-// configuration's "chaincodes" list), identical on every peer. When the
-// lifecycle lands this is the one function to switch to install, approve
-// (by a majority of members) and commit on channel "blossom".
-func deployChaincodes(adminMSP string) []ChaincodeConfig {
-	params := map[string]string{adminMSPParam: adminMSP}
-	return []ChaincodeConfig{
-		{Name: AuthorizationChaincode, Implementation: AuthorizationChaincode, EndorsementPolicy: "MAJORITY Endorsement", Params: params},
-		{Name: AssetChaincode, Implementation: AssetChaincode, EndorsementPolicy: "'" + adminMSP + ".peer'", Params: params},
+// OIDCIssuer returns the issuer URL of m's built-in OpenID provider.
+func (c *Consortium) OIDCIssuer(m *Member) string { return "https://" + m.Address(NodeOIDC) }
+
+// SignInRedirectURL is where m's provider sends browsers back to its gateway.
+func (c *Consortium) SignInRedirectURL(m *Member) string {
+	return "https://" + m.Address(NodeGateway) + "/auth/callback"
+}
+
+// SignInSecretFile holds the client secret m's gateway presents to m's
+// provider (mode 0600).
+func (c *Consortium) SignInSecretFile(m *Member) string {
+	return filepath.Join(c.NodeDir(m, NodeGateway), signInSecretFile)
+}
+
+// ensureSignInSecret creates m's gateway client secret if missing.
+func (c *Consortium) ensureSignInSecret(m *Member) error {
+	path := c.SignInSecretFile(m)
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(path, []byte(base64.RawURLEncoding.EncodeToString(b)+"\n"), 0o600)
 }
 
 // caConfig is the CA node's configuration (`blossom node --config`).
@@ -138,6 +201,28 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		}
 		return r
 	}
+	wasmCache := ""
+	var static []staticChaincode
+	if c.Network {
+		static = staticChaincodes(admin)
+	}
+	var oidc []gatewayOIDCConfig
+	var signIn *gatewaySignInConfig
+	if !c.Network {
+		wasmCache = c.WasmCacheDir()
+	}
+	if !c.Network && m.Ports.OIDC != 0 {
+		if err := c.ensureSignInSecret(m); err != nil {
+			return err
+		}
+		bundle := rel(gd, c.MemberCABundle(m))
+		oidc = []gatewayOIDCConfig{{Issuer: c.OIDCIssuer(m), Audience: OIDCAudience, RoleClaim: OIDCRoleClaim, CABundle: bundle}}
+		signIn = &gatewaySignInConfig{
+			Issuer: c.OIDCIssuer(m), ClientID: SignInClientID, ClientSecretFile: signInSecretFile,
+			RedirectURL: c.SignInRedirectURL(m), PostLogoutRedirectURL: "https://" + m.Address(NodeGateway) + "/",
+			RoleClaim: OIDCRoleClaim, CABundle: bundle,
+		}
+	}
 	gov := governanceClient{
 		Channel: c.Channel, Cert: rel(md, filepath.Join(c.UserDir(m, "admin"), CertFile)), Key: rel(md, filepath.Join(c.UserDir(m, "admin"), KeyFile)),
 		GenesisBlock: rel(md, genesis),
@@ -160,8 +245,9 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		}},
 		{c.PeerConfig(m), peerConfig{
 			DataDir: "data", Listen: c.listen(m.Ports.Peer), Cert: CertFile, Key: KeyFile,
-			GenesisBlock: rel(pd, genesis), Channel: c.Channel, Chaincodes: deployChaincodes(admin),
+			GenesisBlock: rel(pd, genesis), Channel: c.Channel,
 			LogLevel: "info", HealthAddress: c.listen(m.Ports.PeerHealth),
+			Chaincodes: static, WasmCacheDir: wasmCache, NativePackages: c.nativePackages,
 		}},
 		{c.GatewayConfig(m), gatewayConfig{
 			MSPID: m.MSPID, Listen: c.listen(m.Ports.Gateway), Cert: CertFile, Key: KeyFile,
@@ -171,7 +257,7 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 				Cert: filepath.Join("registrar", CertFile), Key: filepath.Join("registrar", KeyFile),
 			},
 			Policies: map[string]string{AssetChaincode: admin + ".peer", AuthorizationChaincode: "MAJORITY Endorsement"},
-			LogLevel: "info",
+			LogLevel: "info", OIDC: oidc, SignIn: signIn,
 		}},
 		{c.CAConfig(m), caConfig{CADir: "ca", Listen: c.listen(m.Ports.CA)}},
 		{c.AdminClientFile(m), gov},
@@ -186,6 +272,34 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		}
 	}
 	return nil
+}
+
+// WasmCacheEnv, if set, names the devnet peers' compilation cache.
+const WasmCacheEnv = "BLOSSOM_WASM_CACHE"
+
+// WasmCacheDir is the wazero compilation cache a devnet's peers share:
+// $BLOSSOM_WASM_CACHE, else the user's cache directory (blossom/wasm), so
+// that a new devnet of the same packages finds them compiled, else
+// DIR/wasm-cache. wazero keys entries by module hash and its own version.
+func (c *Consortium) WasmCacheDir() string {
+	if d := os.Getenv(WasmCacheEnv); d != "" {
+		if abs, err := filepath.Abs(d); err == nil {
+			return abs
+		}
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "blossom", "wasm")
+	}
+	return filepath.Join(c.dir, "wasm-cache")
+}
+
+// RewriteNodeConfigs rewrites every node configuration for this start:
+// natives (package ID to native chaincode name, nil for none) go into
+// the peers' configurations, and configurations an older version wrote
+// take the current form.
+func (c *Consortium) RewriteNodeConfigs(natives map[string]string) error {
+	c.nativePackages = natives
+	return c.writeNodeConfigs()
 }
 
 // memberIndex returns m's position in c.Members.

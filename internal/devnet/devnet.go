@@ -21,10 +21,12 @@
 //	  ca.json                the CA node's configuration
 //	  registrar/             the CA's bootstrap registrar, enrolled
 //	  orderer/, peer/        cert.pem, key.pem, orderer.json or peer.json, data/
-//	  gateway/               cert.pem, key.pem, gateway.json, wallet.kek, data/, registrar/
+//	  gateway/               cert.pem, key.pem, gateway.json, wallet.kek, data/, registrar/,
+//	                         signin.secret (devnet: its client secret at the member's OIDC provider)
 //	  users/<name>/          cert.pem, key.pem of each user
 //	  admin-client.json      the member admin's `blossom governance` connection file
 //	  blossom.block, ca-bundle.pem   the member's copies
+//	chaincodes/              (devnet) the chaincode packages `blossom up` deployed, or NATIVE
 //
 // Prepare creates a devnet on first use and reloads it afterwards, so a
 // consortium resumes with the same keys, ledgers and ports.
@@ -76,8 +78,9 @@ const (
 const (
 	MinMembers = 3
 	MaxMembers = 16
-	// portsPerMember: orderer, peer, gateway, CA, orderer health, peer health.
-	portsPerMember = 6
+	// portsPerMember: orderer, peer, gateway, CA, orderer health, peer
+	// health, OIDC provider.
+	portsPerMember = 7
 	// portStride separates members' port blocks under --base-port.
 	portStride = 10
 )
@@ -113,6 +116,8 @@ type Consortium struct {
 	Network bool `json:"network,omitempty"`
 
 	dir string
+	// nativePackages go into the peers' configurations (RewriteNodeConfigs).
+	nativePackages map[string]string
 }
 
 // Member is one member of the consortium, its nodes' hosts and ports and
@@ -135,6 +140,7 @@ type Hosts struct {
 	Peer    string `json:"peer,omitempty"`
 	Gateway string `json:"gateway,omitempty"`
 	CA      string `json:"ca,omitempty"`
+	OIDC    string `json:"oidc,omitempty"`
 }
 
 // Node names.
@@ -143,11 +149,13 @@ const (
 	NodePeer    = "peer"
 	NodeGateway = "gateway"
 	NodeCA      = "ca"
+	// NodeOIDC is the member's built-in OpenID provider (devnet only).
+	NodeOIDC = "oidc"
 )
 
 // HostOf returns the host of one of m's nodes.
 func (m *Member) HostOf(node string) string {
-	h := map[string]string{NodeOrderer: m.Hosts.Orderer, NodePeer: m.Hosts.Peer, NodeGateway: m.Hosts.Gateway, NodeCA: m.Hosts.CA}[node]
+	h := map[string]string{NodeOrderer: m.Hosts.Orderer, NodePeer: m.Hosts.Peer, NodeGateway: m.Hosts.Gateway, NodeCA: m.Hosts.CA, NodeOIDC: m.Hosts.OIDC}[node]
 	switch {
 	case h != "":
 		return h
@@ -160,7 +168,7 @@ func (m *Member) HostOf(node string) string {
 // Address returns host:port of one of m's nodes, as other nodes and
 // clients reach it.
 func (m *Member) Address(node string) string {
-	port := map[string]int{NodeOrderer: m.Ports.Orderer, NodePeer: m.Ports.Peer, NodeGateway: m.Ports.Gateway, NodeCA: m.Ports.CA}[node]
+	port := map[string]int{NodeOrderer: m.Ports.Orderer, NodePeer: m.Ports.Peer, NodeGateway: m.Ports.Gateway, NodeCA: m.Ports.CA, NodeOIDC: m.Ports.OIDC}[node]
 	return net.JoinHostPort(m.HostOf(node), strconv.Itoa(port))
 }
 
@@ -193,6 +201,9 @@ type Ports struct {
 	CA            int `json:"ca"`
 	OrdererHealth int `json:"ordererHealth"`
 	PeerHealth    int `json:"peerHealth"`
+	// OIDC is the built-in OpenID provider's port (0 in a consortium an
+	// older version made: EnsureOIDCPorts assigns it).
+	OIDC int `json:"oidc,omitempty"`
 }
 
 // User is a demo user: its blossom.role ("" for the member admin) and
@@ -408,9 +419,43 @@ func assignPorts(members []Member, base int) error {
 			}
 			taken[ports[k]] = true
 		}
-		members[i].Ports = Ports{Orderer: ports[0], Peer: ports[1], Gateway: ports[2], CA: ports[3], OrdererHealth: ports[4], PeerHealth: ports[5]}
+		members[i].Ports = Ports{Orderer: ports[0], Peer: ports[1], Gateway: ports[2], CA: ports[3], OrdererHealth: ports[4], PeerHealth: ports[5], OIDC: ports[6]}
 	}
 	return nil
+}
+
+// EnsureOIDCPorts gives the members of a consortium an older version made
+// their OIDC provider's port (the next of a --base-port block, else a free
+// one) and saves it.
+func (c *Consortium) EnsureOIDCPorts() error {
+	missing := false
+	for i := range c.Members {
+		missing = missing || c.Members[i].Ports.OIDC == 0
+	}
+	if !missing {
+		return nil
+	}
+	ports := make([]int, len(c.Members))
+	for i := range c.Members {
+		p := &c.Members[i].Ports
+		switch {
+		case p.OIDC != 0:
+			ports[i] = p.OIDC
+		case p.PeerHealth == p.Orderer+5:
+			ports[i] = p.Orderer + 6
+		default:
+			free, err := FreePort()
+			if err != nil {
+				return err
+			}
+			ports[i] = free
+		}
+	}
+	return c.Update(func(c *Consortium) {
+		for i := range c.Members {
+			c.Members[i].Ports.OIDC = ports[i]
+		}
+	})
 }
 
 // Bounds of the ports FreePort picks from when the kernel's ephemeral
@@ -557,9 +602,15 @@ func (c *Consortium) enrollMember(ctx context.Context, e *enroller, m *Member) e
 		}
 	}
 	// The gateway's registrar may register client identities with a
-	// blossom.role, and nothing else (first sign-ins).
+	// blossom.role, and nothing else (first sign-ins); a devnet's also
+	// admins, so that the demo admin can sign in at the member's OIDC
+	// provider once the member admin approved it (an admin approval).
+	gwRoles := string(pki.RoleClient)
+	if !c.Network {
+		gwRoles += "," + string(pki.RoleAdmin)
+	}
 	gwReg := caserver.RegisterRequest{EnrollmentID: "gateway-registrar-" + m.Name, Type: string(pki.RoleClient), Attributes: map[string]string{
-		caserver.AttrRegistrarRoles: string(pki.RoleClient), caserver.AttrRegistrarAttributes: pki.RoleAttribute,
+		caserver.AttrRegistrarRoles: gwRoles, caserver.AttrRegistrarAttributes: pki.RoleAttribute,
 	}}
 	if err := e.registerAndEnroll(ctx, gwReg, filepath.Join(c.NodeDir(m, "gateway"), "registrar")); err != nil {
 		return fmt.Errorf("gateway registrar: %w", err)

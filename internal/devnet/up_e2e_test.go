@@ -188,6 +188,39 @@ func tx(t *testing.T, bin, dir, op, member, user, cc, fn string, args ...string)
 	return code, out, se.String()
 }
 
+// checkCommittedDefinitions lists the committed definitions as sams'
+// admin with `blossom chaincode list`: authorization and asset at
+// sequence 1, their policies and adminMSP parameter, each running a
+// package ID the ready banner named.
+func checkCommittedDefinitions(t *testing.T, bin, dir, banner string) {
+	t.Helper()
+	cmd := exec.Command(bin, "chaincode", "list", "--client", filepath.Join(dir, "sams", "admin-client.json"))
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("chaincode list: %v %s", err, se.String())
+	}
+	want := map[string]string{"authorization": "MAJORITY Endorsement", "asset": "'SAMSMSP.peer'"}
+	for _, line := range strings.Split(strings.TrimSpace(so.String()), "\n") {
+		var d struct {
+			Name, PackageID, EndorsementPolicy string
+			Sequence                           uint64
+			Params                             map[string]string
+		}
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatal(err)
+		}
+		if want[d.Name] != d.EndorsementPolicy || d.Sequence != 1 || d.Params["adminMSP"] != "SAMSMSP" ||
+			!strings.HasPrefix(d.PackageID, d.Name+":") || !strings.Contains(banner, " "+d.PackageID) {
+			t.Fatalf("committed definition %s", line)
+		}
+		delete(want, d.Name)
+	}
+	if len(want) != 0 {
+		t.Fatalf("not committed: %v (list: %s)", want, so.String())
+	}
+}
+
 // TestUpEndToEnd builds the binary, runs `blossom up` to ready, uses the
 // demo users through `blossom tx`, stops it with SIGINT, runs it again on
 // the same directory and finds the earlier transactions there.
@@ -232,6 +265,14 @@ func TestUpEndToEnd(t *testing.T) {
 		}
 	}
 
+	// Both chaincodes are committed through _lifecycle, running the
+	// WebAssembly packages built from this source tree (the test binary
+	// bundles none), with the definitions of DESIGN §10-11.
+	if !strings.Contains(up.stdout.String(), "chaincode packages (WebAssembly, built from ") {
+		t.Fatalf("the banner does not say the packages were built:\n%s", up.stdout)
+	}
+	checkCommittedDefinitions(t, bin, dir, up.stdout.String())
+
 	// Bootstrap was done by sams' AO: sams is the only account, AUTHORIZED.
 	code, out, stderr := tx(t, bin, dir, "evaluate", "agency1", "ao", "authorization", "account:GetAccounts")
 	if code != 0 || !strings.Contains(string(out["result"]), `"id":"SAMSMSP","status":"AUTHORIZED"`) || strings.Count(string(out["result"]), `"id"`) != 1 {
@@ -257,8 +298,13 @@ func TestUpEndToEnd(t *testing.T) {
 		t.Fatalf("tx on a stopped devnet: exit %d %q", code, stderr)
 	}
 
-	// Resume on the same directory: same ports, same ledger.
+	// Resume on the same directory: same ports, same ledger, the packages
+	// of the first start (nothing committed again).
 	up2 := startUp(t, bin, "--dir", dir)
+	if !strings.Contains(up2.stdout.String(), "chaincode packages (WebAssembly, cached ") {
+		t.Fatalf("the resumed banner does not say the packages were cached:\n%s", up2.stdout)
+	}
+	checkCommittedDefinitions(t, bin, dir, up.stdout.String())
 	d2 := readDevnetJSON(t, dir)
 	if d2.Members[1].Gateway != d.Members[1].Gateway || d2.Orderers[2] != d.Orderers[2] {
 		t.Fatalf("ports changed on resume: %v → %v", d.Orderers, d2.Orderers)
