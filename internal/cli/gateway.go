@@ -538,10 +538,6 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 	if err != nil {
 		return err
 	}
-	// The dashboard (internal/dashboard, merged separately) mounts here:
-	// wrap gw's handler so that its pages are served on the gateway's
-	// origin, where devnet.json's "dashboard" URL points and the sign-in
-	// session cookie lives.
 	srv := gateway.NewServer(gw, log)
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(tls.NewListener(ln, gateway.TLSConfig(tlsCert, trust, log))) }()

@@ -500,9 +500,9 @@ func printReadyBanner(w io.Writer, c *devnet.Consortium, pkgs *devnet.Packages) 
 	}
 	for i := range c.Members {
 		m := &c.Members[i]
-		fmt.Fprintf(&b, "  %-9s %-11s gateway https://%s  CA https://%s  OIDC %s\n", m.Name, m.MSPID, m.Address(devnet.NodeGateway), m.Address(devnet.NodeCA), c.OIDCIssuer(m))
+		fmt.Fprintf(&b, "  %-9s %-11s dashboard https://%s/  CA https://%s  OIDC %s\n", m.Name, m.MSPID, m.Address(devnet.NodeGateway), m.Address(devnet.NodeCA), c.OIDCIssuer(m))
 	}
-	fmt.Fprintln(&b, "  browser sign-in: GATEWAY/auth/login (the member's OIDC provider; then GATEWAY/api/v1/me)")
+	fmt.Fprintln(&b, "  the dashboard URL is also the member's gateway (REST API under /api/v1); open it and sign in with a demo user")
 	fmt.Fprintf(&b, "  demo sign-ins (passwords in %s):\n", filepath.Join(c.Dir(), DevnetFile))
 	for i := range c.Members {
 		m := &c.Members[i]

@@ -270,6 +270,14 @@ func signInAndMe(t *testing.T, dir, stdout string) {
 		if err := json.Unmarshal([]byte(page.Body), &me); err != nil || page.Status != 200 || me.Method != tc.method || me.Role != tc.role || me.MSPID != m.MSPID || me.Issuer != m.OIDCIssuer {
 			t.Fatalf("%s/%s: /api/v1/me after sign-in: %d %s", tc.member, tc.user, page.Status, page.Body)
 		}
+		// The same session opens the member's dashboard.
+		resp, err = browser.Get(m.Dashboard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if home := oidctest.ReadPage(t, resp); home.Status != 200 || !strings.Contains(home.Body, "BloSS@M "+m.MSPID) {
+			t.Fatalf("%s/%s: dashboard home after sign-in: %d %.200s", tc.member, tc.user, home.Status, home.Body)
+		}
 	}
 	// An app's access token from the provider (the gateway's client, code
 	// flow with PKCE) is accepted as a bearer token.

@@ -153,7 +153,7 @@ func cachedPackages(dir string) (*Packages, error) {
 	p := &Packages{Source: SourceCached, Detail: dir}
 	for _, name := range Chaincodes {
 		path := filepath.Join(dir, name+".tar.gz")
-		pkg, err := readBounded(path, ccpackage.MaxPackageSize)
+		pkg, err := fsutil.ReadFileBounded(path, ccpackage.MaxPackageSize)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}

@@ -91,6 +91,13 @@ type gatewayConfig struct {
 	// devnet's; `blossom up` runs it).
 	OIDC   []gatewayOIDCConfig  `json:"oidc,omitempty"`
 	SignIn *gatewaySignInConfig `json:"signIn,omitempty"`
+	// Dashboard serves the member dashboard on the gateway's origin
+	// (with SignIn, which it needs).
+	Dashboard *gatewayDashboardConfig `json:"dashboard,omitempty"`
+}
+
+type gatewayDashboardConfig struct {
+	AdminMSPID string `json:"adminMspId"`
 }
 
 type gatewayOIDCConfig struct {
@@ -208,6 +215,7 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 	}
 	var oidc []gatewayOIDCConfig
 	var signIn *gatewaySignInConfig
+	var dash *gatewayDashboardConfig
 	if !c.Network {
 		wasmCache = c.WasmCacheDir()
 	}
@@ -222,6 +230,7 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 			RedirectURL: c.SignInRedirectURL(m), PostLogoutRedirectURL: "https://" + m.Address(NodeGateway) + "/",
 			RoleClaim: OIDCRoleClaim, CABundle: bundle,
 		}
+		dash = &gatewayDashboardConfig{AdminMSPID: admin}
 	}
 	gov := governanceClient{
 		Channel: c.Channel, Cert: rel(md, filepath.Join(c.UserDir(m, "admin"), CertFile)), Key: rel(md, filepath.Join(c.UserDir(m, "admin"), KeyFile)),
@@ -257,7 +266,7 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 				Cert: filepath.Join("registrar", CertFile), Key: filepath.Join("registrar", KeyFile),
 			},
 			Policies: map[string]string{AssetChaincode: admin + ".peer", AuthorizationChaincode: "MAJORITY Endorsement"},
-			LogLevel: "info", OIDC: oidc, SignIn: signIn,
+			LogLevel: "info", OIDC: oidc, SignIn: signIn, Dashboard: dash,
 		}},
 		{c.CAConfig(m), caConfig{CADir: "ca", Listen: c.listen(m.Ports.CA)}},
 		{c.AdminClientFile(m), gov},

@@ -40,7 +40,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -336,7 +335,7 @@ func Load(dir string) (*Consortium, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := readBounded(filepath.Join(abs, StateFile), 1<<20)
+	data, err := fsutil.ReadFileBounded(filepath.Join(abs, StateFile), 1<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -679,22 +678,6 @@ func (c *Consortium) writeGenesis() error {
 		}
 	}
 	return nil
-}
-
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 // Update reloads the consortium from its StateFile, applies fn and saves

@@ -165,14 +165,14 @@ func AddMember(dir string, s MemberSpec, logger *slog.Logger) (*Consortium, *Mem
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	rootPEM, err := readBounded(c.CABundle(), 1<<20)
+	rootPEM, err := fsutil.ReadFileBounded(c.CABundle(), 1<<20)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := c.createMember(&m, rootPEM, logger); err != nil {
 		return nil, nil, err
 	}
-	genesis, err := readBounded(c.GenesisBlock(), 64<<20)
+	genesis, err := fsutil.ReadFileBounded(c.GenesisBlock(), 64<<20)
 	if err != nil {
 		return nil, nil, err
 	}
