@@ -128,3 +128,21 @@ func (c *Client) Deliver(ctx context.Context, peer, channel string, start uint64
 		}
 	}
 }
+
+// SeenHeight is the highest height of channel this client has seen
+// committed (by its own submissions' commits); 0 if none.
+func (c *Client) SeenHeight(channel string) uint64 { return c.seenHeight(c.channel(channel)) }
+
+// WaitForPeerHeight waits until peer's ledger of channel holds at least
+// height blocks. It reports whether the peer was behind (false: it already
+// was there, or height is 0).
+func (c *Client) WaitForPeerHeight(ctx context.Context, peer, channel string, height uint64) (behind bool, err error) {
+	if height == 0 {
+		return false, nil
+	}
+	if info, err := c.ChannelInfo(ctx, peer, channel); err == nil && info.GetHeight() >= height {
+		return false, nil
+	}
+	last := height - 1
+	return true, c.Deliver(ctx, peer, channel, last, &last, false, func(*pb.Block) error { return nil })
+}

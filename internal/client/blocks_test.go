@@ -99,4 +99,32 @@ func TestBlocksAndTxStatus(t *testing.T) {
 			t.Fatalf("delivered %v (next tx in block %d)", numbers, next.Block)
 		}
 	})
+	t.Run("wait for a peer's height", func(t *testing.T) {
+		peer2 := net.Members[2].PeerName()
+		if seen := cl.SeenHeight(""); seen < res.Block+1 {
+			t.Fatalf("seen height %d after a commit in block %d", seen, res.Block)
+		}
+		net.WaitForHeight(t, res.Block+1, 20*time.Second)
+		if behind, err := cl.WaitForPeerHeight(ctx, peer2, "", res.Block+1); behind || err != nil {
+			t.Fatalf("a peer at the height: behind %v, %v", behind, err)
+		}
+		// A height not reached yet: the wait ends once peer 2 committed
+		// the block (Submit waits for the own peer only).
+		h := net.PeerChannel(2).Height()
+		done := make(chan error, 1)
+		go func() {
+			_, err := cl.WaitForPeerHeight(ctx, peer2, "", h+1)
+			done <- err
+		}()
+		next, err := cl.Submit(ctx, kv("kv:Put", "k3", "v"), net.PeerNames(0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("waiting for height %d: %v", h+1, err)
+		}
+		if got := net.PeerChannel(2).Height(); got < h+1 || next.Block < h {
+			t.Fatalf("peer 2 at %d after the wait for %d", got, h+1)
+		}
+	})
 }

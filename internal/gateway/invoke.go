@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -265,13 +266,24 @@ func (g *Gateway) evaluateSigned(ctx context.Context, prop *txn.Proposal, peers 
 // checked against the collection's policy alone, DESIGN §11); a peer that
 // is unreachable or lacks another collection is replaced by a peer not yet
 // used, once per peer.
-func (g *Gateway) endorseRouted(ctx context.Context, prop *txn.Proposal, peers []string) ([]*pb.ProposalResponse, error) {
+func (g *Gateway) endorseRouted(ctx context.Context, channel string, prop *txn.Proposal, peers []string) ([]*pb.ProposalResponse, error) {
 	used := map[string]bool{}
 	for _, p := range peers {
 		used[p] = true
 	}
+	caughtUp := false
 	for {
 		resp, err := g.cfg.Client.Endorse(ctx, prop, peers)
+		if err != nil && !caughtUp && g.staleEndorsement(err) {
+			// Read-after-write (DESIGN §11): another member's peer may not
+			// yet hold the blocks the own peer committed for this user's
+			// last transaction; once every endorser has them, endorse
+			// again (simulation changes nothing, so a retry is safe).
+			caughtUp = true
+			if g.catchUp(ctx, channel, peers) {
+				continue
+			}
+		}
 		if err == nil || !retryElsewhere(err) || ctx.Err() != nil {
 			return resp, err
 		}
@@ -285,6 +297,37 @@ func (g *Gateway) endorseRouted(ctx context.Context, prop *txn.Proposal, peers [
 			"reason", status.Convert(pe.Err).Message())
 		peers = next
 	}
+}
+
+// staleEndorsement reports whether an endorsement failure may come from
+// an endorser behind the own peer: a chaincode refusal, endorsers that
+// disagree, or PEER_BEHIND.
+func (g *Gateway) staleEndorsement(err error) bool {
+	var ce *client.ChaincodeError
+	var pe *client.PeerError
+	return errors.As(err, &ce) || errors.Is(err, client.ErrMismatch) ||
+		(errors.As(err, &pe) && strings.Contains(status.Convert(pe.Err).Message(), peer.CodePeerBehind))
+}
+
+// catchUpWait bounds how long an endorsement waits for other members'
+// peers to reach the height the gateway has seen committed.
+const catchUpWait = 5 * time.Second
+
+// catchUp waits until every peer holds the blocks the gateway has seen
+// committed on channel, and reports whether any was behind.
+func (g *Gateway) catchUp(ctx context.Context, channel string, peers []string) bool {
+	height := g.cfg.Client.SeenHeight(channel)
+	ctx, cancel := context.WithTimeout(ctx, catchUpWait)
+	defer cancel()
+	anyBehind := false
+	for _, p := range peers {
+		behind, err := g.cfg.Client.WaitForPeerHeight(ctx, p, channel, height)
+		if err != nil {
+			return false
+		}
+		anyBehind = anyBehind || behind
+	}
+	return anyBehind
 }
 
 // reroute returns peers without the failed peer pe.Peer: replaced by the
@@ -452,7 +495,7 @@ func (g *Gateway) submit(w http.ResponseWriter, r *http.Request) {
 	a.txID = prop.TxID
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
 	defer cancel()
-	responses, err := g.endorseRouted(ctx, prop, peers)
+	responses, err := g.endorseRouted(ctx, req.ChannelID, prop, peers)
 	if err != nil {
 		g.fail(w, r, a, mapError(err))
 		return

@@ -148,7 +148,7 @@ func (g *Gateway) signedEndorse(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
 	defer cancel()
-	responses, err := g.endorseRouted(ctx, prop, peers)
+	responses, err := g.endorseRouted(ctx, a.channel, prop, peers)
 	if err != nil {
 		g.fail(w, r, a, mapError(err))
 		return
