@@ -120,7 +120,7 @@ intermediate CA certificate (PEM) to CERT. The member's MSP ID is the CSR's
 subject organization.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			csr, err := caReadLimited(csrPath, 1<<20)
+			csr, err := fsutil.ReadFileBounded(csrPath, 1<<20)
 			if err != nil {
 				return err
 			}
@@ -192,11 +192,11 @@ registrar "admin" with every right. Its one-time enrollment secret (valid
 24h) is written to CADIR/bootstrap-secret (mode 0600) and never printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			certPEM, err := caReadLimited(certPath, 1<<20)
+			certPEM, err := fsutil.ReadFileBounded(certPath, 1<<20)
 			if err != nil {
 				return err
 			}
-			rootPEM, err := caReadLimited(rootPath, 1<<20)
+			rootPEM, err := fsutil.ReadFileBounded(rootPath, 1<<20)
 			if err != nil {
 				return err
 			}
@@ -627,22 +627,6 @@ func caMarkRequired(cmd *cobra.Command, names ...string) {
 			panic(err) // a programming error: the flag is not defined
 		}
 	}
-}
-
-func caReadLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 func caAllowedOrNil(names []string) []string {
