@@ -12,6 +12,7 @@
 package channelconfig
 
 import (
+	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -208,6 +209,41 @@ func ValidateChannelID(id string) error {
 		}
 	}
 	return nil
+}
+
+// TrustManager returns an identity manager that accepts the members of
+// every configuration given (a node serving several channels trusts the
+// union of their members' CAs and applies all their CRLs). It does not
+// modify the configurations.
+func TrustManager(configs []*pb.ChannelConfig) (*identity.Manager, error) {
+	merged := map[string]*pb.MemberConfig{}
+	for _, cc := range configs {
+		for id, m := range cc.GetMembers() {
+			have := merged[id]
+			if have == nil {
+				have = &pb.MemberConfig{MspId: m.MspId}
+				merged[id] = have
+			}
+			have.RootCerts = appendUnique(have.RootCerts, m.RootCerts)
+			have.IntermediateCerts = appendUnique(have.IntermediateCerts, m.IntermediateCerts)
+			have.Crls = appendUnique(have.Crls, m.Crls)
+		}
+	}
+	cfgs, err := MSPConfigs(merged)
+	if err != nil {
+		return nil, err
+	}
+	return identity.NewManager(cfgs)
+}
+
+// appendUnique appends to dst the elements of src it does not hold yet.
+func appendUnique(dst, src [][]byte) [][]byte {
+	for _, b := range src {
+		if !slices.ContainsFunc(dst, func(d []byte) bool { return bytes.Equal(d, b) }) {
+			dst = append(dst, b)
+		}
+	}
+	return dst
 }
 
 // MSPConfigs converts the members of a configuration into identity MSP

@@ -12,6 +12,7 @@ import (
 
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
+	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/policy"
 	"github.com/blossom-ledger/blossom/internal/protocol"
@@ -353,5 +354,46 @@ func TestGenesisBlockChecks(t *testing.T) {
 	twoEnvs.Header.DataHash = protocol.BlockDataHash(twoEnvs.Data)
 	if _, _, err := channelconfig.FromBlock(twoEnvs); !errors.Is(err, channelconfig.ErrNotConfigBlock) {
 		t.Errorf("two envelopes: %v", err)
+	}
+}
+
+// TestTrustManager: a node serving two channels trusts the members of
+// both and applies a CRL published in either, without changing them.
+func TestTrustManager(t *testing.T) {
+	f := newFixture(t)
+	a := f.genesisConfig()
+	b := f.genesisConfig()
+	b.ChannelId = "other"
+	delete(b.Members, mspIDs[1]) // a member of channel a only
+	revoked := f.clients[mspIDs[0]]
+	f.c.Member(mspIDs[0]).Revoke(revoked.Cert)
+	b.Members[mspIDs[0]].Crls = [][]byte{f.c.Member(mspIDs[0]).CRL().Raw}
+	before := proto.Clone(a).(*pb.ChannelConfig)
+
+	mgr, err := channelconfig.TrustManager([]*pb.ChannelConfig{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tests := []struct {
+		name string
+		cred *testpki.Credential
+		msp  string
+		ok   bool
+	}{
+		{"member of one channel only", f.clients[mspIDs[1]], mspIDs[1], true},
+		{"member of both", f.admins[mspIDs[0]], mspIDs[0], true},
+		{"revoked in the other channel's CRL", revoked, mspIDs[0], false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := mgr.Validate(tc.msp, tc.cred.Cert.Raw, identity.Roles(pki.RoleClient, pki.RoleAdmin), now)
+			if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "revoked")) {
+				t.Fatalf("Validate = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	if !proto.Equal(a, before) {
+		t.Fatal("TrustManager changed a configuration it was given")
 	}
 }

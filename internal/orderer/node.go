@@ -14,7 +14,6 @@
 package orderer
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -234,36 +233,13 @@ func (n *Node) openChains() error {
 // trustManager builds the identity manager for TLS: the union of every
 // channel's members (their CA certificates and CRLs).
 func (n *Node) trustManager() (*identity.Manager, error) {
-	merged := map[string]*pb.MemberConfig{}
 	n.mu.RLock()
+	configs := make([]*pb.ChannelConfig, 0, len(n.chains))
 	for _, c := range n.chains {
-		cc := c.fsm.Config().Proto()
-		for id, m := range cc.Members {
-			have := merged[id]
-			if have == nil {
-				merged[id] = m
-				continue
-			}
-			have.RootCerts = appendUnique(have.RootCerts, m.RootCerts)
-			have.IntermediateCerts = appendUnique(have.IntermediateCerts, m.IntermediateCerts)
-			have.Crls = appendUnique(have.Crls, m.Crls)
-		}
+		configs = append(configs, c.fsm.Config().Proto())
 	}
 	n.mu.RUnlock()
-	cfgs, err := channelconfig.MSPConfigs(merged)
-	if err != nil {
-		return nil, err
-	}
-	return identity.NewManager(cfgs)
-}
-
-func appendUnique(dst, src [][]byte) [][]byte {
-	for _, b := range src {
-		if !slices.ContainsFunc(dst, func(d []byte) bool { return bytes.Equal(d, b) }) {
-			dst = append(dst, b)
-		}
-	}
-	return dst
+	return channelconfig.TrustManager(configs)
 }
 
 // refreshTrust makes TLS follow a configuration change.

@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -258,36 +257,13 @@ func (n *Node) openChannels(val *validator.Validator) error {
 // trustManager builds the identity manager for TLS: the union of every
 // channel's members (their CA certificates and CRLs).
 func (n *Node) trustManager() (*identity.Manager, error) {
-	merged := map[string]*pb.MemberConfig{}
 	n.mu.RLock()
+	configs := make([]*pb.ChannelConfig, 0, len(n.channels))
 	for _, c := range n.channels {
-		for id, m := range c.current().proto().GetMembers() {
-			have := merged[id]
-			if have == nil {
-				merged[id] = &pb.MemberConfig{MspId: m.MspId, RootCerts: m.RootCerts, IntermediateCerts: m.IntermediateCerts, Crls: m.Crls}
-				continue
-			}
-			have.RootCerts = appendUnique(have.RootCerts, m.RootCerts)
-			have.IntermediateCerts = appendUnique(have.IntermediateCerts, m.IntermediateCerts)
-			have.Crls = appendUnique(have.Crls, m.Crls)
-		}
+		configs = append(configs, c.current().proto())
 	}
 	n.mu.RUnlock()
-	cfgs, err := channelconfig.MSPConfigs(merged)
-	if err != nil {
-		return nil, err
-	}
-	return identity.NewManager(cfgs)
-}
-
-func appendUnique(dst, src [][]byte) [][]byte {
-	dst = slices.Clone(dst)
-	for _, b := range src {
-		if !slices.ContainsFunc(dst, func(d []byte) bool { return bytes.Equal(d, b) }) {
-			dst = append(dst, b)
-		}
-	}
-	return dst
+	return channelconfig.TrustManager(configs)
 }
 
 // refreshTrust makes TLS follow a configuration change at once: new
