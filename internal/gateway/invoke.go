@@ -445,23 +445,33 @@ func (g *Gateway) custodial(w http.ResponseWriter, r *http.Request, a *audit) (i
 	return signer, req, &body, true
 }
 
-func (g *Gateway) evaluate(w http.ResponseWriter, r *http.Request) {
-	a := &audit{route: "evaluate"}
+// custodialProposal decodes a custodial request, plans its peers and signs
+// its proposal with the caller's wallet key.
+func (g *Gateway) custodialProposal(w http.ResponseWriter, r *http.Request, a *audit) (identity.Signer, *txn.Request, *InvokeRequest, *txn.Proposal, []string, bool) {
 	signer, req, body, ok := g.custodial(w, r, a)
 	if !ok {
-		return
+		return nil, nil, nil, nil, nil, false
 	}
 	peers, e := g.plan(r.Context(), req.ChannelID, req.Chaincode, body.EndorsingMembers)
 	if e != nil {
 		g.fail(w, r, a, e)
-		return
+		return nil, nil, nil, nil, nil, false
 	}
 	prop, err := txn.NewProposal(signer, *req)
 	if err != nil {
 		g.fail(w, r, a, &apiError{http.StatusInternalServerError, "INTERNAL", "could not sign the proposal"})
-		return
+		return nil, nil, nil, nil, nil, false
 	}
 	a.txID = prop.TxID
+	return signer, req, body, prop, peers, true
+}
+
+func (g *Gateway) evaluate(w http.ResponseWriter, r *http.Request) {
+	a := &audit{route: "evaluate"}
+	_, _, body, prop, peers, ok := g.custodialProposal(w, r, a)
+	if !ok {
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
 	defer cancel()
 	if len(body.EndorsingMembers) == 0 {
@@ -478,21 +488,10 @@ func (g *Gateway) evaluate(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) submit(w http.ResponseWriter, r *http.Request) {
 	a := &audit{route: "submit"}
-	signer, req, body, ok := g.custodial(w, r, a)
+	signer, req, _, prop, peers, ok := g.custodialProposal(w, r, a)
 	if !ok {
 		return
 	}
-	peers, e := g.plan(r.Context(), req.ChannelID, req.Chaincode, body.EndorsingMembers)
-	if e != nil {
-		g.fail(w, r, a, e)
-		return
-	}
-	prop, err := txn.NewProposal(signer, *req)
-	if err != nil {
-		g.fail(w, r, a, &apiError{http.StatusInternalServerError, "INTERNAL", "could not sign the proposal"})
-		return
-	}
-	a.txID = prop.TxID
 	ctx, cancel := context.WithTimeout(r.Context(), g.cfg.Timeout)
 	defer cancel()
 	responses, err := g.endorseRouted(ctx, req.ChannelID, prop, peers)
