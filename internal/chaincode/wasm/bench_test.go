@@ -169,7 +169,7 @@ func BenchmarkNewInstance(b *testing.B) {
 func BenchmarkStart(b *testing.B) {
 	ctx := context.Background()
 	pkg := buildPackage(b, "kvtest")
-	start := func(b *testing.B, cache wazero.CompilationCache) {
+	start := func(b *testing.B, cache *sharedCache) {
 		rt, err := newRuntime(ctx, Config{}, cache)
 		if err != nil {
 			b.Fatal(err)
@@ -189,7 +189,7 @@ func BenchmarkStart(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			start(b, cache)
+			start(b, newSharedCache(cache))
 			cache.Close(ctx)
 			os.RemoveAll(dir)
 		}
@@ -197,14 +197,14 @@ func BenchmarkStart(b *testing.B) {
 	b.Run("warm-disk", func(b *testing.B) {
 		dir := b.TempDir()
 		cache, _ := wazero.NewCompilationCacheWithDir(dir)
-		start(b, cache) // populate
+		start(b, newSharedCache(cache)) // populate
 		cache.Close(ctx)
 		for b.Loop() {
 			cache, err := wazero.NewCompilationCacheWithDir(dir)
 			if err != nil {
 				b.Fatal(err)
 			}
-			start(b, cache)
+			start(b, newSharedCache(cache))
 			cache.Close(ctx)
 		}
 	})

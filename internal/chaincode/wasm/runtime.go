@@ -102,6 +102,8 @@ type Runtime struct {
 	cfg Config
 	log *slog.Logger
 	wz  wazero.Runtime
+	// cache is the compilation cache wz was made with.
+	cache *sharedCache
 
 	installMu sync.Mutex // serialises Install
 
@@ -125,13 +127,49 @@ type definition struct {
 	limits ccpackage.Limits // resolved: no zero field
 }
 
+// sharedCache is a compilation cache the process's runtimes share, with
+// the locks that serialise their compilations of one module.
+//
+// wazero v1.12 publishes a module it loads from the cache directory to
+// the cache's other runtimes before it has built the module's entry
+// code; a second runtime compiling the same module at that moment gets
+// the half-built module and panics on instantiation. Holding the
+// module's lock across CompileModule closes that window. Different
+// modules still compile in parallel.
+type sharedCache struct {
+	cache wazero.CompilationCache
+
+	mu        sync.Mutex
+	compiling map[string]*sync.Mutex // by hex SHA-256 of the wasm
+}
+
+func newSharedCache(c wazero.CompilationCache) *sharedCache {
+	return &sharedCache{cache: c, compiling: make(map[string]*sync.Mutex)}
+}
+
+// compile compiles binary, the instrumented form of the wasm whose hash
+// is hash, through the shared cache: one compilation of a module at a
+// time.
+func (c *sharedCache) compile(ctx context.Context, wz wazero.Runtime, hash string, binary []byte) (wazero.CompiledModule, error) {
+	c.mu.Lock()
+	lock := c.compiling[hash]
+	if lock == nil {
+		lock = new(sync.Mutex)
+		c.compiling[hash] = lock
+	}
+	c.mu.Unlock()
+	lock.Lock()
+	defer lock.Unlock()
+	return wz.CompileModule(ctx, binary)
+}
+
 // sharedCaches holds the process's compilation caches by directory.
 var sharedCaches struct {
 	sync.Mutex
-	byDir map[string]wazero.CompilationCache
+	byDir map[string]*sharedCache
 }
 
-func compilationCache(dir string) (wazero.CompilationCache, error) {
+func compilationCache(dir string) (*sharedCache, error) {
 	if dir != "" {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
@@ -154,10 +192,11 @@ func compilationCache(dir string) (wazero.CompilationCache, error) {
 		}
 	}
 	if sharedCaches.byDir == nil {
-		sharedCaches.byDir = make(map[string]wazero.CompilationCache)
+		sharedCaches.byDir = make(map[string]*sharedCache)
 	}
-	sharedCaches.byDir[dir] = c
-	return c, nil
+	shared := newSharedCache(c)
+	sharedCaches.byDir[dir] = shared
+	return shared, nil
 }
 
 // New returns a Runtime with no packages.
@@ -169,7 +208,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	return newRuntime(ctx, cfg, cache)
 }
 
-func newRuntime(ctx context.Context, cfg Config, cache wazero.CompilationCache) (*Runtime, error) {
+func newRuntime(ctx context.Context, cfg Config, cache *sharedCache) (*Runtime, error) {
 	if cfg.MaxIdleInstances <= 0 {
 		cfg.MaxIdleInstances = 2 * runtime.GOMAXPROCS(0)
 	}
@@ -178,7 +217,7 @@ func newRuntime(ctx context.Context, cfg Config, cache wazero.CompilationCache) 
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	wcfg := wazero.NewRuntimeConfig().
-		WithCompilationCache(cache).
+		WithCompilationCache(cache.cache).
 		WithMemoryLimitPages(ccpackage.MaxMemoryBytes / ccpackage.PageSize).
 		WithCloseOnContextDone(cfg.WallClockLimit > 0)
 	wz := wazero.NewRuntimeWithConfig(ctx, wcfg)
@@ -194,6 +233,7 @@ func newRuntime(ctx context.Context, cfg Config, cache wazero.CompilationCache) 
 		cfg:      cfg,
 		log:      log,
 		wz:       wz,
+		cache:    cache,
 		packages: make(map[string]*installedPackage),
 		modules:  make(map[string]*module),
 		defs:     make(map[string]definition),
@@ -249,7 +289,7 @@ func (r *Runtime) load(ctx context.Context, hash string, wasm []byte) (*module, 
 	if err != nil {
 		return nil, err
 	}
-	compiled, err := r.wz.CompileModule(ctx, meta.binary)
+	compiled, err := r.cache.compile(ctx, r.wz, hash, meta.binary)
 	if err != nil {
 		return nil, &ModuleError{Reason: err.Error()}
 	}
