@@ -193,8 +193,10 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 			log.Error("write devnet.json", "err", err.Error())
 		}
 	}()
+	releasePrecompiled := precompilePackages(runCtx, c.WasmCacheDir(), pkgs, log)
 	nodes, err := r.start(c, lw, log)
 	if err != nil {
+		releasePrecompiled()
 		return err
 	}
 	readyCtx, readyCancel := context.WithTimeout(runCtx, o.timeout)
@@ -203,7 +205,9 @@ func runUp(ctx context.Context, o upOptions, stdout io.Writer) error {
 	if err := r.await(readyCtx, func() error { return pollUntil(readyCtx, func() error { return nodesInStep(c, nodes) }) }); err != nil {
 		return fmt.Errorf("the consortium did not become ready: %w (logs: %s)", err, filepath.Join(c.Dir(), "logs", "nodes.log"))
 	}
-	if err := r.await(readyCtx, func() error { return deployChaincodes(readyCtx, c, nodes, pkgs) }); err != nil {
+	err = r.await(readyCtx, func() error { return deployChaincodes(readyCtx, c, nodes, pkgs) })
+	releasePrecompiled()
+	if err != nil {
 		return fmt.Errorf("deploy the chaincodes: %w", err)
 	}
 	if err := r.await(readyCtx, func() error { return waitConsortiumReady(readyCtx, c, nodes) }); err != nil {

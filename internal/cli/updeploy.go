@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 
+	"github.com/blossom-ledger/blossom/internal/chaincode/wasm"
 	"github.com/blossom-ledger/blossom/internal/devnet"
 	"github.com/blossom-ledger/blossom/internal/lifecycle"
+	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 )
 
@@ -163,4 +166,43 @@ func (g *group) Wait() error {
 	err := errors.Join(g.errs...)
 	g.errs = nil
 	return err
+}
+
+// precompilePackages compiles the devnet's wasm packages in the
+// background, each in a runtime of its own so that the modules compile
+// on separate cores, into the compilation cache the process's peers
+// share. The nodes start meanwhile; when deployChaincodes installs the
+// packages, the peers find the modules compiled (or wait for the
+// compilation under way) instead of compiling them one package at a
+// time. The returned release, called once the packages are installed,
+// waits for the compilations and frees their runtimes. A failed
+// compilation is only logged: the peers' installs report it.
+func precompilePackages(ctx context.Context, cacheDir string, pkgs *devnet.Packages, log *slog.Logger) (release func()) {
+	if pkgs.Source == devnet.SourceNative {
+		return func() {}
+	}
+	var wg sync.WaitGroup
+	runtimes := make([]*wasm.Runtime, len(pkgs.Packages))
+	for i, cp := range pkgs.Packages {
+		wg.Go(func() {
+			// The peers' configuration: a wall-clock limit changes the
+			// compiled code (wazero's termination checks).
+			rt, err := wasm.New(ctx, wasm.Config{CacheDir: cacheDir, WallClockLimit: peer.DefaultSimulationTimeout})
+			if err == nil {
+				_, err = rt.Install(ctx, cp.Package)
+				runtimes[i] = rt
+			}
+			if err != nil {
+				log.Warn("precompile chaincode package", "chaincode", cp.Name, "err", err.Error())
+			}
+		})
+	}
+	return func() {
+		wg.Wait()
+		for _, rt := range runtimes {
+			if rt != nil {
+				rt.Close(context.Background())
+			}
+		}
+	}
 }

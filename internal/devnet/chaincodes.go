@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/blossom-ledger/blossom/internal/chaincode/bundled"
 	"github.com/blossom-ledger/blossom/internal/chaincode/ccpackage"
@@ -191,15 +192,21 @@ func bundledPackages() ([]ChaincodePackage, error) {
 }
 
 // buildPackages builds every chaincode from src with the reproducible
-// build of `make chaincodes` (label = name, so the IDs match its).
+// build of `make chaincodes` (label = name, so the IDs match its), all
+// at once: most of a build is the single-threaded link.
 func buildPackages(ctx context.Context, src string) ([]ChaincodePackage, error) {
-	var out []ChaincodePackage
-	for _, name := range Chaincodes {
-		pkg, id, err := ccpackage.Build(ctx, "", filepath.Join(src, "chaincode", name, "wasm"), name, ccpackage.Limits{})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ChaincodePackage{Name: name, ID: id, Package: pkg})
+	out := make([]ChaincodePackage, len(Chaincodes))
+	errs := make([]error, len(Chaincodes))
+	var wg sync.WaitGroup
+	for i, name := range Chaincodes {
+		wg.Go(func() {
+			pkg, id, err := ccpackage.Build(ctx, "", filepath.Join(src, "chaincode", name, "wasm"), name, ccpackage.Limits{})
+			out[i], errs[i] = ChaincodePackage{Name: name, ID: id, Package: pkg}, err
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
