@@ -131,6 +131,10 @@ type Transaction struct {
 	// committed definition (the one in force at the snapshot); nil means
 	// no chaincode has parameters.
 	DefinitionParams func(chaincode string) map[string]string
+	// InitVersion is, when the invoked chaincode's definition requires
+	// initialisation (init_required), that definition's version; "" when
+	// it does not. See Simulate.
+	InitVersion string
 }
 
 func (t *Transaction) validate() error {
@@ -188,6 +192,11 @@ func Simulate(ctx context.Context, rt Runtime, reader StateReader, tx *Transacti
 	if err := t.readDefinitionSequence(name); err != nil {
 		return nil, err
 	}
+	if refusal, err := t.checkInit(name); err != nil {
+		return nil, err
+	} else if refusal != "" {
+		return &Result{Response: errorResponse(refusal), Height: reader.Height()}, nil
+	}
 	top := t.newStub(name, 0)
 	resp, err := t.invoke(top, tx.Invocation.Function, tx.Invocation.Args)
 	switch {
@@ -201,6 +210,9 @@ func Simulate(ctx context.Context, rt Runtime, reader StateReader, tx *Transacti
 	res := &Result{Response: resp, Height: reader.Height()}
 	if resp.Status >= StatusErrorThreshold {
 		return res, nil
+	}
+	if tx.InitVersion != "" && tx.Invocation.IsInit {
+		top.writes.putPublic(name, InitializedKey, []byte(tx.InitVersion))
 	}
 	res.RWSet, res.PvtRWSet, res.Events, err = t.build(top.writes)
 	if err != nil {

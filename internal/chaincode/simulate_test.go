@@ -826,3 +826,90 @@ func BenchmarkSimulatePut100B(b *testing.B) {
 		}
 	}
 }
+
+// TestInitRequired walks a chaincode whose definition requires
+// initialisation through Fabric's rules: nothing but an init call runs
+// until the version in force is initialised; then an init call is
+// refused; a new version must be initialised again; and the read of the
+// initialised mark makes two concurrent init calls conflict.
+func TestInitRequired(t *testing.T) {
+	e := newEnv(t)
+	call := func(version string, isInit bool, function string, args ...string) *chaincode.Transaction {
+		tx := e.tx("kv", function, args...)
+		tx.InitVersion = version
+		tx.Invocation.IsInit = isInit
+		return tx
+	}
+	const notInit = "chaincode kv has not been initialized for this version, must call as init first"
+	const already = "chaincode kv is already initialized but called as init"
+	steps := []struct {
+		name    string
+		tx      *chaincode.Transaction
+		refusal string // "" for success
+	}{
+		{"no init needed: plain call", call("", false, "kv:Put", "a", "1"), ""},
+		{"no init needed: init flag ignored", call("", true, "kv:Put", "a", "1"), ""},
+		{"v1 before init", call("v1", false, "kv:Put", "a", "1"), notInit},
+		{"v1 init", call("v1", true, "kv:Put", "a", "init"), ""},
+		{"v1 after init", call("v1", false, "kv:Put", "a", "2"), ""},
+		{"v1 init again", call("v1", true, "kv:Put", "a", "3"), already},
+		{"v2 before init", call("v2", false, "kv:Get", "a"), notInit},
+		{"v2 init", call("v2", true, "kv:Get", "a"), ""},
+		{"v2 after init", call("v2", false, "kv:Get", "a"), ""},
+	}
+	for i, st := range steps {
+		res := e.simulate(t, st.tx)
+		switch {
+		case st.refusal == "" && res.Response.Status != chaincode.StatusOK:
+			t.Fatalf("%s: status %d %q", st.name, res.Response.Status, res.Response.Message)
+		case st.refusal != "" && (res.Response.Status != chaincode.StatusError || res.Response.Message != st.refusal):
+			t.Fatalf("%s: got status %d %q, want refusal %q", st.name, res.Response.Status, res.Response.Message, st.refusal)
+		case st.refusal != "" && res.RWSet != nil:
+			t.Fatalf("%s: a refused call has a read-write set", st.name)
+		case st.refusal == "":
+			e.commit(res, uint64(10+i))
+		}
+	}
+	value, v, err := e.state.GetState("kv", chaincode.InitializedKey)
+	if err != nil || v == nil || string(value) != "v2" {
+		t.Fatalf("initialised mark = %q %v %v, want v2", value, v, err)
+	}
+
+	// Two init calls simulated against the same state both read the
+	// mark's version: the validator's MVCC check keeps only the first.
+	a := e.simulate(t, call("v3", true, "kv:Put", "b", "1"))
+	b := e.simulate(t, call("v3", true, "kv:Put", "c", "1"))
+	for _, r := range []*chaincode.Result{a, b} {
+		if !readsKey(r.RWSet, "kv", chaincode.InitializedKey) || !writesKey(r.RWSet, "kv", chaincode.InitializedKey) {
+			t.Fatalf("init call does not read and write the initialised mark: %v", r.RWSet)
+		}
+	}
+
+	// No chaincode can touch the mark through its stub.
+	res := e.simulate(t, e.tx("kv", "kv:Put", chaincode.InitializedKey, "forged"))
+	if res.Response.Status == chaincode.StatusOK {
+		t.Fatal("a chaincode wrote the initialised mark")
+	}
+}
+
+func readsKey(rw *pb.TxReadWriteSet, ns, key string) bool {
+	for _, n := range rw.GetNsRwsets() {
+		for _, r := range n.GetReads() {
+			if n.GetNamespace() == ns && r.GetKey() == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func writesKey(rw *pb.TxReadWriteSet, ns, key string) bool {
+	for _, n := range rw.GetNsRwsets() {
+		for _, w := range n.GetWrites() {
+			if n.GetNamespace() == ns && w.GetKey() == key {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/sdk/contract"
@@ -163,6 +164,42 @@ func (t *txContext) readDefinitionSequence(name string) error {
 	t.seqRead[name] = true
 	t.recordRead(LifecycleNamespace, key, v)
 	return nil
+}
+
+// InitializedKey is the key, in a chaincode's own namespace, that holds
+// the version of its definition an init transaction initialised
+// (Fabric's key). It starts with U+0000 but is no composite key, so no
+// chaincode can read or write it through its stub.
+const InitializedKey = "\x00" + string(utf8.MaxRune) + "initialized"
+
+// checkInit applies init_required to the invoked chaincode name (Fabric's
+// rules): while the version in force is not initialised, only an init
+// invocation runs; once it is, an init invocation is refused. The read
+// of InitializedKey enters the read set, so that of two concurrent init
+// transactions only the first is valid. It returns the refusal message,
+// or "" to go on; an invocation marked init of a chaincode that needs no
+// initialisation runs as any other.
+func (t *txContext) checkInit(name string) (refusal string, err error) {
+	version := t.tx.InitVersion
+	if version == "" {
+		return "", nil
+	}
+	if err := t.useKeys(1); err != nil {
+		return "", err
+	}
+	value, v, err := t.reader.GetState(name, InitializedKey)
+	if err != nil {
+		return "", t.fail(err)
+	}
+	t.recordRead(name, InitializedKey, v)
+	initialised := v != nil && string(value) == version
+	switch isInit := t.tx.Invocation.IsInit; {
+	case !initialised && !isInit:
+		return fmt.Sprintf("chaincode %s has not been initialized for this version, must call as init first", name), nil
+	case initialised && isInit:
+		return fmt.Sprintf("chaincode %s is already initialized but called as init", name), nil
+	}
+	return "", nil
 }
 
 func (t *txContext) newStub(name string, depth int) *stub {

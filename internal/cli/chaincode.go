@@ -208,7 +208,7 @@ func (f *definitionFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.d.EndorsementPolicy, "policy", "MAJORITY Endorsement", "endorsement policy")
 	fl.StringArrayVar(&f.params, "param", nil, "definition parameter NAME=VALUE (repeatable)")
 	fl.StringVar(&f.collections, "collections", "", "JSON file: array of collections sorted by name ({name, policy, requiredPeerCount, maxPeerCount, blockToLive, memberOnlyRead, memberOnlyWrite})")
-	fl.BoolVar(&f.d.InitRequired, "init-required", false, "record that the chaincode needs an Init call first (recorded in the definition; peers do not enforce it yet)")
+	fl.BoolVar(&f.d.InitRequired, "init-required", false, "require an initialising call (blossom tx submit --init) before any other invocation of each version")
 	fl.Uint64Var(&f.d.Fuel, "fuel", 0, "execution budget per invocation (0: the package's)")
 	fl.Uint64Var(&f.d.MemoryBytes, "memory", 0, "memory cap in bytes (0: the package's)")
 	for _, name := range []string{"name", "version", "sequence", "package-id"} {

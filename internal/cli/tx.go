@@ -44,6 +44,7 @@ type txFlags struct {
 	gatewayURL, cert, key, ca    string
 	channel, chaincode, function string
 	args, transient, endorsers   string
+	init                         bool
 	timeout                      time.Duration
 }
 
@@ -86,6 +87,9 @@ submit, {"result"} for evaluate. Exit 0 for VALID (or a successful evaluate),
 	fl.StringVar(&f.args, "args", "", "arguments, a JSON array (a string is its UTF-8 bytes, other values their compact JSON)")
 	fl.StringVar(&f.transient, "transient", "", "transient data, a JSON object (values encoded as --args elements)")
 	fl.StringVar(&f.endorsers, "endorsers", "", "endorsing members, comma-separated MSP IDs (default: the gateway plans them)")
+	if submit {
+		fl.BoolVar(&f.init, "init", false, "mark the call that initialises a chaincode whose definition requires it (--init-required)")
+	}
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "overall time limit")
 	return cmd
 }
@@ -312,7 +316,7 @@ func runTx(ctx context.Context, stdout, stderr io.Writer, f *txFlags, submit boo
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	req := txn.Request{ChannelID: f.channel, Chaincode: f.chaincode, Function: f.function, Args: args, Transient: transient}
+	req := txn.Request{ChannelID: f.channel, Chaincode: f.chaincode, Function: f.function, Args: args, Transient: transient, Init: f.init}
 	if !submit {
 		payload, err := remote.Evaluate(ctx, req, endorsers)
 		if err != nil {

@@ -40,6 +40,9 @@ type InvokeRequest struct {
 	// MinBlock makes the peers wait until they hold this many blocks
 	// (read-after-write).
 	MinBlock uint64 `json:"minBlock,omitempty"`
+	// IsInit marks the call that initialises a chaincode whose
+	// definition requires it.
+	IsInit bool `json:"isInit,omitempty"`
 }
 
 // SubmitResponse is the body of a submit that committed VALID, and of a
@@ -432,7 +435,7 @@ func (g *Gateway) custodial(w http.ResponseWriter, r *http.Request, a *audit) (i
 		g.fail(w, r, a, &apiError{http.StatusForbidden, "NO_KEY", "the gateway holds no key for this user"})
 		return nil, nil, nil, false
 	}
-	req := &txn.Request{ChannelID: channel, Chaincode: chaincode, Function: body.Function, MinHeight: body.MinBlock}
+	req := &txn.Request{ChannelID: channel, Chaincode: chaincode, Function: body.Function, MinHeight: body.MinBlock, Init: body.IsInit}
 	for _, s := range body.Args {
 		req.Args = append(req.Args, []byte(s))
 	}

@@ -60,8 +60,9 @@ type Definition struct {
 	// reordered, so what members sign is what is stored); never nil after
 	// decoding.
 	Collections []Collection `json:"collections"`
-	// InitRequired is whether the chaincode must be initialised before
-	// other calls.
+	// InitRequired is whether each version of the chaincode must be
+	// initialised, by one invocation marked is_init, before any other
+	// call; peers enforce it when they endorse (chaincode.Simulate).
 	InitRequired bool `json:"initRequired"`
 	// Params are the definition parameters chaincodes read with
 	// contract.Stub.GetDefinitionParam; never nil after decoding.

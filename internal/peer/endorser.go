@@ -145,7 +145,8 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		collections: ch.collections(st.validator.Members), creator: id.MSPID()}
 	// The chaincode definitions in force are those of the snapshot.
 	rt := n.newTxRuntime(ch, st.validator.Members, snap)
-	if _, err := rt.resolve(inv.Chaincode); err != nil {
+	rc, err := rt.resolve(inv.Chaincode)
+	if err != nil {
 		var missing *PackageNotInstalledError
 		switch {
 		case errors.As(err, &missing):
@@ -166,6 +167,7 @@ func (n *Node) processProposal(ctx context.Context, sp *pb.SignedProposal) (*pb.
 		Transient:        prop.Transient,
 		Invocation:       inv,
 		DefinitionParams: rt.params,
+		InitVersion:      rc.initVersion(),
 	})
 	if err != nil {
 		return nil, simulationError(err, inv.Chaincode)

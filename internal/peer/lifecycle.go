@@ -144,6 +144,15 @@ type resolvedChaincode struct {
 	native    contract.Chaincode   // its native implementation, if the peer has one
 }
 
+// initVersion is the definition's version when it requires
+// initialisation (chaincode.Transaction.InitVersion), else "".
+func (rc *resolvedChaincode) initVersion() string {
+	if rc.committed == nil || !rc.committed.def.InitRequired {
+		return ""
+	}
+	return rc.committed.def.Version
+}
+
 // txRuntime is the chaincode.Runtime of one simulation: it resolves each
 // chaincode the transaction invokes to the definition in force at the
 // simulation's snapshot (read from the snapshot itself, so that the code

@@ -26,6 +26,9 @@ type Request struct {
 	Transient map[string][]byte
 	MinHeight uint64    // read-after-write: peers wait until this height
 	Time      time.Time // zero: now
+	// Init marks the call that initialises a chaincode whose definition
+	// requires it (Fabric's --isInit).
+	Init bool
 }
 
 // Proposal is a signed proposal with the pieces later steps need.
@@ -61,7 +64,7 @@ func NewProposal(creator identity.Signer, req Request) (*Proposal, error) {
 		Nonce:             nonce,
 		MinHeight:         req.MinHeight,
 	})
-	invocation := protocol.MustMarshal(&pb.ChaincodeInvocation{Chaincode: req.Chaincode, Function: req.Function, Args: req.Args})
+	invocation := protocol.MustMarshal(&pb.ChaincodeInvocation{Chaincode: req.Chaincode, Function: req.Function, Args: req.Args, IsInit: req.Init})
 	propBytes := protocol.MustMarshal(&pb.Proposal{Header: header, Invocation: invocation, Transient: req.Transient})
 	sig, err := creator.Sign(propBytes)
 	if err != nil {

@@ -156,10 +156,14 @@ func (TxValidationCode) EnumDescriptor() ([]byte, []int) {
 
 // ChaincodeInvocation is the call a proposal asks peers to simulate.
 type ChaincodeInvocation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Chaincode     string                 `protobuf:"bytes,1,opt,name=chaincode,proto3" json:"chaincode,omitempty"`
-	Function      string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"` // "contract:Function"
-	Args          [][]byte               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Chaincode string                 `protobuf:"bytes,1,opt,name=chaincode,proto3" json:"chaincode,omitempty"`
+	Function  string                 `protobuf:"bytes,2,opt,name=function,proto3" json:"function,omitempty"` // "contract:Function"
+	Args      [][]byte               `protobuf:"bytes,3,rep,name=args,proto3" json:"args,omitempty"`
+	// is_init marks the call that initialises a chaincode whose definition
+	// requires it (init_required): the first invocation of each version
+	// must be one, and only one may be.
+	IsInit        bool `protobuf:"varint,4,opt,name=is_init,json=isInit,proto3" json:"is_init,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -213,6 +217,13 @@ func (x *ChaincodeInvocation) GetArgs() [][]byte {
 		return x.Args
 	}
 	return nil
+}
+
+func (x *ChaincodeInvocation) GetIsInit() bool {
+	if x != nil {
+		return x.IsInit
+	}
+	return false
 }
 
 // Proposal is what a client sends to endorsing peers. The transient map
@@ -1451,11 +1462,12 @@ var File_blossom_v1_transaction_proto protoreflect.FileDescriptor
 const file_blossom_v1_transaction_proto_rawDesc = "" +
 	"\n" +
 	"\x1cblossom/v1/transaction.proto\x12\n" +
-	"blossom.v1\"c\n" +
+	"blossom.v1\"|\n" +
 	"\x13ChaincodeInvocation\x12\x1c\n" +
 	"\tchaincode\x18\x01 \x01(\tR\tchaincode\x12\x1a\n" +
 	"\bfunction\x18\x02 \x01(\tR\bfunction\x12\x12\n" +
-	"\x04args\x18\x03 \x03(\fR\x04args\"\xc3\x01\n" +
+	"\x04args\x18\x03 \x03(\fR\x04args\x12\x17\n" +
+	"\ais_init\x18\x04 \x01(\bR\x06isInit\"\xc3\x01\n" +
 	"\bProposal\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\fR\x06header\x12\x1e\n" +
 	"\n" +
