@@ -17,28 +17,22 @@ import (
 func TestConcurrentInstallFromDiskCache(t *testing.T) {
 	ctx := context.Background()
 	pkg := buildPackage(t, "kvtest")
-	dir := t.TempDir()
-	populate, err := wazero.NewCompilationCacheWithDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	first, err := newRuntime(ctx, Config{}, newSharedCache(populate))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := first.Install(ctx, pkg); err != nil {
-		t.Fatal(err)
-	}
-	first.Close(ctx)
-	populate.Close(ctx)
+	// The test binary's shared cache directory holds the compiled module
+	// once a runtime of the tests installed it (compiling is slow under
+	// the race detector: do it once).
+	dir := sharedCacheDir(t)
+	newTestRuntime(t, Config{}, "kvtest")
 
-	for round := 0; round < 10; round++ {
+	rounds, peers := 10, 8
+	if raceEnabled {
+		rounds, peers = 1, 3
+	}
+	for round := 0; round < rounds; round++ {
 		cache, err := wazero.NewCompilationCacheWithDir(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
 		shared := newSharedCache(cache)
-		const peers = 8
 		runtimes := make([]*Runtime, peers)
 		for i := range runtimes {
 			if runtimes[i], err = newRuntime(ctx, Config{}, shared); err != nil {
