@@ -170,6 +170,18 @@ func (c *chain) start() (err error) {
 	hl := newHCLog(c.log, "raft")
 	c.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: c.layer, MaxPool: 3, Timeout: raftTimeout, Logger: hl.Named("net"),
+		// No pipelined replication. hashicorp/raft v1.8's pipeline can
+		// wedge a leader's replication to a follower for good: when the
+		// follower answers with a newer term or a failure, the response
+		// decoder stops, the transport's decoding goroutine blocks handing
+		// it the next response, and the next pipelined AppendEntries
+		// blocks on the full in-flight channel, which nothing drains until
+		// the pipeline is closed, which happens only after that send
+		// returns. Raft.Shutdown then waits forever (seen in CI: an orderer
+		// of `blossom up` never stopped). Without pipelining each
+		// AppendEntries waits for its answer; entries that arrive meanwhile
+		// go in the next one, so batching keeps the throughput.
+		MaxRPCsInFlight: 1,
 	})
 	defer func() {
 		if err != nil {
