@@ -225,9 +225,12 @@ func (c *Client) Submit(ctx context.Context, req txn.Request, endorsingPeers []s
 // returns once it is ordered: it tries the orderers in turn (starting with
 // a different one each call) while they are unreachable or unavailable (a
 // leader election), waiting between rounds (50 ms doubling to 1 s, at most
-// broadcastRounds rounds or until ctx ends). An envelope refused as already
-// ordered after an earlier attempt of the same call may have reached an
-// orderer counts as ordered; otherwise the refusal is a *BroadcastError.
+// broadcastRounds rounds or until ctx ends). An orderer answering
+// OVERLOADED (it holds its bound of envelopes not yet ordered) ends the
+// round at once: the others feed the same leader, so the client pauses.
+// An envelope refused as already ordered after an earlier attempt of the
+// same call may have reached an orderer counts as ordered; otherwise the
+// refusal is a *BroadcastError.
 func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	orderers := c.cfg.Orderers
 	if len(orderers) == 0 {
@@ -242,6 +245,7 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	var last error
 	backoff := 50 * time.Millisecond
 	for round := 0; round < broadcastRounds; round++ {
+	tryOrderers:
 		for k := range orderers {
 			o := orderers[(first+k)%len(orderers)]
 			resp, sent, err := c.broadcastOnce(ctx, o, env)
@@ -262,8 +266,13 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 				}
 				return &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
 			case pb.Status_SERVICE_UNAVAILABLE:
-				uncertain = true
 				last = &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
+				if strings.HasPrefix(resp.Info, reasonOverloaded) {
+					// Not ordered, and every orderer feeds the same leader:
+					// pause before the next round instead of trying the others.
+					break tryOrderers
+				}
+				uncertain = true
 				continue
 			}
 			return &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
@@ -282,6 +291,10 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	}
 	return fmt.Errorf("broadcast failed on every orderer: %w", last)
 }
+
+// reasonOverloaded prefixes the answer of an orderer that holds its bound of
+// envelopes not yet ordered (orderer.ReasonOverloaded).
+const reasonOverloaded = "OVERLOADED"
 
 // broadcastRounds bounds how many times Broadcast tries every orderer:
 // about 7 s of waiting in all, longer than a Raft leader election.
