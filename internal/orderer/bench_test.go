@@ -22,7 +22,8 @@ func quiet(c *cluster) { c.log = slog.New(slog.NewTextHandler(io.Discard, nil)) 
 // the same size, 64 in flight). broadcast also reports checks/envelope, the
 // full envelope checks (signature and policies: samples of
 // broadcast_validate_duration over all orderers) per envelope ordered, a
-// count that does not depend on the machine's load.
+// count that depends on the machine's load only through retries (envelopes
+// answered SERVICE_UNAVAILABLE and sent again: retries/envelope).
 func BenchmarkOrdering(b *testing.B) {
 	c := newCluster(b, 3, nil, quiet)
 	c.leader()
@@ -62,6 +63,7 @@ func BenchmarkOrdering(b *testing.B) {
 		}
 		b.ReportMetric(float64(clients*per)/elapsed.Seconds(), "envelopes/s")
 		b.ReportMetric((c.metric("broadcast_validate_duration")-checks0)/float64(clients*per), "checks/envelope")
+		b.ReportMetric(float64(st.retries)/float64(clients*per), "retries/envelope")
 	})
 	b.Run("raft_apply", func(b *testing.B) {
 		r := c.nodes[c.leader()].node.chain(testChannel).raft
