@@ -257,25 +257,17 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 				last = fmt.Errorf("orderer %s: %w", o.name(), err)
 				continue
 			}
-			switch resp.Status {
-			case pb.Status_SUCCESS:
-				return nil
-			case pb.Status_CONFLICT:
-				if uncertain && strings.Contains(resp.Info, "DUPLICATE_TXID") {
-					return nil
-				}
-				return &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
-			case pb.Status_SERVICE_UNAVAILABLE:
-				last = &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
-				if strings.HasPrefix(resp.Info, reasonOverloaded) {
-					// Not ordered, and every orderer feeds the same leader:
-					// pause before the next round instead of trying the others.
-					break tryOrderers
-				}
-				uncertain = true
-				continue
+			next, mayBeOrdered, err := judgeBroadcast(o.name(), resp, uncertain)
+			uncertain = uncertain || mayBeOrdered
+			switch next {
+			case broadcastDone:
+				return err
+			case broadcastPause:
+				last = err
+				break tryOrderers
+			default:
+				last = err
 			}
-			return &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
 		}
 		if round == broadcastRounds-1 {
 			break
@@ -290,6 +282,44 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 		backoff = min(2*backoff, time.Second)
 	}
 	return fmt.Errorf("broadcast failed on every orderer: %w", last)
+}
+
+// broadcastNext is what Broadcast does after an orderer's answer.
+type broadcastNext int
+
+const (
+	broadcastDone    broadcastNext = iota // return the error (nil: ordered)
+	broadcastTryNext                      // try the round's next orderer
+	broadcastPause                        // end the round and back off
+)
+
+// judgeBroadcast reads orderer o's answer to one attempt; uncertain says
+// an earlier attempt of the same envelope may have been ordered. It returns
+// what to do next, whether this attempt may have been ordered, and the
+// error to return (broadcastDone) or to remember.
+//
+//   - SUCCESS: done; CONFLICT DUPLICATE_TXID after an uncertain attempt:
+//     done (ordered earlier); other refusals: done with a *BroadcastError.
+//   - SERVICE_UNAVAILABLE OVERLOADED: not ordered; pause (every orderer
+//     feeds the same leader, so trying the others at once only adds load).
+//   - other SERVICE_UNAVAILABLE (no leader, outcome unknown): try the next
+//     orderer, counting the attempt as possibly ordered.
+func judgeBroadcast(o string, resp *pb.BroadcastResponse, uncertain bool) (next broadcastNext, mayBeOrdered bool, err error) {
+	be := &BroadcastError{Orderer: o, Status: resp.Status, Info: resp.Info}
+	switch resp.Status {
+	case pb.Status_SUCCESS:
+		return broadcastDone, true, nil
+	case pb.Status_CONFLICT:
+		if uncertain && strings.Contains(resp.Info, "DUPLICATE_TXID") {
+			return broadcastDone, false, nil
+		}
+	case pb.Status_SERVICE_UNAVAILABLE:
+		if strings.HasPrefix(resp.Info, reasonOverloaded) {
+			return broadcastPause, false, be
+		}
+		return broadcastTryNext, true, be
+	}
+	return broadcastDone, false, be
 }
 
 // reasonOverloaded prefixes the answer of an orderer that holds its bound of
