@@ -61,10 +61,10 @@ type chain struct {
 	forwardMu sync.Mutex
 	forwards  map[string]*forwardStream // by leader consenter ID
 
-	// pending counts the broadcast envelopes this node holds that are not
+	// pendingEnvelopes counts the broadcast envelopes this node holds not
 	// yet answered (being checked, queued, forwarded or in a proposed
 	// block), its own clients' and those other orderers forwarded to it;
-	// admit refuses past maxPending.
+	// admit refuses past maxPending (Config.MaxPendingEnvelopes).
 	pendingEnvelopes atomic.Int64
 	maxPending       int
 }
