@@ -39,6 +39,10 @@ ID in the channel config) also signs blocks; the key file must be mode 0600. The
 members' CAs are trusted as the channel configurations say, starting with the
 genesis blocks; channels already in dataDir are reopened from there. With
 healthAddress set, GET /healthz answers 200 when every channel has a leader.
+The optional "maxPendingEnvelopes" (default 4096, at most 1048576) bounds, per
+channel, the broadcast envelopes the orderer holds not yet answered (as leader,
+those other orderers forward included); past it Broadcast answers
+SERVICE_UNAVAILABLE "OVERLOADED: ..." at once, and clients pause and resubmit.
 On shutdown a leading orderer hands leadership to another consenter first.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -225,9 +225,12 @@ func (c *Client) Submit(ctx context.Context, req txn.Request, endorsingPeers []s
 // returns once it is ordered: it tries the orderers in turn (starting with
 // a different one each call) while they are unreachable or unavailable (a
 // leader election), waiting between rounds (50 ms doubling to 1 s, at most
-// broadcastRounds rounds or until ctx ends). An envelope refused as already
-// ordered after an earlier attempt of the same call may have reached an
-// orderer counts as ordered; otherwise the refusal is a *BroadcastError.
+// broadcastRounds rounds or until ctx ends). An orderer answering
+// OVERLOADED (it holds its bound of envelopes not yet ordered) ends the
+// round at once: the others feed the same leader, so the client pauses.
+// An envelope refused as already ordered after an earlier attempt of the
+// same call may have reached an orderer counts as ordered; otherwise the
+// refusal is a *BroadcastError.
 func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	orderers := c.cfg.Orderers
 	if len(orderers) == 0 {
@@ -242,6 +245,7 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	var last error
 	backoff := 50 * time.Millisecond
 	for round := 0; round < broadcastRounds; round++ {
+	tryOrderers:
 		for k := range orderers {
 			o := orderers[(first+k)%len(orderers)]
 			resp, sent, err := c.broadcastOnce(ctx, o, env)
@@ -253,20 +257,17 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 				last = fmt.Errorf("orderer %s: %w", o.name(), err)
 				continue
 			}
-			switch resp.Status {
-			case pb.Status_SUCCESS:
-				return nil
-			case pb.Status_CONFLICT:
-				if uncertain && strings.Contains(resp.Info, "DUPLICATE_TXID") {
-					return nil
-				}
-				return &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
-			case pb.Status_SERVICE_UNAVAILABLE:
-				uncertain = true
-				last = &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
-				continue
+			next, mayBeOrdered, err := judgeBroadcast(o.name(), resp, uncertain)
+			uncertain = uncertain || mayBeOrdered
+			switch next {
+			case broadcastDone:
+				return err
+			case broadcastPause:
+				last = err
+				break tryOrderers
+			default:
+				last = err
 			}
-			return &BroadcastError{Orderer: o.name(), Status: resp.Status, Info: resp.Info}
 		}
 		if round == broadcastRounds-1 {
 			break
@@ -282,6 +283,48 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	}
 	return fmt.Errorf("broadcast failed on every orderer: %w", last)
 }
+
+// broadcastNext is what Broadcast does after an orderer's answer.
+type broadcastNext int
+
+const (
+	broadcastDone    broadcastNext = iota // return the error (nil: ordered)
+	broadcastTryNext                      // try the round's next orderer
+	broadcastPause                        // end the round and back off
+)
+
+// judgeBroadcast reads orderer o's answer to one attempt; uncertain says
+// an earlier attempt of the same envelope may have been ordered. It returns
+// what to do next, whether this attempt may have been ordered, and the
+// error to return (broadcastDone) or to remember.
+//
+//   - SUCCESS: done; CONFLICT DUPLICATE_TXID after an uncertain attempt:
+//     done (ordered earlier); other refusals: done with a *BroadcastError.
+//   - SERVICE_UNAVAILABLE OVERLOADED: not ordered; pause (every orderer
+//     feeds the same leader, so trying the others at once only adds load).
+//   - other SERVICE_UNAVAILABLE (no leader, outcome unknown): try the next
+//     orderer, counting the attempt as possibly ordered.
+func judgeBroadcast(o string, resp *pb.BroadcastResponse, uncertain bool) (next broadcastNext, mayBeOrdered bool, err error) {
+	be := &BroadcastError{Orderer: o, Status: resp.Status, Info: resp.Info}
+	switch resp.Status {
+	case pb.Status_SUCCESS:
+		return broadcastDone, true, nil
+	case pb.Status_CONFLICT:
+		if uncertain && strings.Contains(resp.Info, "DUPLICATE_TXID") {
+			return broadcastDone, false, nil
+		}
+	case pb.Status_SERVICE_UNAVAILABLE:
+		if strings.HasPrefix(resp.Info, reasonOverloaded) {
+			return broadcastPause, false, be
+		}
+		return broadcastTryNext, true, be
+	}
+	return broadcastDone, false, be
+}
+
+// reasonOverloaded prefixes the answer of an orderer that holds its bound of
+// envelopes not yet ordered (orderer.ReasonOverloaded).
+const reasonOverloaded = "OVERLOADED"
 
 // broadcastRounds bounds how many times Broadcast tries every orderer:
 // about 7 s of waiting in all, longer than a Raft leader election.

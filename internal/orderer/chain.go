@@ -60,6 +60,13 @@ type chain struct {
 
 	forwardMu sync.Mutex
 	forwards  map[string]*forwardStream // by leader consenter ID
+
+	// pendingEnvelopes counts the broadcast envelopes this node holds not
+	// yet answered (being checked, queued, forwarded or in a proposed
+	// block), its own clients' and those other orderers forwarded to it;
+	// admit refuses past maxPending (Config.MaxPendingEnvelopes).
+	pendingEnvelopes atomic.Int64
+	maxPending       int
 }
 
 // pending is an envelope waiting for the leader's verdict.
@@ -89,6 +96,11 @@ type outcome struct {
 const (
 	reasonNotLeader      = "NOT_LEADER"
 	reasonOutcomeUnknown = "OUTCOME_UNKNOWN"
+	// ReasonOverloaded prefixes the answer of an orderer that already holds
+	// its bound of envelopes not yet ordered: the envelope was not ordered,
+	// and the client should pause before resubmitting (to any orderer: they
+	// all feed the same leader).
+	ReasonOverloaded = "OVERLOADED"
 )
 
 var (
@@ -99,6 +111,23 @@ var (
 func outcomeUnknown(err error) outcome {
 	return outcome{Status: pb.Status_SERVICE_UNAVAILABLE, Info: fmt.Sprintf("%s: %v; the envelope may or may not be ordered: resubmit it (an ordered envelope answers CONFLICT %s)", reasonOutcomeUnknown, err, duplicateTxID)}
 }
+
+func outcomeOverloaded(bound int) outcome {
+	return outcome{Status: pb.Status_SERVICE_UNAVAILABLE, Info: fmt.Sprintf("%s: this orderer already holds %d envelopes not yet ordered; the envelope was not ordered: resubmit it after a pause", ReasonOverloaded, bound)}
+}
+
+// admit takes one place among the envelopes the chain holds not yet
+// answered, or reports false when all maxPending are taken. release gives
+// it back.
+func (c *chain) admit() bool {
+	if c.pendingEnvelopes.Add(1) > int64(c.maxPending) {
+		c.pendingEnvelopes.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (c *chain) release() { c.pendingEnvelopes.Add(-1) }
 
 func outcomeDuplicate(txID string) outcome {
 	return outcome{Status: pb.Status_CONFLICT, Info: duplicateTxID + ": transaction " + txID + " is already ordered"}
@@ -146,6 +175,7 @@ func openChain(n *Node, dir string, genesis *pb.Block) (*chain, error) {
 		submitCh:   make(chan *pending, submitQueue),
 		snapshotCh: make(chan struct{}, 1),
 		forwards:   map[string]*forwardStream{},
+		maxPending: n.cfg.MaxPendingEnvelopes,
 	}
 	f, err := newFSM(ctx, store, genesis, n.cfg.RecentTxIDs, n.log)
 	if err != nil {
@@ -422,7 +452,13 @@ func (l *leader) add(p *pending) {
 	}
 	if p.env.ConfigSeq != cfg.Sequence() {
 		// The configuration changed since the envelope was checked.
-		ce, ref := checkEnvelope(cfg, p.env.Raw, time.Now())
+		start := time.Now()
+		ce, ref := checkEnvelope(cfg, p.env.Raw, start)
+		st := pb.Status_SUCCESS
+		if ref != nil {
+			st = ref.Status
+		}
+		l.c.node.cfg.Metrics.observeValidate(l.c.id, st, time.Since(start))
 		if ref != nil {
 			p.reply(outcome{Status: ref.Status, Info: ref.Info})
 			return
@@ -573,6 +609,7 @@ func (l *leader) handle(r proposalResult) {
 		}
 		l.broken = true
 	case r.res.Applied:
+		l.c.node.cfg.Metrics.countOrdered(l.c.id, len(pr.pendings))
 		for _, p := range pr.pendings {
 			p.reply(outcomeSuccess)
 		}
@@ -698,6 +735,7 @@ func (l *leader) stop() {
 			o = outcomeUnknown(r.err)
 		case r.res.Applied:
 			o = outcomeSuccess
+			l.c.node.cfg.Metrics.countOrdered(l.c.id, len(pr.pendings))
 		}
 		for _, p := range pr.pendings {
 			p.reply(o)

@@ -98,3 +98,24 @@ func checkEnvelope(cfg *channelconfig.Config, raw []byte, now time.Time) (*check
 	}
 	return &checkedEnvelope{Raw: raw, TxID: hdr.TxId, Type: hdr.Type, ConfigSeq: cfg.Sequence()}, nil
 }
+
+// trustForwarded admits an endorser transaction that a consenter of the
+// channel forwarded after checking it under configuration sequence seq,
+// without verifying its signature, creator or policies again, when seq is
+// the sequence of cfg (the same configuration, so the same verdict, as
+// Hyperledger Fabric's etcdraft leader does). It still bounds the size and
+// decodes the header for the transaction ID, channel and type. ok is false
+// when the envelope must be checked in full instead: another sequence, a
+// config update (rare; its update is re-applied anyway), or anything that
+// does not decode.
+func trustForwarded(cfg *channelconfig.Config, raw []byte, seq uint64) (ce *checkedEnvelope, ok bool) {
+	limit := cfg.BatchSize().AbsoluteMaxBytes
+	if seq != cfg.Sequence() || len(raw) > limit {
+		return nil, false
+	}
+	_, _, hdr, err := protocol.OpenEnvelope(raw, limit)
+	if err != nil || hdr.ChannelId != cfg.ChannelID() || hdr.Type != pb.HeaderType_ENDORSER_TRANSACTION {
+		return nil, false
+	}
+	return &checkedEnvelope{Raw: raw, TxID: hdr.TxId, Type: hdr.Type, ConfigSeq: seq}, true
+}

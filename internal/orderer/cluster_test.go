@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
@@ -88,11 +89,13 @@ func newTestLogger(tb testing.TB) (*slog.Logger, *logBuffer) {
 
 // testNode is one orderer of a test cluster.
 type testNode struct {
-	cred *testpki.Credential
-	msp  string
-	dir  string
-	addr string
-	node *Node
+	cred    *testpki.Credential
+	msp     string
+	dir     string
+	addr    string
+	node    *Node
+	reg     *prometheus.Registry // its metrics, kept across restarts
+	metrics *Metrics
 }
 
 // cluster is a consortium of members, one orderer each, on 127.0.0.1 with
@@ -107,6 +110,8 @@ type cluster struct {
 	log     *slog.Logger
 	logs    *logBuffer
 	trust   *transport.TrustSource
+	// maxPending is the orderers' admission bound (0: the default).
+	maxPending int
 }
 
 func mspID(i int) string { return fmt.Sprintf("Org%dMSP", i+1) }
@@ -180,12 +185,18 @@ func newCluster(t testing.TB, n int, mutate func(*pb.ChannelConfig), opts ...fun
 func (c *cluster) startWith(i int, ln net.Listener) {
 	c.t.Helper()
 	tn := c.nodes[i]
+	if tn.metrics == nil {
+		tn.reg = prometheus.NewRegistry()
+		tn.metrics = NewMetrics(tn.reg)
+	}
 	node, err := NewNode(Config{
-		DataDir:       tn.dir,
-		Listener:      ln,
-		Certificate:   tn.cred.TLS,
-		GenesisBlocks: []*pb.Block{c.genesis},
-		Logger:        c.log,
+		DataDir:             tn.dir,
+		Listener:            ln,
+		Certificate:         tn.cred.TLS,
+		GenesisBlocks:       []*pb.Block{c.genesis},
+		Logger:              c.log,
+		Metrics:             tn.metrics,
+		MaxPendingEnvelopes: c.maxPending,
 	})
 	if err != nil {
 		c.t.Fatalf("start orderer %d: %v", i, err)
@@ -395,6 +406,51 @@ func chainTxIDs(t testing.TB, blocks []*pb.Block) []string {
 		}
 	}
 	return ids
+}
+
+// metric sums, over the cluster's orderers, the samples of metric name
+// whose labels include every name=value pair of labels (see nodeMetric).
+func (c *cluster) metric(name string, labels ...string) float64 {
+	c.t.Helper()
+	var sum float64
+	for i := range c.nodes {
+		sum += c.nodeMetric(i, name, labels...)
+	}
+	return sum
+}
+
+// nodeMetric sums orderer i's samples of metric name (a counter's value, a
+// histogram's sample count) whose labels include every name=value pair of
+// labels.
+func (c *cluster) nodeMetric(i int, name string, labels ...string) float64 {
+	c.t.Helper()
+	if c.nodes[i].reg == nil {
+		return 0
+	}
+	families, err := c.nodes[i].reg.Gather()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range families {
+		if mf.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range mf.GetMetric() {
+			for k := 0; k+1 < len(labels); k += 2 {
+				found := false
+				for _, lp := range m.GetLabel() {
+					found = found || (lp.GetName() == labels[k] && lp.GetValue() == labels[k+1])
+				}
+				if !found {
+					continue samples
+				}
+			}
+			sum += m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount())
+		}
+	}
+	return sum
 }
 
 // storedBlocks reads blocks [0, height) straight from orderer i's store,

@@ -293,20 +293,7 @@ func FuzzReadVerdict(f *testing.F) {
 // checks: they must never panic, and whatever they accept must be a
 // correctly signed envelope of the channel.
 func FuzzCheckEnvelope(f *testing.F) {
-	c := testpki.NewConsortium(f, "Org1MSP")
-	m := c.Member("Org1MSP")
-	ord := m.Issue(pki.RoleOrderer, "orderer0", nil)
-	cc := &pb.ChannelConfig{
-		ChannelId: "blossom", Capability: 1,
-		Members:  map[string]*pb.MemberConfig{"Org1MSP": {MspId: "Org1MSP", RootCerts: [][]byte{c.Root.Cert.Raw}, IntermediateCerts: [][]byte{m.CA.Cert.Raw}}},
-		Orderer:  &pb.OrdererConfig{Consenters: []*pb.Consenter{{Id: "orderer0", MspId: "Org1MSP", Address: "127.0.0.1:7050", CertDer: ord.Cert.Raw}}},
-		Policies: channelconfig.DefaultPolicies(),
-	}
-	cfg, err := channelconfig.New(cc)
-	if err != nil {
-		f.Fatal(err)
-	}
-	client := m.Issue(pki.RoleClient, "client0", nil)
+	cfg, client := fuzzChannel(f)
 	valid, _ := newEnvelope(f, client, "blossom", 20)
 	f.Add(valid)
 	f.Add([]byte{})
@@ -333,6 +320,51 @@ func FuzzCheckEnvelope(f *testing.F) {
 			t.Fatal("accepted an envelope whose creator or signature is invalid")
 		}
 	})
+}
+
+// FuzzTrustForwarded feeds arbitrary bytes and claimed sequences to the
+// leader's admission of a consenter's forward: it must never panic, and
+// it may admit only an endorser transaction of the channel, within the
+// size bound, claimed at the configuration's own sequence.
+func FuzzTrustForwarded(f *testing.F) {
+	cfg, client := fuzzChannel(f)
+	valid, _ := newEnvelope(f, client, "blossom", 20)
+	f.Add(valid, uint64(0))
+	f.Add(valid, uint64(1))
+	f.Add([]byte{}, uint64(0))
+	f.Add(protocol.MustMarshal(&pb.Envelope{Payload: []byte{1, 2, 3}}), uint64(0))
+	f.Fuzz(func(t *testing.T, raw []byte, seq uint64) {
+		ce, ok := trustForwarded(cfg, raw, seq)
+		if !ok {
+			return
+		}
+		if seq != cfg.Sequence() || len(raw) > cfg.BatchSize().AbsoluteMaxBytes {
+			t.Fatalf("admitted at sequence %d (config %d), %d bytes", seq, cfg.Sequence(), len(raw))
+		}
+		_, _, hdr, err := protocol.OpenEnvelope(ce.Raw, 0)
+		if err != nil || hdr.ChannelId != "blossom" || hdr.TxId != ce.TxID || hdr.Type != pb.HeaderType_ENDORSER_TRANSACTION || ce.Type != hdr.Type {
+			t.Fatalf("admitted an envelope that is not an endorser transaction of the channel: %v", err)
+		}
+	})
+}
+
+// fuzzChannel is a one-member channel configuration for the fuzz targets,
+// with a client of that member.
+func fuzzChannel(f *testing.F) (*channelconfig.Config, *testpki.Credential) {
+	c := testpki.NewConsortium(f, "Org1MSP")
+	m := c.Member("Org1MSP")
+	ord := m.Issue(pki.RoleOrderer, "orderer0", nil)
+	cc := &pb.ChannelConfig{
+		ChannelId: "blossom", Capability: 1,
+		Members:  map[string]*pb.MemberConfig{"Org1MSP": {MspId: "Org1MSP", RootCerts: [][]byte{c.Root.Cert.Raw}, IntermediateCerts: [][]byte{m.CA.Cert.Raw}}},
+		Orderer:  &pb.OrdererConfig{Consenters: []*pb.Consenter{{Id: "orderer0", MspId: "Org1MSP", Address: "127.0.0.1:7050", CertDer: ord.Cert.Raw}}},
+		Policies: channelconfig.DefaultPolicies(),
+	}
+	cfg, err := channelconfig.New(cc)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return cfg, m.Issue(pki.RoleClient, "client0", nil)
 }
 
 func TestRaftStore(t *testing.T) {

@@ -42,10 +42,18 @@ type FileConfig struct {
 	GenesisBlocks []string `json:"genesisBlocks"`
 	HealthAddress string   `json:"healthAddress,omitempty"` // optional HTTP /healthz
 	LogLevel      string   `json:"logLevel,omitempty"`      // debug, info (default), warn, error
-	dir           string
+	// MaxPendingEnvelopes is the admission bound per channel (0 or absent:
+	// DefaultMaxPendingEnvelopes; see Config.MaxPendingEnvelopes).
+	MaxPendingEnvelopes int `json:"maxPendingEnvelopes,omitempty"`
+	dir                 string
 }
 
 const maxConfigFileBytes = 1 << 20
+
+// maxMaxPendingEnvelopes caps the configurable admission bound: past it the
+// queue's memory (envelopes up to the channel's absolute max bytes) and
+// wait outgrow any broadcast timeout.
+const maxMaxPendingEnvelopes = 1 << 20
 
 // LoadFileConfig reads and checks an orderer configuration file.
 func LoadFileConfig(path string) (*FileConfig, error) {
@@ -73,6 +81,9 @@ func LoadFileConfig(path string) (*FileConfig, error) {
 	}
 	if _, err := fc.Level(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if fc.MaxPendingEnvelopes < 0 || fc.MaxPendingEnvelopes > maxMaxPendingEnvelopes {
+		return nil, fmt.Errorf("%s: maxPendingEnvelopes %d is outside 0..%d", path, fc.MaxPendingEnvelopes, maxMaxPendingEnvelopes)
 	}
 	return fc, nil
 }
@@ -126,6 +137,8 @@ func (fc *FileConfig) NodeConfig(logger *slog.Logger) (Config, error) {
 		ListenAddress: fc.ListenAddress,
 		Certificate:   tc,
 		Logger:        logger,
+
+		MaxPendingEnvelopes: fc.MaxPendingEnvelopes,
 	}
 	for _, p := range fc.GenesisBlocks {
 		b, err := ReadBlockFile(fc.path(p))

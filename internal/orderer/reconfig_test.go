@@ -23,9 +23,16 @@ import (
 // section of cfg to consenters, signed by the given admins.
 func configUpdate(t *testing.T, cfg *channelconfig.Config, consenters []*pb.Consenter, admins ...*testpki.Credential) []byte {
 	t.Helper()
+	return ordererUpdate(t, cfg, func(o *pb.OrdererConfig) { o.Consenters = consenters }, admins...)
+}
+
+// ordererUpdate builds a CONFIG_UPDATE envelope changing the orderer
+// section of cfg as change does, signed by the given admins.
+func ordererUpdate(t *testing.T, cfg *channelconfig.Config, change func(*pb.OrdererConfig), admins ...*testpki.Credential) []byte {
+	t.Helper()
 	u := cfg.NewUpdate(channelconfig.ElementOrderer)
 	o := cfg.Proto().Orderer
-	o.Consenters = consenters
+	change(o)
 	u.Orderer = o
 	raw := protocol.MustMarshal(u)
 	var sigs []*pb.ConfigSignature

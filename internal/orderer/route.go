@@ -100,7 +100,7 @@ func (c *chain) forward(ctx context.Context, leaderID string, ce *checkedEnvelop
 		c.log.Debug("forward: no stream to the leader", "leader", leaderID, "error", err)
 		return outcomeNotLeader
 	}
-	resp, sent, err := fs.send(ctx, ce.Raw, queued)
+	resp, sent, err := fs.send(ctx, ce, queued)
 	if err != nil {
 		if !sent {
 			return outcomeNotLeader
@@ -208,13 +208,17 @@ func (fs *forwardStream) isBroken() bool {
 	}
 }
 
-// send forwards one envelope (raw, a marshalled pb.Envelope) and waits for
-// its answer. sent reports whether the envelope may have reached the leader.
-func (fs *forwardStream) send(ctx context.Context, raw []byte, queued func()) (resp *pb.BroadcastResponse, sent bool, err error) {
+// send forwards one checked envelope with the configuration sequence it
+// was checked under (the leader trusts that check when its own sequence is
+// the same) and waits for its answer. sent reports whether the envelope may
+// have reached the leader.
+func (fs *forwardStream) send(ctx context.Context, ce *checkedEnvelope, queued func()) (resp *pb.BroadcastResponse, sent bool, err error) {
 	env := new(pb.Envelope)
-	if err := protocol.Unmarshal(raw, env, 0); err != nil {
+	if err := protocol.Unmarshal(ce.Raw, env, 0); err != nil {
 		return nil, false, err
 	}
+	seq := ce.ConfigSeq
+	env.ForwardedConfigSequence = &seq
 	w := make(chan *pb.BroadcastResponse, 1)
 	fs.sendMu.Lock()
 	if fs.isBroken() {

@@ -302,11 +302,20 @@ func (x *Header) GetMinHeight() uint64 {
 
 // Envelope is what clients broadcast and blocks contain.
 type Envelope struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Payload       []byte                 `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`     // marshalled Payload
-	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"` // creator's signature over payload
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Payload   []byte                 `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`     // marshalled Payload
+	Signature []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"` // creator's signature over payload
+	// forwarded_config_sequence is set only by an orderer forwarding a
+	// broadcast envelope to its channel's Raft leader: the channel
+	// configuration sequence it checked the envelope against (signature,
+	// creator, Writers policy). A leader that reads it from an authenticated
+	// consenter of the channel whose sequence is the same does not verify
+	// the envelope again; from anyone else, or under another sequence, the
+	// field is ignored and the envelope fully checked. It is never part of a
+	// block: the orderer keeps only payload and signature.
+	ForwardedConfigSequence *uint64 `protobuf:"varint,3,opt,name=forwarded_config_sequence,json=forwardedConfigSequence,proto3,oneof" json:"forwarded_config_sequence,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *Envelope) Reset() {
@@ -351,6 +360,13 @@ func (x *Envelope) GetSignature() []byte {
 		return x.Signature
 	}
 	return nil
+}
+
+func (x *Envelope) GetForwardedConfigSequence() uint64 {
+	if x != nil && x.ForwardedConfigSequence != nil {
+		return *x.ForwardedConfigSequence
+	}
+	return 0
 }
 
 // Payload pairs a header (as signed bytes) with type-specific data.
@@ -424,10 +440,12 @@ const file_blossom_v1_common_proto_rawDesc = "" +
 	"\acreator\x18\x05 \x01(\fR\acreator\x12\x14\n" +
 	"\x05nonce\x18\x06 \x01(\fR\x05nonce\x12\x1d\n" +
 	"\n" +
-	"min_height\x18\a \x01(\x04R\tminHeight\"B\n" +
+	"min_height\x18\a \x01(\x04R\tminHeight\"\xa1\x01\n" +
 	"\bEnvelope\x12\x18\n" +
 	"\apayload\x18\x01 \x01(\fR\apayload\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"5\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\x12?\n" +
+	"\x19forwarded_config_sequence\x18\x03 \x01(\x04H\x00R\x17forwardedConfigSequence\x88\x01\x01B\x1c\n" +
+	"\x1a_forwarded_config_sequence\"5\n" +
 	"\aPayload\x12\x16\n" +
 	"\x06header\x18\x01 \x01(\fR\x06header\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data*b\n" +
@@ -485,6 +503,7 @@ func file_blossom_v1_common_proto_init() {
 	if File_blossom_v1_common_proto != nil {
 		return
 	}
+	file_blossom_v1_common_proto_msgTypes[2].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
