@@ -359,6 +359,30 @@ func broadcastOne(t testing.TB, conn *grpc.ClientConn, raw []byte) *pb.Broadcast
 	return resp
 }
 
+// broadcastAccepted broadcasts raw until the ordering service takes it,
+// as a client does: an answer of SERVICE_UNAVAILABLE (no leader, or
+// leadership moved while the envelope was in flight: on a loaded machine
+// starved heartbeats can cost the first leader its term) is retried once
+// the cluster agrees on a leader again, and CONFLICT DUPLICATE_TXID on a retry
+// means the earlier attempt was ordered after all. Any other answer
+// fails the test.
+func (c *cluster) broadcastAccepted(conn *grpc.ClientConn, raw []byte, txID string) {
+	c.t.Helper()
+	for attempt := 0; attempt < 10; attempt++ {
+		resp := broadcastOne(c.t, conn, raw)
+		switch {
+		case resp.Status == pb.Status_SUCCESS && resp.TxId == txID:
+			return
+		case resp.Status == pb.Status_CONFLICT && strings.HasPrefix(resp.Info, duplicateTxID) && attempt > 0:
+			return
+		case resp.Status != pb.Status_SERVICE_UNAVAILABLE:
+			c.t.Fatalf("broadcast %s: %s %s (tx %s)", txID, resp.Status, resp.Info, resp.TxId)
+		}
+		c.leader()
+	}
+	c.t.Fatalf("broadcast %s: still unavailable after 10 attempts", txID)
+}
+
 // deliverAll reads blocks [0, stop] from an orderer's Deliver.
 func deliverAll(t testing.TB, conn *grpc.ClientConn, stop uint64) []*pb.Block {
 	t.Helper()

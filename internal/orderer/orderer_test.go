@@ -14,16 +14,13 @@ import (
 // are ordered into one chain that every orderer holds and serves.
 func TestBroadcastAndDeliver(t *testing.T) {
 	c := newCluster(t, 3, nil)
-	leader := c.leader()
+	c.leader()
 	var txIDs []string
 	for i := range c.nodes {
 		conn := c.dial(i, c.clients[mspID(i)])
 		for k := 0; k < 3; k++ {
 			env, txID := newEnvelope(t, c.clients[mspID(i)], testChannel, 100)
-			resp := broadcastOne(t, conn, env)
-			if resp.Status != pb.Status_SUCCESS || resp.TxId != txID {
-				t.Fatalf("orderer %d (leader %d): %s %s (tx %s)", i, leader, resp.Status, resp.Info, resp.TxId)
-			}
+			c.broadcastAccepted(conn, env, txID)
 			txIDs = append(txIDs, txID)
 		}
 	}
