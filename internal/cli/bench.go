@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,9 @@ type benchFlags struct {
 	startRate    float64
 	maxRate      float64
 	maxP99       time.Duration
+	mix          string
+	leases       int
+	seed         uint64
 }
 
 // hotSweep is the number of hot keys of each step of --workload hot.
@@ -131,11 +135,19 @@ ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 	fl.StringVar(&f.devnet, "devnet", "", "load a running network described by DIR/devnet.json instead")
 	fl.StringVar(&f.user, "user", "acq", "with --devnet: the user of each member that submits")
 	fl.DurationVar(&f.cryptoTime, "crypto-time", time.Second, "how long to measure each ECDSA rate, before and after each workload")
+	fl.StringVar(&f.mix, "mix", bench.DefaultMix, "blossom-mix: operation weights, op=weight,... (ops: "+strings.Join(bench.OpKinds, ", ")+")")
+	fl.IntVar(&f.leases, "leases", 64, "blossom-mix: lease actors, each leasing its own license of the asset added for the run")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of key and operation choice (0: random)")
 	return cmd
 }
 
-// parseWorkloads expands the --workload list.
-func parseWorkloads(list string, keys int) ([]bench.Workload, error) {
+// parseWorkloads expands the --workload list; blossom-mix gets the
+// weights of mix.
+func parseWorkloads(list string, keys int, mix string) ([]bench.Workload, error) {
+	weights, err := bench.ParseMix(mix)
+	if err != nil {
+		return nil, fmt.Errorf("--mix: %w", err)
+	}
 	var out []bench.Workload
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
@@ -149,6 +161,9 @@ func parseWorkloads(list string, keys int) ([]bench.Workload, error) {
 		w, err := bench.ParseWorkload(name, keys)
 		if err != nil {
 			return nil, err
+		}
+		if w.Kind == bench.KindMix {
+			w.Mix = weights.String()
 		}
 		out = append(out, w)
 	}
@@ -179,6 +194,8 @@ func checkBenchFlags(cmd *cobra.Command, f *benchFlags) error {
 		return errors.New("--max-p99 must be in (0, 1h]")
 	case f.keys < 1 || f.keys > 100_000_000:
 		return errors.New("--keys must be in [1, 1e8]")
+	case f.leases < 1 || f.leases > bench.MaxLeases:
+		return fmt.Errorf("--leases must be in [1, %d]", bench.MaxLeases)
 	}
 	return nil
 }
@@ -187,7 +204,7 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 	if err := checkBenchFlags(cmd, &f); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	workloads, err := parseWorkloads(f.workloads, f.keys)
+	workloads, err := parseWorkloads(f.workloads, f.keys, f.mix)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
@@ -200,7 +217,7 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 			if err := bench.CheckChaincode(ctx, target, w); err != nil {
 				return fmt.Errorf("the network of %s cannot run workload %s: %w (a \"blossom up\" devnet runs only the "+
 					"authorization and asset chaincodes, not the kvtest chaincode \"kv\" the kv workloads need: "+
-					"use --workload blossom-query there)", f.devnet, w.Name, err)
+					"use --workload blossom-query or blossom-mix there)", f.devnet, w.Name, err)
 			}
 		}
 	} else {
@@ -209,12 +226,15 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 				return &ExitError{Code: 2, Err: fmt.Errorf("workload %s needs --devnet: the in-process network runs only the kvtest chaincode", w.Name)}
 			}
 		}
-		t, cleanup, err := startBenchNetwork(f)
+		t, cleanup, err := startBenchNetwork(f, slices.ContainsFunc(workloads, func(w bench.Workload) bool { return w.Kind == bench.KindMix }))
 		if err != nil {
 			return err
 		}
 		defer cleanup()
 		target = t
+	}
+	if !slices.ContainsFunc(workloads, func(w bench.Workload) bool { return w.Kind == bench.KindMix }) {
+		target.Roles = nil // only blossom-mix submits as role users
 	}
 	report := bench.NewReport()
 	var searchErr error
@@ -226,7 +246,12 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 			}
 			preloaded = true
 		}
-		opts := bench.Options{Workload: w, Rate: f.rate, Duration: f.duration, CryptoTime: f.cryptoTime}
+		opts := bench.Options{Workload: w, Rate: f.rate, Duration: f.duration, CryptoTime: f.cryptoTime, Seed: f.seed}
+		if w.Kind == bench.KindMix {
+			if opts.MixState, err = bench.PrepareMix(ctx, target, w, f.leases); err != nil {
+				return err
+			}
+		}
 		var res *bench.Result
 		if f.findMax {
 			progress := func(s bench.Step) {
@@ -270,8 +295,10 @@ func writeBenchReport(cmd *cobra.Command, report *bench.Report, asJSON bool) err
 	return bench.WriteTable(out, report)
 }
 
-// startBenchNetwork lays out and starts the in-process network.
-func startBenchNetwork(f benchFlags) (bench.Target, func(), error) {
+// startBenchNetwork lays out and starts the in-process network; with
+// blossam its peers also run the BloSS@M chaincodes (member 0 the service
+// provider) and every member gets users of the roles blossom-mix needs.
+func startBenchNetwork(f benchFlags, blossam bool) (bench.Target, func(), error) {
 	policy := map[string]string{"majority": "MAJORITY Endorsement", "any": "ANY Endorsement"}[f.endorsement]
 	if policy == "" {
 		return bench.Target{}, nil, &ExitError{Code: 2, Err: fmt.Errorf("--endorsement %q: want majority or any", f.endorsement)}
@@ -287,7 +314,7 @@ func startBenchNetwork(f benchFlags) (bench.Target, func(), error) {
 		}
 		dir, remove = tmp, func() { os.RemoveAll(tmp) }
 	}
-	l, err := localnet.Create(localnet.Options{Dir: dir, Members: f.members, EndorsementPolicy: policy, BatchTimeout: f.batchTimeout})
+	l, err := localnet.Create(localnet.Options{Dir: dir, Members: f.members, EndorsementPolicy: policy, BatchTimeout: f.batchTimeout, BloSSAM: blossam})
 	if err != nil {
 		remove()
 		return bench.Target{}, nil, err
@@ -314,8 +341,35 @@ func startBenchNetwork(f benchFlags) (bench.Target, func(), error) {
 		}
 		t.Members = append(t.Members, cfg)
 		t.DataDirs = append(t.DataDirs, l.Members[i].PeerDataDir, l.Members[i].OrdererDataDir)
+		if blossam {
+			roles, err := benchRoleUsers(l, i)
+			if err != nil {
+				cleanup()
+				return bench.Target{}, nil, err
+			}
+			t.Roles = append(t.Roles, roles)
+		}
 	}
 	return t, cleanup, nil
+}
+
+// benchRoleUsers issues member i of the in-process network a user of each
+// role blossom-mix needs there (member 0 is the service provider).
+func benchRoleUsers(l *localnet.Layout, i int) (map[string]client.Config, error) {
+	need := bench.MixAgencyRoles
+	if i == 0 {
+		need = bench.MixAdminRoles
+	}
+	roles := map[string]client.Config{}
+	for _, role := range need {
+		name := fmt.Sprintf("bench%d-%s", i, strings.ToLower(strings.ReplaceAll(role, " ", "-")))
+		cfg, err := l.UserConfig(i, name, map[string]string{pki.RoleAttribute: role})
+		if err != nil {
+			return nil, err
+		}
+		roles[role] = cfg
+	}
+	return roles, nil
 }
 
 // devnetTarget builds the target from DIR/devnet.json: each member's user
@@ -349,26 +403,48 @@ func devnetTarget(dir, user string) (bench.Target, error) {
 	}
 	t := bench.Target{Endorsers: len(dn.Members)/2 + 1}
 	for i, m := range dn.Members {
+		config := func(u *DevnetUser) (client.Config, error) {
+			tlsCert, err := tls.LoadX509KeyPair(u.Cert, u.Key)
+			if err != nil {
+				return client.Config{}, fmt.Errorf("member %s user %s: %w", m.Name, u.Name, err)
+			}
+			signer, err := identity.NewTLSSigner(tlsCert)
+			if err != nil {
+				return client.Config{}, fmt.Errorf("member %s user %s: %w", m.Name, u.Name, err)
+			}
+			cfg := client.Config{ChannelID: dn.Channel, Signer: signer, TLSCertificate: tlsCert, Trust: trust}
+			for k := range peers {
+				cfg.Peers = append(cfg.Peers, peers[(i+k)%len(peers)])
+			}
+			for k := range orderers {
+				cfg.Orderers = append(cfg.Orderers, orderers[(i+k)%len(orderers)])
+			}
+			return cfg, nil
+		}
 		_, u, err := dn.User(m.Name, user)
 		if err != nil {
 			return bench.Target{}, err
 		}
-		tlsCert, err := tls.LoadX509KeyPair(u.Cert, u.Key)
+		cfg, err := config(u)
 		if err != nil {
-			return bench.Target{}, fmt.Errorf("member %s user %s: %w", m.Name, user, err)
-		}
-		signer, err := identity.NewTLSSigner(tlsCert)
-		if err != nil {
-			return bench.Target{}, fmt.Errorf("member %s user %s: %w", m.Name, user, err)
-		}
-		cfg := client.Config{ChannelID: dn.Channel, Signer: signer, TLSCertificate: tlsCert, Trust: trust}
-		for k := range peers {
-			cfg.Peers = append(cfg.Peers, peers[(i+k)%len(peers)])
-		}
-		for k := range orderers {
-			cfg.Orderers = append(cfg.Orderers, orderers[(i+k)%len(orderers)])
+			return bench.Target{}, err
 		}
 		t.Members = append(t.Members, cfg)
+		if m.Admin {
+			t.Admin = i
+		}
+		// The first user of each blossom.role, for blossom-mix.
+		roles := map[string]client.Config{}
+		for k := range m.Users {
+			ru := &m.Users[k]
+			if _, seen := roles[ru.Role]; ru.Role == "" || seen {
+				continue
+			}
+			if roles[ru.Role], err = config(ru); err != nil {
+				return bench.Target{}, err
+			}
+		}
+		t.Roles = append(t.Roles, roles)
 	}
 	return t, nil
 }
