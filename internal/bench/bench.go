@@ -248,7 +248,7 @@ type session struct {
 	target  Target
 	clients []*client.Client
 	// roles are the clients of Target.Roles (blossom-mix only).
-	roles []map[string]*client.Client
+	roles   []map[string]*client.Client
 	peers   []string // every peer's name, in member order
 	tracker *tracker
 	watch   *watchers
