@@ -124,6 +124,63 @@ func TestBenchSmokeJSON(t *testing.T) {
 	}
 }
 
+// TestBenchMix runs blossom-mix for a few seconds against the in-process
+// network, whose peers then run the BloSS@M chaincodes: PrepareMix
+// bootstraps and onboards the agencies and adds the asset, and every
+// operation of the mix commits VALID at least once, with per-operation
+// counts that add up to the run's transactions.
+func TestBenchMix(t *testing.T) {
+	code, stdout, stderr := runMain("bench", "--workload", "blossom-mix", "--rate", "10", "--duration", "4s", "--leases", "8",
+		"--mix", "checkout=3,return=2,swid=3,query=1,vote=1", "--seed", "7", "--batch-timeout", "20ms",
+		"--json", "--crypto-time", "50ms", "--dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decodeReport(t, stdout)
+	checkContract(t, stdout, 1)
+	checkMix(t, r.Result)
+	if r.System.Scope != "network+load generator" || r.Workload.Mix != "checkout=3,return=2,swid=3,query=1,vote=1" {
+		t.Errorf("scope %q mix %q", r.System.Scope, r.Workload.Mix)
+	}
+}
+
+// checkMix asserts that every operation of a blossom-mix result
+// completed at least once and that its counts add up.
+func checkMix(t *testing.T, r *bench.Result) {
+	t.Helper()
+	m := r.Mix
+	if m == nil || m.Leases == 0 || m.AssetID == "" {
+		t.Fatalf("mix record %+v", m)
+	}
+	txs, valid := 0, 0
+	for _, op := range bench.OpKinds {
+		st := m.Ops[op]
+		if st == nil || st.Completed < 1 || st.ValidTransactions < st.Completed || st.LatencyMs.N != st.Completed || st.SignsPerOp <= 0 || st.CeilingOpsPerSec <= 0 {
+			t.Errorf("%s: %+v", op, st)
+			continue
+		}
+		skipped := 0
+		for _, n := range st.Skipped {
+			skipped += n
+		}
+		if st.Scheduled != skipped+st.Started {
+			t.Errorf("%s: scheduled %d, skipped %d, started %d", op, st.Scheduled, skipped, st.Started)
+		}
+		txs += st.Transactions
+		valid += st.ValidTransactions
+	}
+	if valid != r.Valid || txs != r.Scheduled-r.Failures[bench.FailOverload] || r.CeilingTxPerSec <= 0 || !strings.Contains(r.Ceiling.Formula, "valid transactions") {
+		t.Errorf("ops sent %d (%d valid); run scheduled %d (%d valid), failures %v, ceiling %+v", txs, valid, r.Scheduled, r.Valid, r.Failures, r.Ceiling)
+	}
+	// A checkout is six transactions, a return three, a SWID report and
+	// a query one each, whatever the endorsers.
+	for op, n := range map[string]int{bench.OpCheckout: 6, bench.OpReturn: 3, bench.OpSWID: 1, bench.OpQuery: 1} {
+		if st := m.Ops[op]; st != nil && len(st.Failed) == 0 && st.Transactions != n*st.Completed {
+			t.Errorf("%s: %d transactions for %d completed", op, st.Transactions, st.Completed)
+		}
+	}
+}
+
 // TestBenchDevnet loads a network described by devnet.json, started here
 // in-process, as the members' "acq" users; the table output names every
 // workload.
@@ -269,6 +326,14 @@ func TestBenchUpDevnet(t *testing.T) {
 	if r.Scheduled != 20 || r.Endorsers != 2 || r.System.Scope != "load generator only" {
 		t.Errorf("scheduled %d endorsers %d scope %q", r.Scheduled, r.Endorsers, r.System.Scope)
 	}
+	// blossom-mix as the devnet's role users (this devnet has no --demo:
+	// PrepareMix onboards the agencies).
+	code, stdout, stderr = runMain("bench", "--devnet", dir, "--workload", "blossom-mix", "--rate", "10", "--duration", "3s", "--leases", "8",
+		"--mix", "checkout=3,return=2,swid=3,query=1,vote=1", "--seed", "7", "--json", "--crypto-time", "50ms")
+	if code != 0 {
+		t.Fatalf("blossom-mix: exit %d: %s", code, stderr)
+	}
+	checkMix(t, decodeReport(t, stdout).Result)
 }
 
 func TestBenchBadFlags(t *testing.T) {
@@ -285,6 +350,9 @@ func TestBenchBadFlags(t *testing.T) {
 		{"bench", "--endorsement", "all"},
 		{"bench", "--devnet", "/nonexistent-dir"},
 		{"bench", "--workload", "blossom-query", "--rate", "1"},
+		{"bench", "--workload", "blossom-mix", "--mix", "renew=1"},
+		{"bench", "--workload", "blossom-mix", "--mix", "vote=0"},
+		{"bench", "--workload", "blossom-mix", "--leases", "0"},
 	} {
 		code, stdout, stderr := runMain(args...)
 		if code == 0 || stdout != "" || stderr == "" {
