@@ -90,8 +90,41 @@ Workloads (comma-separated; each runs, or is searched, in turn):
   hot        the sweep hot-1, hot-4, hot-16, hot-64
   blossom-query  the BloSS@M authorization chaincode's account:GetAccounts
              submitted as a (read-only) transaction, for a "blossom up"
-             devnet; the rest of the BloSS@M mix (license checkout and
-             return, SWID reports, votes) is not implemented
+             devnet
+  blossom-mix  the BloSS@M mix: license checkouts and returns, SWID reports,
+             queries and votes, by users of the roles each needs (below)
+
+blossom-mix: --rate counts operations per second; each scheduled slot draws an
+operation by the --mix weights (default below) and starts it on an actor
+whose precondition holds, else counts it skipped by cause (no-free-license,
+no-held-lease, vote-in-progress). A step whose outcome is unknown (chaincode
+refusal, not committed) stops its actor ("lostActors"). An operation's
+transactions run in sequence, each sent once the previous one committed on
+every peer; the first counts its latency from the scheduled time:
+  checkout  order:GetQuote (agency tpoc), SendQuote (SP acq), InitiateOrder
+            (tpoc), ApproveOrder (agency acq), AllocateLicenses (SP acq),
+            SendLicenses (SP acq, after evaluating GetAllocateRequestForOrder)
+  return    order:InitiateReturn (tpoc), DeallocateLicensesFromAccount,
+            DeallocateLicensesFromSP (SP acq)
+  swid      swid:ReportSWID on a held lease (tpoc)
+  query     asset:GetAssets (tpoc) as a read-only transaction
+  vote      vote:InitiateVote (SP ao: make an agency UNAUTHORIZED), vote:Vote
+            "no" by every member's ao, vote:CertifyOngoingVote (the vote fails,
+            so no account changes)
+Each of --leases lease actors leases its own license of an asset added for the
+run. Before the load, the authorization chaincode is bootstrapped and every
+agency onboarded if needed (MOU, SignMOU, a vote, certification) and a vote
+left ongoing is finished. The in-process network then also runs the BloSS@M
+chaincodes (natively, with the definitions of "blossom up"; member 0 is the
+service provider) and issues its members users of the roles; with --devnet
+the first user of each role of every member is used (a "blossom up" devnet
+has ao, acq, lo at the service provider and ao, acq, tpoc at every agency).
+The ceiling is computed from the run's valid transactions: S and V are the
+means of their counts, plus one sign and one verify per evaluation. "mix" in
+the JSON result gives per operation: scheduled, skipped{cause}, started,
+completed, failed{cause}, transactions, validTransactions, latencyMs (to the
+last step's commit on every peer), signsPerOp, verifiesPerOp and
+ceilingOpsPerSec.
 
 By default the network runs in this process: --members members, each with one
 orderer and one peer over mutual TLS on 127.0.0.1, in a temporary directory
@@ -101,8 +134,8 @@ every member's intermediate CA (a "blossom up" devnet's devnet.json is such a
 description; its users include "acq" at every member). Each workload's
 chaincode is checked first: a "blossom up" devnet runs only authorization and
 asset, so the kv workloads stop there with an error and blossom-query is the
-workload to use. CPU and bytes written then cover this process (the load
-generator) only.
+workload to use, with blossom-mix. CPU and bytes written then cover this
+process (the load generator) only.
 
 --json prints one object: "machine" (CPU model, cores, OS), "commit" (the
 binary's VCS commit, else the HEAD of the git checkout in the working
@@ -125,7 +158,7 @@ ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 	fl.Float64Var(&f.startRate, "start-rate", 50, "--find-max: the first step's offered rate")
 	fl.Float64Var(&f.maxRate, "max-rate", 100000, "--find-max: the highest offered rate tried")
 	fl.DurationVar(&f.maxP99, "max-p99", time.Second, "--find-max: the p99 latency bound of a step that keeps up")
-	fl.StringVar(&f.workloads, "workload", "blind-100", "workloads, comma-separated: blind-100, blind-1k, rmw, hot-N, hot, blossom-query")
+	fl.StringVar(&f.workloads, "workload", "blind-100", "workloads, comma-separated: blind-100, blind-1k, rmw, hot-N, hot, blossom-query, blossom-mix")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON instead of a table")
 	fl.IntVar(&f.members, "members", 3, "members of the in-process network (1 to 16)")
 	fl.StringVar(&f.endorsement, "endorsement", "majority", "endorsement policy of the in-process network: majority or any")
