@@ -108,9 +108,14 @@ func (m Mix) pick(rng *rand.Rand) string {
 }
 
 // Skip causes: a scheduled operation whose precondition did not hold.
+// SkipLeasesBusy is a shortage of actors (every actor in a state to run
+// the operation was running another), so more --leases would have run
+// it; the others are the actors' state: no actor was in a state to run
+// it (SkipVoteOngoing: the chaincode allows one ongoing vote).
 const (
-	SkipNoFreeLicense = "no-free-license" // every lease actor holds a lease or is busy
-	SkipNoHeldLease   = "no-held-lease"   // no lease actor holds a lease and is free
+	SkipLeasesBusy    = "leases-busy"     // every lease actor that could run it was busy
+	SkipNoFreeLicense = "no-free-license" // checkout: every lease actor holds its license
+	SkipNoHeldLease   = "no-held-lease"   // return, swid: no lease actor holds its license
 	SkipVoteOngoing   = "vote-in-progress"
 )
 
@@ -195,6 +200,16 @@ func (r *MixResult) setCeilings(rates CryptoRates, peers int) {
 			st.CeilingOpsPerSec = round3(ceilingOf(rates, st.SignsPerOp, st.VerifiesPerOp, "").TxPerSec)
 		}
 	}
+}
+
+// busySkips counts the operations skipped for a shortage of actors, and
+// all scheduled operations.
+func (r *MixResult) busySkips() (busy, scheduled int) {
+	for _, st := range r.Ops {
+		busy += st.Skipped[SkipLeasesBusy]
+		scheduled += st.Scheduled
+	}
+	return busy, scheduled
 }
 
 // causes formats a count map as "a=1 b=2", sorted.

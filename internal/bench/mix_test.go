@@ -140,7 +140,7 @@ func TestLeaseActor(t *testing.T) {
 	if skip != "" {
 		t.Fatal(skip)
 	}
-	if _, skip := st.claim(OpCheckout); skip != SkipNoFreeLicense {
+	if _, skip := st.claim(OpCheckout); skip != SkipLeasesBusy {
 		t.Fatalf("second checkout with one busy actor: skip %q", skip)
 	}
 	// A GetQuote answer that is no order ID is a bad result.
@@ -184,6 +184,9 @@ func TestLeaseActor(t *testing.T) {
 	runSteps(t, st, a, OpSWID, []mixStep{swid}, [][]byte{nil})
 
 	a, _ = st.claim(OpReturn)
+	if _, skip := st.claim(OpSWID); skip != SkipLeasesBusy {
+		t.Fatalf("swid while the only held lease is being returned: skip %q", skip)
+	}
 	ret := a.next(st, OpReturn)
 	if req, _ := ret.txRequest(); string(req.Transient[asset.RequestKey]) != string(mustJSON(t, lease)) {
 		t.Fatalf("InitiateReturn input %s, want the allocated %s", req.Transient[asset.RequestKey], mustJSON(t, lease))

@@ -129,15 +129,24 @@ func (st *MixState) claim(op string) (actor, string) {
 		}
 		return a.held && a.step == 0 // swid: not while a return is under way
 	}
+	busy := false
 	for k := range st.leases {
 		a := st.leases[(st.cursor+k)%len(st.leases)]
-		if !a.busy && !a.lost && ready(a) {
-			st.cursor = (st.cursor + k + 1) % len(st.leases)
-			a.busy = true
-			return a, ""
+		if a.lost || !ready(a) {
+			continue
 		}
+		if a.busy {
+			busy = true
+			continue
+		}
+		st.cursor = (st.cursor + k + 1) % len(st.leases)
+		a.busy = true
+		return a, ""
 	}
-	if op == OpCheckout {
+	switch {
+	case busy:
+		return nil, SkipLeasesBusy
+	case op == OpCheckout:
 		return nil, SkipNoFreeLicense
 	}
 	return nil, SkipNoHeldLease

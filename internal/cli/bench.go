@@ -96,8 +96,10 @@ Workloads (comma-separated; each runs, or is searched, in turn):
 
 blossom-mix: --rate counts operations per second; each scheduled slot draws an
 operation by the --mix weights (default below) and starts it on an actor
-whose precondition holds, else counts it skipped by cause (no-free-license,
-no-held-lease, vote-in-progress). A step whose outcome is unknown (chaincode
+whose precondition holds, else counts it skipped by cause: leases-busy (every
+actor that could run it was running another: more --leases would have run
+it; with --find-max a step where more than 5% of the operations were so
+skipped did not keep up), no-free-license, no-held-lease, vote-in-progress. A step whose outcome is unknown (chaincode
 refusal, not committed) stops its actor ("lostActors"). An operation's
 transactions run in sequence, each sent once the previous one committed on
 every peer; the first counts its latency from the scheduled time:
@@ -292,8 +294,12 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 				if !s.KeptUp {
 					verdict = "did not keep up: " + s.Why
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s at %.0f tx/s: %.1f valid tx/s, p99 %.0f ms, %s\n",
-					w.Name, s.OfferedRate, s.ValidTxPerSec, s.P99Ms, verdict)
+				unit := "tx/s"
+				if w.Kind == bench.KindMix {
+					unit = "ops/s"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s at %.0f %s: %.1f valid tx/s, p99 %.0f ms, %s\n",
+					w.Name, s.OfferedRate, unit, s.ValidTxPerSec, s.P99Ms, verdict)
 			}
 			res, err = bench.FindMax(ctx, target, bench.FindMaxOptions{Options: opts, StartRate: f.startRate,
 				MaxRate: f.maxRate, MaxP99: f.maxP99, Progress: progress})
