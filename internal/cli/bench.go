@@ -155,7 +155,7 @@ ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 	}
 	fl := cmd.Flags()
 	fl.DurationVar(&f.duration, "duration", 0, "load duration of each workload, or of each --find-max step (default 10s, with --find-max 5s)")
-	fl.Float64Var(&f.rate, "rate", 0, "offered transactions per second (default: --find-max)")
+	fl.Float64Var(&f.rate, "rate", 0, "offered transactions (blossom-mix: operations) per second (default: --find-max)")
 	fl.BoolVar(&f.findMax, "find-max", false, "search the highest offered rate the network keeps up with (the default without --rate)")
 	fl.Float64Var(&f.startRate, "start-rate", 50, "--find-max: the first step's offered rate")
 	fl.Float64Var(&f.maxRate, "max-rate", 100000, "--find-max: the highest offered rate tried")

@@ -130,8 +130,8 @@ func TestBenchSmokeJSON(t *testing.T) {
 // operation of the mix commits VALID at least once, with per-operation
 // counts that add up to the run's transactions.
 func TestBenchMix(t *testing.T) {
-	code, stdout, stderr := runMain("bench", "--workload", "blossom-mix", "--rate", "10", "--duration", "4s", "--leases", "8",
-		"--mix", "checkout=3,return=2,swid=3,query=1,vote=1", "--seed", "7", "--batch-timeout", "20ms",
+	code, stdout, stderr := runMain("bench", "--workload", "blossom-mix", "--rate", "10", "--duration", "5s", "--leases", "8",
+		"--mix", "checkout=3,return=1,swid=3,query=1,vote=1", "--seed", "7", "--batch-timeout", "20ms",
 		"--json", "--crypto-time", "50ms", "--dir", t.TempDir())
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -139,7 +139,7 @@ func TestBenchMix(t *testing.T) {
 	r := decodeReport(t, stdout)
 	checkContract(t, stdout, 1)
 	checkMix(t, r.Result)
-	if r.System.Scope != "network+load generator" || r.Workload.Mix != "checkout=3,return=2,swid=3,query=1,vote=1" {
+	if r.System.Scope != "network+load generator" || r.Workload.Mix != "checkout=3,return=1,swid=3,query=1,vote=1" {
 		t.Errorf("scope %q mix %q", r.System.Scope, r.Workload.Mix)
 	}
 }
@@ -306,7 +306,8 @@ func TestBenchFindMax(t *testing.T) {
 // TestBenchUpDevnet loads a real `blossom up` devnet (started in-process)
 // through its devnet.json as each member's default user acq: a kv
 // workload stops with an error naming the missing chaincode, and
-// blossom-query commits every transaction on every peer.
+// blossom-query commits every transaction on every peer; then
+// blossom-mix runs as the devnet's role users (checkMix).
 func TestBenchUpDevnet(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "consortium")
 	runUpUntilReady(t, upOptions{dir: dir, timeout: 2 * time.Minute})
@@ -328,8 +329,8 @@ func TestBenchUpDevnet(t *testing.T) {
 	}
 	// blossom-mix as the devnet's role users (this devnet has no --demo:
 	// PrepareMix onboards the agencies).
-	code, stdout, stderr = runMain("bench", "--devnet", dir, "--workload", "blossom-mix", "--rate", "10", "--duration", "3s", "--leases", "8",
-		"--mix", "checkout=3,return=2,swid=3,query=1,vote=1", "--seed", "7", "--json", "--crypto-time", "50ms")
+	code, stdout, stderr = runMain("bench", "--devnet", dir, "--workload", "blossom-mix", "--rate", "10", "--duration", "4s", "--leases", "8",
+		"--mix", "checkout=3,return=1,swid=3,query=1,vote=1", "--seed", "7", "--json", "--crypto-time", "50ms")
 	if code != 0 {
 		t.Fatalf("blossom-mix: exit %d: %s", code, stderr)
 	}
