@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -410,6 +411,41 @@ func TestTrustFromBundle(t *testing.T) {
 	for name, data := range map[string][]byte{"empty": nil, "garbage": []byte("not PEM"), "root only": rootOnly} {
 		if _, err := trustFromBundle(write(strings.ReplaceAll(name, " ", "_")+".pem", data)); err == nil {
 			t.Errorf("%s bundle accepted", name)
+		}
+	}
+}
+
+// TestLocalnetBloSSAMPeerConfig: a localnet layout with BloSSAM writes
+// peer.json files that `blossom peer` reads into the same chaincodes the
+// in-process peers run: kv, then the BloSS@M chaincodes with the
+// definitions of `blossom up` (member 0 the service provider); without
+// it, kv alone.
+func TestLocalnetBloSSAMPeerConfig(t *testing.T) {
+	for _, blossam := range []bool{false, true} {
+		l, err := localnet.Create(localnet.Options{Dir: t.TempDir(), Members: 2, BloSSAM: blossam})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range l.Members {
+			fc, err := loadPeerConfig(m.PeerConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := fc.nodeConfig(slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range cfg.Chaincodes {
+				got = append(got, fmt.Sprintf("%s|%s|%v", d.Name, d.EndorsementPolicy, d.Params))
+			}
+			want := []string{"kv|MAJORITY Endorsement|map[]"}
+			if blossam {
+				want = append(want, "authorization|MAJORITY Endorsement|map[adminMSP:Org1MSP]", "asset|'Org1MSP.peer'|map[adminMSP:Org1MSP]")
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("BloSSAM %v, %s: chaincodes %q, want %q", blossam, m.MSPID, got, want)
+			}
 		}
 	}
 }
