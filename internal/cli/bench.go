@@ -243,9 +243,10 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
+	hasMix := slices.ContainsFunc(workloads, func(w bench.Workload) bool { return w.Kind == bench.KindMix })
 	var target bench.Target
 	if f.devnet != "" {
-		if target, err = devnetTarget(f.devnet, f.user); err != nil {
+		if target, err = devnetTarget(f.devnet, f.user, hasMix); err != nil {
 			return err
 		}
 		for _, w := range workloads {
@@ -258,18 +259,15 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 	} else {
 		for _, w := range workloads {
 			if w.Kind == bench.KindQuery {
-				return &ExitError{Code: 2, Err: fmt.Errorf("workload %s needs --devnet: the in-process network runs only the kvtest chaincode", w.Name)}
+				return &ExitError{Code: 2, Err: fmt.Errorf("workload %s needs --devnet: it reads a BloSS@M consortium's accounts (in-process, blossom-mix prepares one)", w.Name)}
 			}
 		}
-		t, cleanup, err := startBenchNetwork(f, slices.ContainsFunc(workloads, func(w bench.Workload) bool { return w.Kind == bench.KindMix }))
+		t, cleanup, err := startBenchNetwork(f, hasMix)
 		if err != nil {
 			return err
 		}
 		defer cleanup()
 		target = t
-	}
-	if !slices.ContainsFunc(workloads, func(w bench.Workload) bool { return w.Kind == bench.KindMix }) {
-		target.Roles = nil // only blossom-mix submits as role users
 	}
 	report := bench.NewReport()
 	var searchErr error
@@ -413,8 +411,9 @@ func benchRoleUsers(l *localnet.Layout, i int) (map[string]client.Config, error)
 
 // devnetTarget builds the target from DIR/devnet.json: each member's user
 // submits through its own (first) peer; the peers and orderers are the
-// ones devnet.json lists.
-func devnetTarget(dir, user string) (bench.Target, error) {
+// ones devnet.json lists. With roles, Target.Roles holds the first user of
+// each blossom.role of every member (for blossom-mix).
+func devnetTarget(dir, user string, roles bool) (bench.Target, error) {
 	dn, err := ReadDevnet(dir)
 	if err != nil {
 		return bench.Target{}, err
@@ -472,18 +471,20 @@ func devnetTarget(dir, user string) (bench.Target, error) {
 		if m.Admin {
 			t.Admin = i
 		}
-		// The first user of each blossom.role, for blossom-mix.
-		roles := map[string]client.Config{}
+		if !roles {
+			continue
+		}
+		byRole := map[string]client.Config{}
 		for k := range m.Users {
 			ru := &m.Users[k]
-			if _, seen := roles[ru.Role]; ru.Role == "" || seen {
+			if _, seen := byRole[ru.Role]; ru.Role == "" || seen {
 				continue
 			}
-			if roles[ru.Role], err = config(ru); err != nil {
+			if byRole[ru.Role], err = config(ru); err != nil {
 				return bench.Target{}, err
 			}
 		}
-		t.Roles = append(t.Roles, roles)
+		t.Roles = append(t.Roles, byRole)
 	}
 	return t, nil
 }
