@@ -175,11 +175,13 @@ func (s *session) runOp(ctx context.Context, st *MixState, op string, a actor, a
 // share: it bootstraps the authorization chaincode if needed, onboards
 // every agency that is not AUTHORIZED (MOU, SignMOU, a vote every member
 // wins, certification), finishes a vote left ongoing (every missing voter
-// votes no, then certification), and, as the service provider's License
-// Owner, adds an asset of leases licenses, one per lease actor (leases
-// are spread over the agencies in turn). Every transaction waits for its
-// commit on every peer.
-func PrepareMix(ctx context.Context, target Target, w Workload, leases int) (*MixState, error) {
+// votes no, then certification), as the service provider's License Owner
+// adds an asset of leases licenses, one per lease actor (leases are spread
+// over the agencies in turn), and checks out the licenses of the first
+// held actors (their chains concurrently), so that the load starts with
+// leases to return and to report on, as a pool in use would. Every
+// transaction waits for its commit on every peer.
+func PrepareMix(ctx context.Context, target Target, w Workload, leases, held int) (*MixState, error) {
 	mix, err := ParseMix(w.Mix)
 	switch {
 	case w.Kind != KindMix:
@@ -192,6 +194,8 @@ func PrepareMix(ctx context.Context, target Target, w Workload, leases int) (*Mi
 		return nil, fmt.Errorf("bench: admin member %d out of range", target.Admin)
 	case leases < 1 || leases > MaxLeases:
 		return nil, fmt.Errorf("bench: leases must be 1 to %d", MaxLeases)
+	case held < 0 || held > leases:
+		return nil, fmt.Errorf("bench: held leases must be 0 to %d", leases)
 	case len(target.Roles) != len(target.Members):
 		return nil, errors.New("bench: blossom-mix needs role users at every member")
 	}
@@ -230,7 +234,59 @@ func PrepareMix(ctx context.Context, target Target, w Workload, leases int) (*Mi
 	for k := range leases {
 		st.leases = append(st.leases, &leaseActor{agency: st.agencies[k%len(st.agencies)], license: "mix-" + strconv.Itoa(k)})
 	}
+	errs := make([]error, held)
+	var wg sync.WaitGroup
+	for k := range held {
+		wg.Go(func() { errs[k] = p.checkout(st.leases[k]) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("bench: preparing blossom-mix: %w", err)
+	}
 	return st, nil
+}
+
+// checkout runs a's checkout chain, each step once the previous one
+// committed on every peer.
+func (p *preparer) checkout(a *leaseActor) error {
+	for {
+		p.st.mu.Lock()
+		step := a.next(p.st, OpCheckout)
+		p.st.mu.Unlock()
+		var out []byte
+		var err error
+		if step.fetch != "" {
+			if out, err = p.fetch(step); err != nil {
+				return err
+			}
+			step.request = json.RawMessage(out)
+			_, err = p.submit(step)
+		} else {
+			out, err = p.submit(step)
+		}
+		if err != nil {
+			return err
+		}
+		p.st.mu.Lock()
+		finished, err := a.advance(p.st, OpCheckout, out)
+		p.st.mu.Unlock()
+		if err != nil || finished {
+			return err
+		}
+	}
+}
+
+// fetch evaluates step's fetch as its caller on its first endorser.
+func (p *preparer) fetch(step mixStep) ([]byte, error) {
+	req, err := step.fetchTxRequest()
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.s.roles[step.member][step.role].Evaluate(p.ctx, req, step.endorsers[0])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", step.fetch, err)
+	}
+	return out, nil
 }
 
 // preparer runs PrepareMix's transactions one at a time.

@@ -44,6 +44,7 @@ type benchFlags struct {
 	maxP99       time.Duration
 	mix          string
 	leases       int
+	heldShare    float64
 	seed         uint64
 }
 
@@ -115,8 +116,9 @@ every peer; the first counts its latency from the scheduled time:
             so no account changes)
 Each of --leases lease actors leases its own license of an asset added for the
 run. Before the load, the authorization chaincode is bootstrapped and every
-agency onboarded if needed (MOU, SignMOU, a vote, certification) and a vote
-left ongoing is finished. The in-process network then also runs the BloSS@M
+agency onboarded if needed (MOU, SignMOU, a vote, certification), a vote left
+ongoing is finished, and the --held share of the actors check out their
+license, so that the load starts with leases to return and report on. The in-process network then also runs the BloSS@M
 chaincodes (natively, with the definitions of "blossom up"; member 0 is the
 service provider) and issues its members users of the roles; with --devnet
 the first user of each role of every member is used (a "blossom up" devnet
@@ -172,6 +174,7 @@ ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 	fl.DurationVar(&f.cryptoTime, "crypto-time", time.Second, "how long to measure each ECDSA rate, before and after each workload")
 	fl.StringVar(&f.mix, "mix", bench.DefaultMix, "blossom-mix: operation weights, op=weight,... (ops: "+strings.Join(bench.OpKinds, ", ")+")")
 	fl.IntVar(&f.leases, "leases", 64, "blossom-mix: lease actors, each leasing its own license of the asset added for the run")
+	fl.Float64Var(&f.heldShare, "held", 0.5, "blossom-mix: share of the lease actors that check out their license before the load")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of key and operation choice (0: random)")
 	return cmd
 }
@@ -231,6 +234,8 @@ func checkBenchFlags(cmd *cobra.Command, f *benchFlags) error {
 		return errors.New("--keys must be in [1, 1e8]")
 	case f.leases < 1 || f.leases > bench.MaxLeases:
 		return fmt.Errorf("--leases must be in [1, %d]", bench.MaxLeases)
+	case f.heldShare < 0 || f.heldShare > 1:
+		return errors.New("--held must be in [0, 1]")
 	}
 	return nil
 }
@@ -281,7 +286,7 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 		}
 		opts := bench.Options{Workload: w, Rate: f.rate, Duration: f.duration, CryptoTime: f.cryptoTime, Seed: f.seed}
 		if w.Kind == bench.KindMix {
-			if opts.MixState, err = bench.PrepareMix(ctx, target, w, f.leases); err != nil {
+			if opts.MixState, err = bench.PrepareMix(ctx, target, w, f.leases, int(f.heldShare*float64(f.leases))); err != nil {
 				return err
 			}
 		}
