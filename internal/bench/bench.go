@@ -23,10 +23,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/cpugate"
+	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/txn"
 )
 
@@ -39,6 +41,9 @@ const (
 	// account:GetAccounts as a transaction: a read-only transaction that
 	// orders and commits, on a `blossom up` devnet.
 	KindQuery = "blossom-query"
+	// KindMix is the BloSS@M mix (mix.go): license checkouts and returns,
+	// SWID reports, queries and votes, by users of the roles they need.
+	KindMix = "blossom-mix"
 )
 
 // Workload is what each transaction does (on the kvtest chaincode, or
@@ -50,6 +55,8 @@ type Workload struct {
 	ValueSize int `json:"valueSize,omitempty"`
 	// Keys is the key space: preloaded keys (rmw) or hot keys (hot).
 	Keys int `json:"keys,omitempty"`
+	// Mix holds blossom-mix's operation weights (ParseMix syntax).
+	Mix string `json:"mix,omitempty"`
 }
 
 // ParseWorkload reads a workload name: blind-100, blind-1k, rmw (keys
@@ -58,6 +65,8 @@ func ParseWorkload(name string, keys int) (Workload, error) {
 	switch {
 	case name == KindQuery:
 		return Workload{Name: name, Kind: KindQuery}, nil
+	case name == KindMix:
+		return Workload{Name: name, Kind: KindMix, Mix: DefaultMix}, nil
 	case name == "blind-100":
 		return Workload{Name: name, Kind: KindBlind, ValueSize: 100}, nil
 	case name == "blind-1k":
@@ -74,7 +83,7 @@ func ParseWorkload(name string, keys int) (Workload, error) {
 		}
 		return Workload{Name: name, Kind: KindHot, Keys: n}, nil
 	}
-	return Workload{}, fmt.Errorf("bench: unknown workload %q (blind-100, blind-1k, rmw, hot-N, blossom-query)", name)
+	return Workload{}, fmt.Errorf("bench: unknown workload %q (blind-100, blind-1k, rmw, hot-N, blossom-query, blossom-mix)", name)
 }
 
 // request is transaction seq's chaincode call.
@@ -97,7 +106,7 @@ func incr(key string) txn.Request {
 // probe is a request that checks, evaluated, that the workload's
 // chaincode runs on the target.
 func (w Workload) probe() txn.Request {
-	if w.Kind == KindQuery {
+	if w.Kind == KindQuery || w.Kind == KindMix {
 		return txn.Request{Chaincode: QueryChaincode, Function: "account:GetAccounts"}
 	}
 	return txn.Request{Chaincode: Chaincode, Function: "kv:Get", Args: [][]byte{[]byte("b/0")}}
@@ -122,6 +131,13 @@ type Target struct {
 	InProcess bool
 	// DataDirs, if known, are measured for growth (ledger bytes per tx).
 	DataDirs []string
+	// Roles, for blossom-mix, holds per member a client configuration
+	// for a user of each BloSS@M role it needs, by blossom.role value
+	// (peers and orderers as in Members).
+	Roles []map[string]client.Config
+	// Admin is the index in Members of the BloSS@M service provider (the
+	// chaincodes' adminMSP), for blossom-mix.
+	Admin int
 }
 
 // Options of one run.
@@ -141,6 +157,9 @@ type Options struct {
 	// just after the load (0: 500 ms); the report gives their mean, so
 	// outside load on a shared machine weighs on the ceiling as on the run.
 	CryptoTime time.Duration
+	// MixState is blossom-mix's prepared state (PrepareMix); Rate then
+	// counts operations per second, each of one or more transactions.
+	MixState *MixState
 }
 
 // Run preloads nothing, applies the load and returns the measurement.
@@ -183,6 +202,9 @@ func checkOptions(target Target, opts Options) (Options, error) {
 	if opts.CryptoTime <= 0 {
 		opts.CryptoTime = 500 * time.Millisecond
 	}
+	if opts.Workload.Kind == KindMix && opts.MixState == nil {
+		return opts, errors.New("bench: blossom-mix needs PrepareMix's state")
+	}
 	return opts, nil
 }
 
@@ -207,7 +229,13 @@ func (res *Result) setCrypto(target Target, before, after CryptoRates) {
 	res.SignPerSec = round3((before.SignPerSec + after.SignPerSec) / 2)
 	res.VerifyPerSec = round3((before.VerifyPerSec + after.VerifyPerSec) / 2)
 	res.CryptoBefore, res.CryptoAfter = before, after
-	res.Ceiling = CeilingFor(CryptoRates{SignPerSec: res.SignPerSec, VerifyPerSec: res.VerifyPerSec}, target.Endorsers, len(target.Members))
+	rates := CryptoRates{SignPerSec: res.SignPerSec, VerifyPerSec: res.VerifyPerSec}
+	if res.Workload.Kind == KindMix {
+		res.Ceiling = CeilingForMix(rates, res.validByEndorsers, res.Mix.Evaluations, len(target.Members))
+		res.Mix.setCeilings(rates, len(target.Members))
+	} else {
+		res.Ceiling = CeilingFor(rates, target.Endorsers, len(target.Members))
+	}
 	res.CeilingTxPerSec = round3(res.Ceiling.TxPerSec)
 	res.CeilingRatio = 0
 	if res.CeilingTxPerSec > 0 {
@@ -219,26 +247,50 @@ func (res *Result) setCrypto(target Target, before, after CryptoRates) {
 type session struct {
 	target  Target
 	clients []*client.Client
+	// roles are the clients of Target.Roles (blossom-mix only).
+	roles   []map[string]*client.Client
 	peers   []string // every peer's name, in member order
 	tracker *tracker
 	watch   *watchers
 	// signing bounds the load generator's concurrent signing, so its
 	// goroutines do not crowd the nodes' out of the run queue (cpugate).
 	signing *cpugate.Gate
+	// evaluations counts the queries a run evaluated beside its
+	// transactions (blossom-mix), for the ceiling.
+	evaluations atomic.Int64
 }
 
 func newSession(ctx context.Context, target Target) (*session, error) {
 	s := &session{target: target, signing: cpugate.New(0)}
-	for _, cfg := range target.Members {
+	connect := func(cfg client.Config) (*client.Client, error) {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
 		c, err := client.Connect(cctx, cfg)
-		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("bench: connect: %w", err)
+		}
+		return c, nil
+	}
+	for _, cfg := range target.Members {
+		c, err := connect(cfg)
 		if err != nil {
 			s.close()
-			return nil, fmt.Errorf("bench: connect: %w", err)
+			return nil, err
 		}
 		s.clients = append(s.clients, c)
 		s.peers = append(s.peers, cfg.Peers[0].Name)
+	}
+	for _, byRole := range target.Roles {
+		cs := map[string]*client.Client{}
+		s.roles = append(s.roles, cs)
+		for role, cfg := range byRole {
+			c, err := connect(cfg)
+			if err != nil {
+				s.close()
+				return nil, err
+			}
+			cs[role] = c
+		}
 	}
 	s.tracker = newTracker(len(s.peers))
 	return s, nil
@@ -250,6 +302,11 @@ func (s *session) close() {
 	}
 	for _, c := range s.clients {
 		c.Close()
+	}
+	for _, cs := range s.roles {
+		for _, c := range cs {
+			c.Close()
+		}
 	}
 }
 
@@ -264,39 +321,13 @@ func (s *session) run(ctx context.Context, opts Options) (*Result, error) {
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	value := make([]byte, max(opts.Workload.ValueSize, 0))
-	for i := range value {
-		value[i] = 'a' + byte(i%26)
-	}
-	interval := time.Duration(float64(time.Second) / opts.Rate)
-	total := int(opts.Duration.Seconds() * opts.Rate)
 	start := time.Now()
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, opts.MaxInFlight)
-	rng := rand.New(rand.NewPCG(seed, 0x626c6f73736f6d))
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	for i := 0; i < total && ctx.Err() == nil; i++ {
-		at := start.Add(time.Duration(i) * interval)
-		if d := time.Until(at); d > 0 {
-			time.Sleep(d) // the schedule itself: open-loop pacing
-		}
-		member := i % len(s.clients)
-		req := opts.Workload.request(i, rng, value)
-		select {
-		case sem <- struct{}{}:
-		default:
-			s.tracker.fail(at, member, FailOverload)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.send(sctx, at, member, req)
-			<-sem
-		}()
+	var mix *MixResult
+	if opts.Workload.Kind == KindMix {
+		mix = s.runMix(ctx, opts, start, seed)
+	} else {
+		s.runKV(ctx, opts, start, seed)
 	}
-	wg.Wait()
 	loadEnd := time.Now()
 	dctx, dcancel := context.WithTimeout(ctx, opts.Drain)
 	defer dcancel()
@@ -306,49 +337,114 @@ func (s *session) run(ctx context.Context, opts Options) (*Result, error) {
 	res.Drained = drained == nil
 	res.LoadSeconds = loadEnd.Sub(start).Seconds()
 	res.System = after.sub(before, res.Valid)
+	if mix != nil {
+		mix.Evaluations = int(s.evaluations.Load())
+		mix.finish(res.WindowSeconds)
+		res.Mix = mix
+	}
 	return res, nil
 }
 
-// send runs one transaction: proposal, endorsement, assembly, broadcast.
-// The commit is observed by the watchers.
+// pace calls fn for each of total operations at its scheduled time,
+// start + i x interval, whatever happened to earlier ones (open loop).
+func pace(ctx context.Context, start time.Time, opts Options, fn func(i int, at time.Time)) {
+	interval := time.Duration(float64(time.Second) / opts.Rate)
+	total := int(opts.Duration.Seconds() * opts.Rate)
+	for i := 0; i < total && ctx.Err() == nil; i++ {
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
+			time.Sleep(d) // the schedule itself: open-loop pacing
+		}
+		fn(i, at)
+	}
+}
+
+// runKV applies a kv workload (or blossom-query): one transaction per
+// scheduled slot, sent round-robin by the members' clients.
+func (s *session) runKV(ctx context.Context, opts Options, start time.Time, seed uint64) {
+	value := make([]byte, max(opts.Workload.ValueSize, 0))
+	for i := range value {
+		value[i] = 'a' + byte(i%26)
+	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, opts.MaxInFlight)
+	rng := rand.New(rand.NewPCG(seed, 0x626c6f73736f6d))
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pace(ctx, start, opts, func(i int, at time.Time) {
+		member := i % len(s.clients)
+		req := opts.Workload.request(i, rng, value)
+		select {
+		case sem <- struct{}{}:
+		default:
+			s.tracker.fail(at, member, FailOverload)
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.send(sctx, at, member, req)
+			<-sem
+		}()
+	})
+	wg.Wait()
+}
+
+// send runs one transaction of a kv workload as member's user, endorsed
+// by the first Target.Endorsers peers of its list.
 func (s *session) send(ctx context.Context, at time.Time, member int, req txn.Request) {
-	c := s.clients[member]
 	cfg := s.target.Members[member]
+	s.submit(ctx, at, member, s.clients[member], cfg.Signer, req, s.majority(member))
+}
+
+// majority names the first Target.Endorsers peers of member's list (its
+// own first).
+func (s *session) majority(member int) []string {
+	cfg := s.target.Members[member]
+	endorsers := make([]string, s.target.Endorsers)
+	for k := range endorsers {
+		endorsers[k] = cfg.Peers[k].Name
+	}
+	return endorsers
+}
+
+// submit runs one transaction: proposal (by c, whose signer is signer),
+// endorsement by endorsers, assembly, broadcast. The commit is observed
+// by the watchers. It returns the transaction's record (nil if no
+// proposal could be made) and the endorsed result.
+func (s *session) submit(ctx context.Context, at time.Time, member int, c *client.Client, signer identity.Signer, req txn.Request, endorsers []string) (*record, []byte) {
 	if s.signing.Enter(ctx) != nil {
 		s.tracker.fail(at, member, FailEndorse)
-		return
+		return nil, nil
 	}
 	prop, err := c.NewProposal(req)
 	s.signing.Leave()
 	if err != nil {
 		s.tracker.fail(at, member, FailEndorse)
-		return
+		return nil, nil
 	}
-	rec := s.tracker.register(prop.TxID, at, member)
-	endorsers := make([]string, s.target.Endorsers)
-	for k := range endorsers {
-		endorsers[k] = cfg.Peers[k].Name
-	}
+	rec := s.tracker.register(prop.TxID, at, member, len(endorsers))
 	responses, err := c.Endorse(ctx, prop, endorsers)
 	if err != nil {
 		s.tracker.settle(rec, endorseFailure(err))
-		return
+		return rec, nil
 	}
 	if s.signing.Enter(ctx) != nil {
 		s.tracker.settle(rec, FailEndorse)
-		return
+		return rec, nil
 	}
-	env, err := txn.Assemble(cfg.Signer, prop, responses)
+	env, err := txn.Assemble(signer, prop, responses)
 	s.signing.Leave()
 	if err != nil {
 		s.tracker.settle(rec, FailEndorse)
-		return
+		return rec, nil
 	}
 	if err := c.Broadcast(ctx, env); err != nil {
 		s.tracker.settle(rec, FailBroadcast)
-		return
+		return rec, nil
 	}
 	s.tracker.acknowledge(rec)
+	return rec, responses[0].GetResponse().GetPayload()
 }
 
 // endorseFailure names why an endorsement failed.

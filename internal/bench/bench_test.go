@@ -67,7 +67,7 @@ func TestCeilingFor(t *testing.T) {
 	for _, tt := range tests {
 		c := CeilingFor(CryptoRates{SignPerSec: 1000, VerifyPerSec: 500}, tt.endorsers, tt.peers)
 		want := 1 / (float64(tt.s)/1000 + float64(tt.v)/500)
-		if c.SignsPerTx != tt.s || c.VerifiesPerTx != tt.v || c.TxPerSec != want {
+		if c.SignsPerTx != float64(tt.s) || c.VerifiesPerTx != float64(tt.v) || c.TxPerSec != want {
 			t.Errorf("E=%d P=%d: %+v, want S=%d V=%d %.3f", tt.endorsers, tt.peers, c, tt.s, tt.v, want)
 		}
 	}
@@ -105,21 +105,21 @@ func TestTracker(t *testing.T) {
 	tr := newTracker(2)
 	start := time.Now()
 	ms := func(n int) time.Time { return start.Add(time.Duration(n) * time.Millisecond) }
-	valid := tr.register("a", start, 1)
+	valid := tr.register("a", start, 1, 1)
 	tr.acknowledge(valid)
 	tr.commit(0, "a", pb.TxValidationCode_VALID, ms(30))
 	tr.commit(1, "a", pb.TxValidationCode_VALID, ms(10))
 	tr.commit(1, "a", pb.TxValidationCode_VALID, ms(99)) // a duplicate delivery changes nothing
-	tr.register("b", start, 0)
+	tr.register("b", start, 0, 1)
 	tr.commit(0, "b", pb.TxValidationCode_MVCC_READ_CONFLICT, ms(5))
 	tr.commit(1, "b", pb.TxValidationCode_MVCC_READ_CONFLICT, ms(6))
-	refused := tr.register("c", start, 0)
+	refused := tr.register("c", start, 0, 1)
 	tr.settle(refused, FailEndorse)
-	late := tr.register("d", start, 0)
+	late := tr.register("d", start, 0, 1)
 	tr.settle(late, FailBroadcast)
 	tr.commit(0, "d", pb.TxValidationCode_VALID, ms(20))
 	tr.commit(1, "d", pb.TxValidationCode_VALID, ms(20))
-	tr.register("e", start, 0) // never committed
+	tr.register("e", start, 0, 1) // never committed
 	tr.fail(start, 0, FailOverload)
 	tr.commit(0, "unknown", pb.TxValidationCode_VALID, ms(1))
 

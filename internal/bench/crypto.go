@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,30 +83,70 @@ type Ceiling struct {
 	// Formula is the ceiling's formula with this workload's counts.
 	Formula string `json:"formula"`
 	// SignsPerTx and VerifiesPerTx count the ECDSA operations of one
-	// valid transaction.
-	SignsPerTx    int     `json:"signsPerTx"`
-	VerifiesPerTx int     `json:"verifiesPerTx"`
+	// valid transaction (for a mix, their mean over its valid
+	// transactions).
+	SignsPerTx    float64 `json:"signsPerTx"`
+	VerifiesPerTx float64 `json:"verifiesPerTx"`
 	TxPerSec      float64 `json:"txPerSec"`
 }
 
-// CeilingFor computes the ECDSA ceiling of a transaction endorsed by
+// TxCost counts the ECDSA operations of one transaction endorsed by
 // endorsers peers on a network of peers peers:
 //
 //	signs    S = 2 + E        (client: proposal and envelope; each endorser once)
 //	verifies V = E + 1 + P(1+E) (each endorser checks the proposal, the
 //	                           receiving orderer the envelope, every peer's
 //	                           validator the creator and E endorsements)
-//	ceiling  = 1 / (S/signRate + V/verifyRate)   [tx/s]
 //
 // Per-block orderer signatures and their checks are amortised over the
 // block and left out; certificate chain checks are cached by the MSP.
+func TxCost(endorsers, peers int) (signs, verifies int) {
+	return 2 + endorsers, endorsers + 1 + peers*(1+endorsers)
+}
+
+// CeilingFor computes the ECDSA ceiling of a transaction endorsed by
+// endorsers peers on a network of peers peers (TxCost):
+//
+//	ceiling  = 1 / (S/signRate + V/verifyRate)   [tx/s]
 func CeilingFor(rates CryptoRates, endorsers, peers int) Ceiling {
-	s := 2 + endorsers
-	v := endorsers + 1 + peers*(1+endorsers)
-	c := Ceiling{SignsPerTx: s, VerifiesPerTx: v,
-		Formula: fmt.Sprintf("1/(%d/sign + %d/verify)", s, v)}
+	s, v := TxCost(endorsers, peers)
+	return ceilingOf(rates, float64(s), float64(v), fmt.Sprintf("1/(%d/sign + %d/verify)", s, v))
+}
+
+// CeilingForMix computes the ECDSA ceiling of a workload whose
+// transactions have different numbers of endorsers: validByEndorsers
+// counts the run's valid transactions by endorsers, and S and V are the
+// means of TxCost over them, plus the evaluations the workload made
+// beside them (one signature by the client, one verification by the
+// peer each) spread over the valid transactions, so the ceiling is that
+// of the mix the run actually committed.
+func CeilingForMix(rates CryptoRates, validByEndorsers map[int]int, evaluations, peers int) Ceiling {
+	n, s, v := 0, evaluations, evaluations
+	var parts []string
+	for e := range 1 + peers {
+		k := validByEndorsers[e]
+		if k == 0 {
+			continue
+		}
+		ts, tv := TxCost(e, peers)
+		n, s, v = n+k, s+k*ts, v+k*tv
+		parts = append(parts, fmt.Sprintf("%d with E=%d", k, e))
+	}
+	if n == 0 {
+		return Ceiling{Formula: "no valid transaction"}
+	}
+	if evaluations > 0 {
+		parts = append(parts, fmt.Sprintf("%d evaluations", evaluations))
+	}
+	ms, mv := float64(s)/float64(n), float64(v)/float64(n)
+	return ceilingOf(rates, round3(ms), round3(mv), fmt.Sprintf("1/(%.3f/sign + %.3f/verify), mean counts over %d valid transactions (%s)",
+		ms, mv, n, strings.Join(parts, ", ")))
+}
+
+func ceilingOf(rates CryptoRates, s, v float64, formula string) Ceiling {
+	c := Ceiling{SignsPerTx: s, VerifiesPerTx: v, Formula: formula}
 	if rates.SignPerSec > 0 && rates.VerifyPerSec > 0 {
-		c.TxPerSec = 1 / (float64(s)/rates.SignPerSec + float64(v)/rates.VerifyPerSec)
+		c.TxPerSec = 1 / (s/rates.SignPerSec + v/rates.VerifyPerSec)
 	}
 	return c
 }

@@ -68,6 +68,11 @@ func keptUp(res *Result, maxP99 time.Duration) (bool, string) {
 	case res.LatencyMs.P99 > maxP99Ms:
 		return false, fmt.Sprintf("p99 %.0f ms > %.0f ms", res.LatencyMs.P99, maxP99Ms)
 	}
+	if res.Mix != nil {
+		if busy, scheduled := res.Mix.busySkips(); float64(busy) > (1-MinValidFraction)*float64(scheduled) {
+			return false, fmt.Sprintf("%d of %d scheduled operations found every lease actor busy (raise --leases)", busy, scheduled)
+		}
+	}
 	return true, ""
 }
 
@@ -77,7 +82,9 @@ func keptUp(res *Result, maxP99 time.Duration) (bool, string) {
 // up and the lowest that did not. A step keeps up when no send was an
 // OVERLOAD, every transaction sent committed before the drain ended, at
 // least MinValidFraction of the scheduled transactions are valid, and the
-// p99 latency to commit on the submitter's peer is at most MaxP99. It
+// p99 latency to commit on the submitter's peer is at most MaxP99 (and,
+// for blossom-mix, at most 1-MinValidFraction of the scheduled operations
+// were skipped for want of a free lease actor, SkipLeasesBusy). It
 // returns the best step's result with the search's record; the ECDSA
 // rates are measured once before and once after the whole search. When
 // no step kept up it returns the lowest-rate step's result and

@@ -72,6 +72,8 @@ func TestKeptUp(t *testing.T) {
 		{"too few valid", func(r *Result) { r.Valid = 94; r.Failures["MVCC_READ_CONFLICT"] = 6 }, false, "94 of 100"},
 		{"95% valid", func(r *Result) { r.Valid = 95; r.Failures["MVCC_READ_CONFLICT"] = 5 }, true, ""},
 		{"slow", func(r *Result) { r.LatencyMs.P99 = 1000.5 }, false, "p99"},
+		{"mix, 5% of operations without a free actor", func(r *Result) { r.Mix = testMixResult(5, 95) }, true, ""},
+		{"mix, 6% of operations without a free actor", func(r *Result) { r.Mix = testMixResult(6, 94) }, false, "lease actor busy"},
 	}
 	for _, tt := range tests {
 		r := ok()
@@ -81,6 +83,15 @@ func TestKeptUp(t *testing.T) {
 			t.Errorf("%s: %v %q, want %v %q", tt.name, got, why, tt.want, tt.why)
 		}
 	}
+}
+
+// testMixResult is a mix record of busy operations skipped for want of a
+// free actor (checkouts) and others skipped for the actors' state (votes).
+func testMixResult(busy, other int) *MixResult {
+	return &MixResult{Ops: map[string]*OpStats{
+		OpCheckout: {Scheduled: busy, Skipped: map[string]int{SkipLeasesBusy: busy}},
+		OpVote:     {Scheduled: other, Skipped: map[string]int{SkipVoteOngoing: other}},
+	}}
 }
 
 // TestBuildCommit: a test binary carries no VCS stamp, so the commit is

@@ -66,6 +66,12 @@ type Result struct {
 	// FindMax is the search's record when the result is --find-max's
 	// best step.
 	FindMax *FindMaxRecord `json:"findMax,omitempty"`
+	// Mix is the blossom-mix workload's per-operation record.
+	Mix *MixResult `json:"mix,omitempty"`
+
+	// validByEndorsers counts valid transactions by their number of
+	// endorsers, for the ceiling of workloads that mix them.
+	validByEndorsers map[int]int
 }
 
 // SystemCost is what the run cost this machine per valid transaction.
@@ -279,6 +285,9 @@ func WriteTable(w io.Writer, r *Report) error {
 		if x.FindMax != nil {
 			writeSteps(w, x)
 		}
+		if x.Mix != nil {
+			writeMix(w, x)
+		}
 		if len(x.Failures) == 0 {
 			continue
 		}
@@ -290,6 +299,42 @@ func WriteTable(w io.Writer, r *Report) error {
 		fmt.Fprintf(w, "%s failures of %d scheduled: %s\n", x.Workload.Name, x.Scheduled, strings.Join(causes, " "))
 	}
 	return nil
+}
+
+// writeMix prints a blossom-mix run's operations.
+func writeMix(w io.Writer, x *Result) {
+	m := x.Mix
+	fmt.Fprintf(w, "%s: %s, %d lease actors (%d lost), %.1f completed ops/s, rate = scheduled ops/s\n", x.Workload.Name, m.Weights, m.Leases, m.LostActors, m.OpsPerSec)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "op\tscheduled\tskipped\tstarted\tcompleted\tfailed\ttx\tvalid tx\tp50 ms\tp99 ms\tsign/op\tverify/op\tceiling op/s\t")
+	for _, op := range OpKinds {
+		st := m.Ops[op]
+		if st == nil {
+			continue
+		}
+		skipped, failed := 0, 0
+		for _, n := range st.Skipped {
+			skipped += n
+		}
+		for _, n := range st.Failed {
+			failed += n
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.0f\t%.1f\t%.1f\t%.1f\t\n", op, st.Scheduled, skipped, st.Started, st.Completed, failed,
+			st.Transactions, st.ValidTransactions, st.LatencyMs.P50, st.LatencyMs.P99, st.SignsPerOp, st.VerifiesPerOp, st.CeilingOpsPerSec)
+	}
+	tw.Flush()
+	for _, op := range OpKinds {
+		st := m.Ops[op]
+		if st == nil {
+			continue
+		}
+		if len(st.Skipped) > 0 {
+			fmt.Fprintf(w, "  %s skipped: %s\n", op, causes(st.Skipped))
+		}
+		if len(st.Failed) > 0 {
+			fmt.Fprintf(w, "  %s failed: %s\n", op, causes(st.Failed))
+		}
+	}
 }
 
 // writeSteps prints a --find-max search's steps.

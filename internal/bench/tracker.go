@@ -31,6 +31,8 @@ type record struct {
 	code      pb.TxValidationCode
 	codeSet   bool
 	final     bool
+	endorsers int           // peers that endorsed it (the ECDSA ceiling's E)
+	done      chan struct{} // closed once final
 }
 
 // tracker follows every transaction of a run.
@@ -68,8 +70,8 @@ func (t *tracker) fail(at time.Time, member int, cause string) {
 	t.failures = append(t.failures, failure{at, member, cause})
 }
 
-func (t *tracker) register(txID string, at time.Time, member int) *record {
-	r := &record{at: at, member: member, commits: make([]time.Time, t.peers)}
+func (t *tracker) register(txID string, at time.Time, member, endorsers int) *record {
+	r := &record{at: at, member: member, commits: make([]time.Time, t.peers), endorsers: endorsers, done: make(chan struct{})}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.byTxID[txID] = r
@@ -88,8 +90,29 @@ func (t *tracker) settle(r *record, cause string) {
 	}
 	r.failure = cause
 	r.final = true
+	close(r.done)
 	t.open--
 	t.notify()
+}
+
+// outcome waits until r is final (or ctx ends) and returns "" if it
+// committed VALID on every peer, else its failure cause or validation
+// code.
+func (t *tracker) outcome(ctx context.Context, r *record) string {
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return FailNoCommit
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case r.failure != "":
+		return r.failure
+	case r.code != pb.TxValidationCode_VALID:
+		return r.code.String()
+	}
+	return ""
 }
 
 func (t *tracker) acknowledge(r *record) {
@@ -112,12 +135,26 @@ func (t *tracker) commit(peer int, txID string, code pb.TxValidationCode, at tim
 	if r.committed == t.peers {
 		if !r.final {
 			r.final = true
+			close(r.done)
 			t.open--
 		} else if r.failure != "" { // settled as failed, yet ordered after all
 			r.failure = ""
 		}
 		t.notify()
 	}
+}
+
+// lastCommit is when the last peer committed r (zero if none did).
+func (t *tracker) lastCommit(r *record) time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var latest time.Time
+	for _, c := range r.commits {
+		if c.After(latest) {
+			latest = c
+		}
+	}
+	return latest
 }
 
 // waitAllCommitted waits until every registered transaction is final.
@@ -166,7 +203,7 @@ func (t *tracker) result(start time.Time, opts Options) *Result {
 	defer t.mu.Unlock()
 	res := &Result{
 		Workload: opts.Workload, OfferedRate: opts.Rate, DurationSeconds: opts.Duration.Seconds(),
-		Failures: map[string]int{},
+		Failures: map[string]int{}, validByEndorsers: map[int]int{},
 	}
 	var own, all []float64
 	var lastValid time.Time
@@ -190,6 +227,7 @@ func (t *tracker) result(start time.Time, opts Options) *Result {
 			continue
 		}
 		res.Valid++
+		res.validByEndorsers[r.endorsers]++
 		latest := r.commits[0]
 		for _, c := range r.commits {
 			if c.After(latest) {

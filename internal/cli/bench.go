@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,10 @@ type benchFlags struct {
 	startRate    float64
 	maxRate      float64
 	maxP99       time.Duration
+	mix          string
+	leases       int
+	heldShare    float64
+	seed         uint64
 }
 
 // hotSweep is the number of hot keys of each step of --workload hot.
@@ -86,8 +91,44 @@ Workloads (comma-separated; each runs, or is searched, in turn):
   hot        the sweep hot-1, hot-4, hot-16, hot-64
   blossom-query  the BloSS@M authorization chaincode's account:GetAccounts
              submitted as a (read-only) transaction, for a "blossom up"
-             devnet; the rest of the BloSS@M mix (license checkout and
-             return, SWID reports, votes) is not implemented
+             devnet
+  blossom-mix  the BloSS@M mix: license checkouts and returns, SWID reports,
+             queries and votes, by users of the roles each needs (below)
+
+blossom-mix: --rate counts operations per second; each scheduled slot draws an
+operation by the --mix weights (default below) and starts it on an actor
+whose precondition holds, else counts it skipped by cause: leases-busy (every
+actor that could run it was running another: more --leases would have run
+it; with --find-max a step where more than 5% of the operations were so
+skipped did not keep up), no-free-license, no-held-lease, vote-in-progress. A step whose outcome is unknown (chaincode
+refusal, not committed) stops its actor ("lostActors"). An operation's
+transactions run in sequence, each sent once the previous one committed on
+every peer; the first counts its latency from the scheduled time:
+  checkout  order:GetQuote (agency tpoc), SendQuote (SP acq), InitiateOrder
+            (tpoc), ApproveOrder (agency acq), AllocateLicenses (SP acq),
+            SendLicenses (SP acq, after evaluating GetAllocateRequestForOrder)
+  return    order:InitiateReturn (tpoc), DeallocateLicensesFromAccount,
+            DeallocateLicensesFromSP (SP acq)
+  swid      swid:ReportSWID on a held lease (tpoc)
+  query     asset:GetAssets (tpoc) as a read-only transaction
+  vote      vote:InitiateVote (SP ao: make an agency UNAUTHORIZED), vote:Vote
+            "no" by every member's ao, vote:CertifyOngoingVote (the vote fails,
+            so no account changes)
+Each of --leases lease actors leases its own license of an asset added for the
+run. Before the load, the authorization chaincode is bootstrapped and every
+agency onboarded if needed (MOU, SignMOU, a vote, certification), a vote left
+ongoing is finished, and the --held share of the actors check out their
+license, so that the load starts with leases to return and report on. The in-process network then also runs the BloSS@M
+chaincodes (natively, with the definitions of "blossom up"; member 0 is the
+service provider) and issues its members users of the roles; with --devnet
+the first user of each role of every member is used (a "blossom up" devnet
+has ao, acq, lo at the service provider and ao, acq, tpoc at every agency).
+The ceiling is computed from the run's valid transactions: S and V are the
+means of their counts, plus one sign and one verify per evaluation. "mix" in
+the JSON result gives per operation: scheduled, skipped{cause}, started,
+completed, failed{cause}, transactions, validTransactions, latencyMs (to the
+last step's commit on every peer), signsPerOp, verifiesPerOp and
+ceilingOpsPerSec.
 
 By default the network runs in this process: --members members, each with one
 orderer and one peer over mutual TLS on 127.0.0.1, in a temporary directory
@@ -97,8 +138,8 @@ every member's intermediate CA (a "blossom up" devnet's devnet.json is such a
 description; its users include "acq" at every member). Each workload's
 chaincode is checked first: a "blossom up" devnet runs only authorization and
 asset, so the kv workloads stop there with an error and blossom-query is the
-workload to use. CPU and bytes written then cover this process (the load
-generator) only.
+workload to use, with blossom-mix. CPU and bytes written then cover this
+process (the load generator) only.
 
 --json prints one object: "machine" (CPU model, cores, OS), "commit" (the
 binary's VCS commit, else the HEAD of the git checkout in the working
@@ -116,12 +157,12 @@ ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 	}
 	fl := cmd.Flags()
 	fl.DurationVar(&f.duration, "duration", 0, "load duration of each workload, or of each --find-max step (default 10s, with --find-max 5s)")
-	fl.Float64Var(&f.rate, "rate", 0, "offered transactions per second (default: --find-max)")
+	fl.Float64Var(&f.rate, "rate", 0, "offered transactions (blossom-mix: operations) per second (default: --find-max)")
 	fl.BoolVar(&f.findMax, "find-max", false, "search the highest offered rate the network keeps up with (the default without --rate)")
 	fl.Float64Var(&f.startRate, "start-rate", 50, "--find-max: the first step's offered rate")
 	fl.Float64Var(&f.maxRate, "max-rate", 100000, "--find-max: the highest offered rate tried")
 	fl.DurationVar(&f.maxP99, "max-p99", time.Second, "--find-max: the p99 latency bound of a step that keeps up")
-	fl.StringVar(&f.workloads, "workload", "blind-100", "workloads, comma-separated: blind-100, blind-1k, rmw, hot-N, hot, blossom-query")
+	fl.StringVar(&f.workloads, "workload", "blind-100", "workloads, comma-separated: blind-100, blind-1k, rmw, hot-N, hot, blossom-query, blossom-mix")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON instead of a table")
 	fl.IntVar(&f.members, "members", 3, "members of the in-process network (1 to 16)")
 	fl.StringVar(&f.endorsement, "endorsement", "majority", "endorsement policy of the in-process network: majority or any")
@@ -131,11 +172,20 @@ ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 	fl.StringVar(&f.devnet, "devnet", "", "load a running network described by DIR/devnet.json instead")
 	fl.StringVar(&f.user, "user", "acq", "with --devnet: the user of each member that submits")
 	fl.DurationVar(&f.cryptoTime, "crypto-time", time.Second, "how long to measure each ECDSA rate, before and after each workload")
+	fl.StringVar(&f.mix, "mix", bench.DefaultMix, "blossom-mix: operation weights, op=weight,... (ops: "+strings.Join(bench.OpKinds, ", ")+")")
+	fl.IntVar(&f.leases, "leases", 64, "blossom-mix: lease actors, each leasing its own license of the asset added for the run")
+	fl.Float64Var(&f.heldShare, "held", 0.5, "blossom-mix: share of the lease actors that check out their license before the load")
+	fl.Uint64Var(&f.seed, "seed", 0, "seed of key and operation choice (0: random)")
 	return cmd
 }
 
-// parseWorkloads expands the --workload list.
-func parseWorkloads(list string, keys int) ([]bench.Workload, error) {
+// parseWorkloads expands the --workload list; blossom-mix gets the
+// weights of mix.
+func parseWorkloads(list string, keys int, mix string) ([]bench.Workload, error) {
+	weights, err := bench.ParseMix(mix)
+	if err != nil {
+		return nil, fmt.Errorf("--mix: %w", err)
+	}
 	var out []bench.Workload
 	for _, name := range strings.Split(list, ",") {
 		name = strings.TrimSpace(name)
@@ -149,6 +199,9 @@ func parseWorkloads(list string, keys int) ([]bench.Workload, error) {
 		w, err := bench.ParseWorkload(name, keys)
 		if err != nil {
 			return nil, err
+		}
+		if w.Kind == bench.KindMix {
+			w.Mix = weights.String()
 		}
 		out = append(out, w)
 	}
@@ -179,6 +232,10 @@ func checkBenchFlags(cmd *cobra.Command, f *benchFlags) error {
 		return errors.New("--max-p99 must be in (0, 1h]")
 	case f.keys < 1 || f.keys > 100_000_000:
 		return errors.New("--keys must be in [1, 1e8]")
+	case f.leases < 1 || f.leases > bench.MaxLeases:
+		return fmt.Errorf("--leases must be in [1, %d]", bench.MaxLeases)
+	case f.heldShare < 0 || f.heldShare > 1:
+		return errors.New("--held must be in [0, 1]")
 	}
 	return nil
 }
@@ -187,29 +244,30 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 	if err := checkBenchFlags(cmd, &f); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	workloads, err := parseWorkloads(f.workloads, f.keys)
+	workloads, err := parseWorkloads(f.workloads, f.keys, f.mix)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
+	hasMix := slices.ContainsFunc(workloads, func(w bench.Workload) bool { return w.Kind == bench.KindMix })
 	var target bench.Target
 	if f.devnet != "" {
-		if target, err = devnetTarget(f.devnet, f.user); err != nil {
+		if target, err = devnetTarget(f.devnet, f.user, hasMix); err != nil {
 			return err
 		}
 		for _, w := range workloads {
 			if err := bench.CheckChaincode(ctx, target, w); err != nil {
 				return fmt.Errorf("the network of %s cannot run workload %s: %w (a \"blossom up\" devnet runs only the "+
 					"authorization and asset chaincodes, not the kvtest chaincode \"kv\" the kv workloads need: "+
-					"use --workload blossom-query there)", f.devnet, w.Name, err)
+					"use --workload blossom-query or blossom-mix there)", f.devnet, w.Name, err)
 			}
 		}
 	} else {
 		for _, w := range workloads {
 			if w.Kind == bench.KindQuery {
-				return &ExitError{Code: 2, Err: fmt.Errorf("workload %s needs --devnet: the in-process network runs only the kvtest chaincode", w.Name)}
+				return &ExitError{Code: 2, Err: fmt.Errorf("workload %s needs --devnet: it reads a BloSS@M consortium's accounts (in-process, blossom-mix prepares one)", w.Name)}
 			}
 		}
-		t, cleanup, err := startBenchNetwork(f)
+		t, cleanup, err := startBenchNetwork(f, hasMix)
 		if err != nil {
 			return err
 		}
@@ -226,7 +284,12 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 			}
 			preloaded = true
 		}
-		opts := bench.Options{Workload: w, Rate: f.rate, Duration: f.duration, CryptoTime: f.cryptoTime}
+		opts := bench.Options{Workload: w, Rate: f.rate, Duration: f.duration, CryptoTime: f.cryptoTime, Seed: f.seed}
+		if w.Kind == bench.KindMix {
+			if opts.MixState, err = bench.PrepareMix(ctx, target, w, f.leases, int(f.heldShare*float64(f.leases))); err != nil {
+				return err
+			}
+		}
 		var res *bench.Result
 		if f.findMax {
 			progress := func(s bench.Step) {
@@ -234,8 +297,12 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 				if !s.KeptUp {
 					verdict = "did not keep up: " + s.Why
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s at %.0f tx/s: %.1f valid tx/s, p99 %.0f ms, %s\n",
-					w.Name, s.OfferedRate, s.ValidTxPerSec, s.P99Ms, verdict)
+				unit := "tx/s"
+				if w.Kind == bench.KindMix {
+					unit = "ops/s"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "bench: %s at %.0f %s: %.1f valid tx/s, p99 %.0f ms, %s\n",
+					w.Name, s.OfferedRate, unit, s.ValidTxPerSec, s.P99Ms, verdict)
 			}
 			res, err = bench.FindMax(ctx, target, bench.FindMaxOptions{Options: opts, StartRate: f.startRate,
 				MaxRate: f.maxRate, MaxP99: f.maxP99, Progress: progress})
@@ -270,8 +337,10 @@ func writeBenchReport(cmd *cobra.Command, report *bench.Report, asJSON bool) err
 	return bench.WriteTable(out, report)
 }
 
-// startBenchNetwork lays out and starts the in-process network.
-func startBenchNetwork(f benchFlags) (bench.Target, func(), error) {
+// startBenchNetwork lays out and starts the in-process network; with
+// blossam its peers also run the BloSS@M chaincodes (member 0 the service
+// provider) and every member gets users of the roles blossom-mix needs.
+func startBenchNetwork(f benchFlags, blossam bool) (bench.Target, func(), error) {
 	policy := map[string]string{"majority": "MAJORITY Endorsement", "any": "ANY Endorsement"}[f.endorsement]
 	if policy == "" {
 		return bench.Target{}, nil, &ExitError{Code: 2, Err: fmt.Errorf("--endorsement %q: want majority or any", f.endorsement)}
@@ -287,7 +356,7 @@ func startBenchNetwork(f benchFlags) (bench.Target, func(), error) {
 		}
 		dir, remove = tmp, func() { os.RemoveAll(tmp) }
 	}
-	l, err := localnet.Create(localnet.Options{Dir: dir, Members: f.members, EndorsementPolicy: policy, BatchTimeout: f.batchTimeout})
+	l, err := localnet.Create(localnet.Options{Dir: dir, Members: f.members, EndorsementPolicy: policy, BatchTimeout: f.batchTimeout, BloSSAM: blossam})
 	if err != nil {
 		remove()
 		return bench.Target{}, nil, err
@@ -314,14 +383,42 @@ func startBenchNetwork(f benchFlags) (bench.Target, func(), error) {
 		}
 		t.Members = append(t.Members, cfg)
 		t.DataDirs = append(t.DataDirs, l.Members[i].PeerDataDir, l.Members[i].OrdererDataDir)
+		if blossam {
+			roles, err := benchRoleUsers(l, i)
+			if err != nil {
+				cleanup()
+				return bench.Target{}, nil, err
+			}
+			t.Roles = append(t.Roles, roles)
+		}
 	}
 	return t, cleanup, nil
 }
 
+// benchRoleUsers issues member i of the in-process network a user of each
+// role blossom-mix needs there (member 0 is the service provider).
+func benchRoleUsers(l *localnet.Layout, i int) (map[string]client.Config, error) {
+	need := bench.MixAgencyRoles
+	if i == 0 {
+		need = bench.MixAdminRoles
+	}
+	roles := map[string]client.Config{}
+	for _, role := range need {
+		name := fmt.Sprintf("bench%d-%s", i, strings.ToLower(strings.ReplaceAll(role, " ", "-")))
+		cfg, err := l.UserConfig(i, name, map[string]string{pki.RoleAttribute: role})
+		if err != nil {
+			return nil, err
+		}
+		roles[role] = cfg
+	}
+	return roles, nil
+}
+
 // devnetTarget builds the target from DIR/devnet.json: each member's user
 // submits through its own (first) peer; the peers and orderers are the
-// ones devnet.json lists.
-func devnetTarget(dir, user string) (bench.Target, error) {
+// ones devnet.json lists. With roles, Target.Roles holds the first user of
+// each blossom.role of every member (for blossom-mix).
+func devnetTarget(dir, user string, roles bool) (bench.Target, error) {
 	dn, err := ReadDevnet(dir)
 	if err != nil {
 		return bench.Target{}, err
@@ -349,26 +446,50 @@ func devnetTarget(dir, user string) (bench.Target, error) {
 	}
 	t := bench.Target{Endorsers: len(dn.Members)/2 + 1}
 	for i, m := range dn.Members {
+		config := func(u *DevnetUser) (client.Config, error) {
+			tlsCert, err := tls.LoadX509KeyPair(u.Cert, u.Key)
+			if err != nil {
+				return client.Config{}, fmt.Errorf("member %s user %s: %w", m.Name, u.Name, err)
+			}
+			signer, err := identity.NewTLSSigner(tlsCert)
+			if err != nil {
+				return client.Config{}, fmt.Errorf("member %s user %s: %w", m.Name, u.Name, err)
+			}
+			cfg := client.Config{ChannelID: dn.Channel, Signer: signer, TLSCertificate: tlsCert, Trust: trust}
+			for k := range peers {
+				cfg.Peers = append(cfg.Peers, peers[(i+k)%len(peers)])
+			}
+			for k := range orderers {
+				cfg.Orderers = append(cfg.Orderers, orderers[(i+k)%len(orderers)])
+			}
+			return cfg, nil
+		}
 		_, u, err := dn.User(m.Name, user)
 		if err != nil {
 			return bench.Target{}, err
 		}
-		tlsCert, err := tls.LoadX509KeyPair(u.Cert, u.Key)
+		cfg, err := config(u)
 		if err != nil {
-			return bench.Target{}, fmt.Errorf("member %s user %s: %w", m.Name, user, err)
-		}
-		signer, err := identity.NewTLSSigner(tlsCert)
-		if err != nil {
-			return bench.Target{}, fmt.Errorf("member %s user %s: %w", m.Name, user, err)
-		}
-		cfg := client.Config{ChannelID: dn.Channel, Signer: signer, TLSCertificate: tlsCert, Trust: trust}
-		for k := range peers {
-			cfg.Peers = append(cfg.Peers, peers[(i+k)%len(peers)])
-		}
-		for k := range orderers {
-			cfg.Orderers = append(cfg.Orderers, orderers[(i+k)%len(orderers)])
+			return bench.Target{}, err
 		}
 		t.Members = append(t.Members, cfg)
+		if m.Admin {
+			t.Admin = i
+		}
+		if !roles {
+			continue
+		}
+		byRole := map[string]client.Config{}
+		for k := range m.Users {
+			ru := &m.Users[k]
+			if _, seen := byRole[ru.Role]; ru.Role == "" || seen {
+				continue
+			}
+			if byRole[ru.Role], err = config(ru); err != nil {
+				return bench.Target{}, err
+			}
+		}
+		t.Roles = append(t.Roles, byRole)
 	}
 	return t, nil
 }

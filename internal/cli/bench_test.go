@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,6 +122,68 @@ func TestBenchSmokeJSON(t *testing.T) {
 	checkContract(t, stdout, 1)
 	if r.Results[0].Scheduled != 200 || r.Results[0].System.Scope != "network+load generator" || r.Results[0].System.CPUSeconds <= 0 {
 		t.Errorf("scheduled %d system %+v", r.Results[0].Scheduled, r.Results[0].System)
+	}
+}
+
+// TestBenchMix runs blossom-mix for a few seconds against the in-process
+// network, whose peers then run the BloSS@M chaincodes: PrepareMix
+// bootstraps and onboards the agencies, adds the asset and checks out 4
+// of the 8 licenses (--held 0.5), and every operation of the mix commits
+// VALID at least once, with per-operation counts that add up to the run's
+// transactions. With seed 7 the first draws are query, query, swid,
+// return, ..., checkout (11th), vote (17th): each operation's first draw
+// finds a free actor in its state whatever the chains' speed (no more
+// than one return or swid before it can hold one of the 4 held leases),
+// so only the drain bounds the wait for its commits.
+func TestBenchMix(t *testing.T) {
+	code, stdout, stderr := runMain("bench", "--workload", "blossom-mix", "--rate", "10", "--duration", "5s", "--leases", "8",
+		"--mix", "checkout=3,return=2,swid=2,query=2,vote=1", "--seed", "7", "--batch-timeout", "20ms",
+		"--json", "--crypto-time", "50ms", "--dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := decodeReport(t, stdout)
+	checkContract(t, stdout, 1)
+	checkMix(t, r.Result)
+	if r.System.Scope != "network+load generator" || r.Workload.Mix != "checkout=3,return=2,swid=2,query=2,vote=1" {
+		t.Errorf("scope %q mix %q", r.System.Scope, r.Workload.Mix)
+	}
+}
+
+// checkMix asserts that every operation of a blossom-mix result
+// completed at least once and that its counts add up.
+func checkMix(t *testing.T, r *bench.Result) {
+	t.Helper()
+	m := r.Mix
+	if m == nil || m.Leases == 0 || m.AssetID == "" {
+		t.Fatalf("mix record %+v", m)
+	}
+	txs, valid := 0, 0
+	for _, op := range bench.OpKinds {
+		st := m.Ops[op]
+		if st == nil || st.Completed < 1 || st.ValidTransactions < st.Completed || st.LatencyMs.N != st.Completed || st.SignsPerOp <= 0 || st.CeilingOpsPerSec <= 0 {
+			t.Errorf("%s: %+v", op, st)
+			continue
+		}
+		skipped := 0
+		for _, n := range st.Skipped {
+			skipped += n
+		}
+		if st.Scheduled != skipped+st.Started {
+			t.Errorf("%s: scheduled %d, skipped %d, started %d", op, st.Scheduled, skipped, st.Started)
+		}
+		txs += st.Transactions
+		valid += st.ValidTransactions
+	}
+	if valid != r.Valid || txs != r.Scheduled-r.Failures[bench.FailOverload] || r.CeilingTxPerSec <= 0 || !strings.Contains(r.Ceiling.Formula, "valid transactions") {
+		t.Errorf("ops sent %d (%d valid); run scheduled %d (%d valid), failures %v, ceiling %+v", txs, valid, r.Scheduled, r.Valid, r.Failures, r.Ceiling)
+	}
+	// A checkout is six transactions, a return three, a SWID report and
+	// a query one each, whatever the endorsers.
+	for op, n := range map[string]int{bench.OpCheckout: 6, bench.OpReturn: 3, bench.OpSWID: 1, bench.OpQuery: 1} {
+		if st := m.Ops[op]; st != nil && len(st.Failed) == 0 && st.Transactions != n*st.Completed {
+			t.Errorf("%s: %d transactions for %d completed", op, st.Transactions, st.Completed)
+		}
 	}
 }
 
@@ -249,7 +312,8 @@ func TestBenchFindMax(t *testing.T) {
 // TestBenchUpDevnet loads a real `blossom up` devnet (started in-process)
 // through its devnet.json as each member's default user acq: a kv
 // workload stops with an error naming the missing chaincode, and
-// blossom-query commits every transaction on every peer.
+// blossom-query commits every transaction on every peer; then
+// blossom-mix runs as the devnet's role users (checkMix).
 func TestBenchUpDevnet(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "consortium")
 	runUpUntilReady(t, upOptions{dir: dir, timeout: 2 * time.Minute})
@@ -269,6 +333,14 @@ func TestBenchUpDevnet(t *testing.T) {
 	if r.Scheduled != 20 || r.Endorsers != 2 || r.System.Scope != "load generator only" {
 		t.Errorf("scheduled %d endorsers %d scope %q", r.Scheduled, r.Endorsers, r.System.Scope)
 	}
+	// blossom-mix as the devnet's role users (this devnet has no --demo:
+	// PrepareMix onboards the agencies).
+	code, stdout, stderr = runMain("bench", "--devnet", dir, "--workload", "blossom-mix", "--rate", "10", "--duration", "4s", "--leases", "8",
+		"--mix", "checkout=3,return=2,swid=2,query=2,vote=1", "--seed", "7", "--json", "--crypto-time", "50ms")
+	if code != 0 {
+		t.Fatalf("blossom-mix: exit %d: %s", code, stderr)
+	}
+	checkMix(t, decodeReport(t, stdout).Result)
 }
 
 func TestBenchBadFlags(t *testing.T) {
@@ -285,6 +357,10 @@ func TestBenchBadFlags(t *testing.T) {
 		{"bench", "--endorsement", "all"},
 		{"bench", "--devnet", "/nonexistent-dir"},
 		{"bench", "--workload", "blossom-query", "--rate", "1"},
+		{"bench", "--workload", "blossom-mix", "--mix", "renew=1"},
+		{"bench", "--workload", "blossom-mix", "--mix", "vote=0"},
+		{"bench", "--workload", "blossom-mix", "--leases", "0"},
+		{"bench", "--workload", "blossom-mix", "--held", "1.5"},
 	} {
 		code, stdout, stderr := runMain(args...)
 		if code == 0 || stdout != "" || stderr == "" {
@@ -341,6 +417,41 @@ func TestTrustFromBundle(t *testing.T) {
 	for name, data := range map[string][]byte{"empty": nil, "garbage": []byte("not PEM"), "root only": rootOnly} {
 		if _, err := trustFromBundle(write(strings.ReplaceAll(name, " ", "_")+".pem", data)); err == nil {
 			t.Errorf("%s bundle accepted", name)
+		}
+	}
+}
+
+// TestLocalnetBloSSAMPeerConfig: a localnet layout with BloSSAM writes
+// peer.json files that `blossom peer` reads into the same chaincodes the
+// in-process peers run: kv, then the BloSS@M chaincodes with the
+// definitions of `blossom up` (member 0 the service provider); without
+// it, kv alone.
+func TestLocalnetBloSSAMPeerConfig(t *testing.T) {
+	for _, blossam := range []bool{false, true} {
+		l, err := localnet.Create(localnet.Options{Dir: t.TempDir(), Members: 2, BloSSAM: blossam})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range l.Members {
+			fc, err := loadPeerConfig(m.PeerConfig)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := fc.nodeConfig(slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, d := range cfg.Chaincodes {
+				got = append(got, fmt.Sprintf("%s|%s|%v", d.Name, d.EndorsementPolicy, d.Params))
+			}
+			want := []string{"kv|MAJORITY Endorsement|map[]"}
+			if blossam {
+				want = append(want, "authorization|MAJORITY Endorsement|map[adminMSP:Org1MSP]", "asset|'Org1MSP.peer'|map[adminMSP:Org1MSP]")
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("BloSSAM %v, %s: chaincodes %q, want %q", blossam, m.MSPID, got, want)
+			}
 		}
 	}
 }

@@ -29,16 +29,21 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/blossom-ledger/blossom/chaincode/asset"
+	"github.com/blossom-ledger/blossom/chaincode/authorization"
 	"github.com/blossom-ledger/blossom/chaincode/kvtest"
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/devnet"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/identity"
+	"github.com/blossom-ledger/blossom/internal/lifecycle"
 	"github.com/blossom-ledger/blossom/internal/orderer"
 	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/transport"
+	"github.com/blossom-ledger/blossom/sdk/contract"
 )
 
 // Defaults of Options.
@@ -72,6 +77,12 @@ type Options struct {
 	// (one per member; default 127.0.0.1), for networks spread over
 	// network namespaces. Node certificates name it and 127.0.0.1.
 	HostIPs []string
+	// BloSSAM also registers the BloSS@M chaincodes "authorization" and
+	// "asset" on every peer, natively, with the definitions a `blossom up`
+	// devnet commits (devnet.Definition: policies and the adminMSP
+	// parameter, member 0 being the service provider), the way `blossom
+	// network init` configures its peers.
+	BloSSAM bool
 }
 
 // Member is one member: its nodes' addresses, directories and files.
@@ -107,6 +118,7 @@ type Layout struct {
 	Genesis      *pb.Block
 	GenesisFile  string
 	Policy       string
+	BloSSAM      bool
 	root         *x509.Certificate
 	validity     time.Duration
 }
@@ -149,7 +161,7 @@ func Create(opts Options) (*Layout, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("localnet: %w", err)
 	}
-	l := &Layout{Dir: opts.Dir, Channel: opts.Channel, Policy: opts.EndorsementPolicy, validity: opts.NodeValidity,
+	l := &Layout{Dir: opts.Dir, Channel: opts.Channel, Policy: opts.EndorsementPolicy, BloSSAM: opts.BloSSAM, validity: opts.NodeValidity,
 		GenesisFile: filepath.Join(opts.Dir, opts.Channel+".block")}
 	if _, err := os.Stat(l.GenesisFile); err == nil {
 		return nil, fmt.Errorf("localnet: %s already holds a network", opts.Dir)
@@ -323,7 +335,7 @@ func (l *Layout) writeConfigs(m *Member, level string) error {
 		"dataDir": m.PeerDataDir, "listen": m.PeerAddr,
 		"cert": filepath.Join(m.peerDir, "cert.pem"), "key": filepath.Join(m.peerDir, "key.pem"),
 		"genesisBlock": l.GenesisFile, "channel": l.Channel, "logLevel": level, "healthAddress": m.PeerHealth,
-		"chaincodes": []map[string]any{{"name": DefaultChaincode, "implementation": "kvtest", "endorsementPolicy": l.Policy}},
+		"chaincodes": l.chaincodeConfigs(),
 	}
 	for path, v := range map[string]any{m.OrdererConfig: ord, m.PeerConfig: pe} {
 		data, err := json.MarshalIndent(v, "", "  ")
@@ -335,6 +347,56 @@ func (l *Layout) writeConfigs(m *Member, level string) error {
 		}
 	}
 	return nil
+}
+
+// blossamDefinitions are the BloSS@M chaincodes' definitions (empty
+// unless l.BloSSAM), each with its native implementation's name.
+func (l *Layout) blossamDefinitions() []*lifecycle.Definition {
+	if !l.BloSSAM {
+		return nil
+	}
+	var out []*lifecycle.Definition
+	for _, name := range devnet.Chaincodes {
+		out = append(out, devnet.Definition(name, "", l.Members[0].MSPID))
+	}
+	return out
+}
+
+// chaincodeConfigs are the "chaincodes" of peer.json: kvtest as "kv",
+// and with BloSSAM the BloSS@M chaincodes (implementation = name).
+func (l *Layout) chaincodeConfigs() []map[string]any {
+	out := []map[string]any{{"name": DefaultChaincode, "implementation": "kvtest", "endorsementPolicy": l.Policy}}
+	for _, d := range l.blossamDefinitions() {
+		out = append(out, map[string]any{"name": d.Name, "implementation": d.Name, "endorsementPolicy": d.EndorsementPolicy, "params": d.Params})
+	}
+	return out
+}
+
+// definitions are the chaincodes of an in-process peer, as chaincodeConfigs.
+func (l *Layout) definitions() []peer.Definition {
+	out := []peer.Definition{{Name: DefaultChaincode, EndorsementPolicy: l.Policy, Chaincode: kvtest.New()}}
+	natives := map[string]func() contract.Chaincode{authorization.ChaincodeName: authorization.New, asset.ChaincodeName: asset.New}
+	for _, d := range l.blossamDefinitions() {
+		out = append(out, peer.Definition{Name: d.Name, EndorsementPolicy: d.EndorsementPolicy, Params: d.Params, Chaincode: natives[d.Name]()})
+	}
+	return out
+}
+
+// UserConfig issues member i a new client user named name (its
+// certificate's CN) with the given attributes (e.g. blossom.role), and
+// returns its client configuration, peers and orderers as ClientConfig's.
+// The key stays in memory.
+func (l *Layout) UserConfig(i int, name string, attrs map[string]string) (client.Config, error) {
+	m := l.Members[i]
+	key, err := pki.GenerateKey(pki.ECDSAP256)
+	if err != nil {
+		return client.Config{}, fmt.Errorf("localnet: key: %w", err)
+	}
+	cert, err := m.ca.Issue(pki.IssueRequest{PublicKey: key.Public(), EnrollmentID: name, Role: pki.RoleClient, Attributes: attrs, Now: time.Now()})
+	if err != nil {
+		return client.Config{}, fmt.Errorf("localnet: issue user %s: %w", name, err)
+	}
+	return l.clientConfig(i, key, cert)
 }
 
 // freeAddrs returns n distinct addresses on ip with ports free on the
@@ -373,18 +435,25 @@ func (l *Layout) MSPConfigs() []identity.MSPConfig {
 // ClientConfig returns a client configuration for member i's user: every
 // peer (member i's first) and every orderer (member i's first).
 func (l *Layout) ClientConfig(i int) (client.Config, error) {
+	m := l.Members[i]
+	return l.clientConfig(i, m.userKey, m.userCert)
+}
+
+// clientConfig is member i's client configuration for the user of key
+// and cert.
+func (l *Layout) clientConfig(i int, key crypto.Signer, cert *x509.Certificate) (client.Config, error) {
 	mgr, err := identity.NewManager(l.MSPConfigs())
 	if err != nil {
 		return client.Config{}, fmt.Errorf("localnet: %w", err)
 	}
 	m := l.Members[i]
-	signer, err := identity.NewKeySigner(m.userKey, m.userCert)
+	signer, err := identity.NewKeySigner(key, cert)
 	if err != nil {
 		return client.Config{}, fmt.Errorf("localnet: %w", err)
 	}
 	cfg := client.Config{
 		ChannelID: l.Channel, Signer: signer, Trust: transport.NewTrustSource(mgr),
-		TLSCertificate: tls.Certificate{Certificate: [][]byte{m.userCert.Raw, m.ca.Cert.Raw}, PrivateKey: m.userKey, Leaf: m.userCert},
+		TLSCertificate: tls.Certificate{Certificate: [][]byte{cert.Raw, m.ca.Cert.Raw}, PrivateKey: key, Leaf: cert},
 	}
 	for k := range l.Members {
 		o := l.Members[(i+k)%len(l.Members)]
@@ -430,7 +499,7 @@ func (l *Layout) Start(logger *slog.Logger) (*Network, error) {
 		node, err := peer.New(peer.Config{
 			DataDir: m.PeerDataDir, ListenAddress: m.PeerAddr, Certificate: m.peerTLS,
 			GenesisBlocks: []*pb.Block{l.Genesis}, Logger: logger.With("node", m.PeerName()),
-			Chaincodes: []peer.Definition{{Name: DefaultChaincode, EndorsementPolicy: l.Policy, Chaincode: kvtest.New()}},
+			Chaincodes: l.definitions(),
 		})
 		if err != nil {
 			n.Close()
