@@ -8,12 +8,14 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/blossom-ledger/blossom/internal/chaincode/bundled"
 	"github.com/blossom-ledger/blossom/internal/chaincode/ccpackage"
+	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/lifecycle"
 	"github.com/blossom-ledger/blossom/internal/policy"
@@ -246,6 +248,31 @@ func (f *definitionFlags) definition() (*lifecycle.Definition, error) {
 	return &d, nil
 }
 
+// endorserCatchUp bounds how long approve and commit wait for the
+// endorsing peers to hold the blocks the most advanced of them holds.
+const endorserCatchUp = 10 * time.Second
+
+// catchUpEndorsers waits (at most endorserCatchUp) until every endorsing
+// peer holds as many blocks as the highest of them: another member's
+// approval, just committed on that member's peer, must be in every
+// endorser's state for a commit to be endorsed alike. A peer that does not
+// answer is left to the endorsement to report.
+func catchUpEndorsers(ctx context.Context, cl *client.Client, peers []string) {
+	ctx, cancel := context.WithTimeout(ctx, endorserCatchUp)
+	defer cancel()
+	var highest uint64
+	for _, p := range peers {
+		if info, err := cl.ChannelInfo(ctx, p, ""); err == nil {
+			highest = max(highest, info.GetHeight())
+		}
+	}
+	var wg sync.WaitGroup
+	for _, p := range peers {
+		wg.Go(func() { cl.WaitForPeerHeight(ctx, p, "", highest) })
+	}
+	wg.Wait()
+}
+
 type definitionAction func(ctx context.Context, l *lifecycle.Ledger, d *lifecycle.Definition, out io.Writer) error
 
 func newChaincodeDefinitionCommand(o *governanceOptions, use, short string, action definitionAction) *cobra.Command {
@@ -265,6 +292,9 @@ func newChaincodeDefinitionCommand(o *governanceOptions, use, short string, acti
 			}
 			return o.run(cmd, func(ctx context.Context, s *governanceSession, out io.Writer) error {
 				l := &lifecycle.Ledger{Client: s.ledger.Client, EndorsingPeers: s.ledger.EndorsingPeers}
+				if use != "status" {
+					catchUpEndorsers(ctx, s.ledger.Client, l.EndorsingPeers)
+				}
 				return action(ctx, l, d, out)
 			})
 		},
@@ -284,7 +314,10 @@ and whether the approvals make a MAJORITY so that "commit" will succeed.`,
 	"commit": `Commit the definition (the client file's identity must be an admin of a
 current member). It succeeds only if a MAJORITY of the current members
 approved exactly this definition; from the block that holds it, peers
-endorse and validate the chaincode under it.`,
+endorse and validate the chaincode under it. Like approve, it first waits
+(at most 10 s) until every endorsing peer of the client file holds as many
+blocks as the most advanced of them, so that approvals other members' admins
+just recorded are seen by every endorser.`,
 }
 
 func approveDefinition(ctx context.Context, l *lifecycle.Ledger, d *lifecycle.Definition, out io.Writer) error {

@@ -3,7 +3,9 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -80,6 +82,7 @@ gateway/gateway.json). Description:
 			for i := range c.Members {
 				printMemberSummary(w, c, &c.Members[i])
 			}
+			printDeploySteps(w, c)
 			return nil
 		},
 	}
@@ -99,6 +102,34 @@ func printMemberSummary(w io.Writer, c *devnet.Consortium, m *devnet.Member) {
 		rel, _ := filepath.Rel(c.MemberDir(m), n.file)
 		fmt.Fprintf(w, "    %-8s %-28s blossom node --config %s\n", n.name, n.addr, rel)
 	}
+}
+
+// printDeploySteps prints how the members' admins deploy the BloSS@M
+// chaincodes through _lifecycle once the nodes run: every member installs
+// the same packages, a MAJORITY of admins approve identical definitions
+// (those of devnet.Definition, as blossom up commits them), one commits.
+func printDeploySteps(w io.Writer, c *devnet.Consortium) {
+	admin := c.AdminMember()
+	fmt.Fprintf(w, "\nOnce every node runs, deploy the chaincodes through _lifecycle (blossom chaincode --help):\n")
+	fmt.Fprintf(w, "  one package per chaincode, the same file for every member (a make bundle binary: --bundled NAME):\n")
+	for _, name := range devnet.Chaincodes {
+		fmt.Fprintf(w, "    blossom chaincode package --dir chaincode/%[1]s/wasm --label %[1]s -o %[1]s.tar.gz   # prints %[1]s's PACKAGE_ID\n", name)
+	}
+	fmt.Fprintf(w, "  every member's admin installs them on its peer:\n")
+	for _, name := range devnet.Chaincodes {
+		fmt.Fprintf(w, "    blossom chaincode install --client <member>/admin-client.json %s.tar.gz\n", name)
+	}
+	fmt.Fprintf(w, "  a majority of the members' admins approve (approve), then one admin commits (commit):\n")
+	for _, name := range devnet.Chaincodes {
+		d := devnet.Definition(name, "PACKAGE_ID", admin.MSPID)
+		fmt.Fprintf(w, "    blossom chaincode approve --client <member>/admin-client.json --name %s --version %s --sequence %d --package-id %s_PACKAGE_ID --policy %q",
+			d.Name, d.Version, d.Sequence, name, d.EndorsementPolicy)
+		for _, k := range slices.Sorted(maps.Keys(d.Params)) {
+			fmt.Fprintf(w, " --param %s=%s", k, d.Params[k])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  then: blossom chaincode commit --client %s (same flags), once per chaincode\n", c.AdminClientFile(admin))
 }
 
 func newNetworkAddMemberCommand() *cobra.Command {

@@ -181,6 +181,16 @@ func TestNetworkMultiProcess(t *testing.T) {
 		t.Fatalf("root keys at %v", keys)
 	}
 
+	// The peers share one wazero compilation cache (the one blossom up
+	// uses), as the peers of one host may: each module compiles once.
+	c, err := devnet.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		setWasmCache(t, filepath.Join(out, m.name, "peer", "peer.json"), c.WasmCacheDir())
+	}
+
 	procs := map[string]*nodeProc{}
 	for _, m := range members {
 		for _, n := range []string{"ca.json", "orderer/orderer.json", "peer/peer.json"} {
@@ -197,6 +207,7 @@ func TestNetworkMultiProcess(t *testing.T) {
 			})
 		}
 	}
+	deployChaincodes(t, bin, out, []string{members[0].name, members[1].name, members[2].name})
 	for _, m := range members {
 		procs[m.name+"/gateway"] = startNode(t, bin, filepath.Join(out, m.name, "gateway", "gateway.json"), logs)
 	}
@@ -330,4 +341,116 @@ func TestNetworkMultiProcess(t *testing.T) {
 		}
 		commit = rep.CommitHash
 	}
+}
+
+// setWasmCache points a peer configuration's wasmCacheDir at dir.
+func setWasmCache(t *testing.T, peerConfig, dir string) {
+	t.Helper()
+	raw, err := os.ReadFile(peerConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, static := cfg["chaincodes"]; static {
+		t.Fatalf("%s registers static chaincodes: %s", peerConfig, raw)
+	}
+	cfg["wasmCacheDir"] = dir
+	raw, _ = json.Marshal(cfg)
+	if err := os.WriteFile(peerConfig, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runBlossom runs one blossom command as its own process and returns its
+// standard output.
+func runBlossom(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("blossom %s: %v\n%s%s", strings.Join(args, " "), err, so.String(), se.String())
+	}
+	return so.String()
+}
+
+// deployChaincodes deploys the BloSS@M chaincodes as a consortium's
+// admins do (network init prints the steps), every step its own blossom
+// process: the hub packages each chaincode once from the source tree;
+// every member's admin installs both packages on its peer; the admins of
+// a majority (the first two members) approve identical definitions; the
+// first member's admin commits them.
+func deployChaincodes(t *testing.T, bin, out string, memberNames []string) {
+	t.Helper()
+	src, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(member string) string { return filepath.Join(out, member, "admin-client.json") }
+	start := time.Now()
+	ids := map[string]string{}
+	for _, cc := range devnet.Chaincodes {
+		pkg := filepath.Join(out, cc+".tar.gz")
+		ids[cc] = strings.TrimSpace(runBlossom(t, bin, "chaincode", "package", "--dir", filepath.Join(src, "chaincode", cc, "wasm"), "--label", cc, "-o", pkg))
+	}
+	packaged := time.Now()
+	install := func(member string) {
+		for _, cc := range devnet.Chaincodes {
+			if got := strings.TrimSpace(runBlossom(t, bin, "chaincode", "install", "--client", client(member), filepath.Join(out, cc+".tar.gz"))); got != ids[cc] {
+				t.Errorf("%s installed %s as %q, packaged as %s", member, cc, got, ids[cc])
+			}
+		}
+	}
+	// The first install compiles each module into the shared cache; the
+	// other members' installs then find them compiled.
+	install(memberNames[0])
+	done := make(chan string, len(memberNames))
+	for _, m := range memberNames[1:] {
+		go func() {
+			defer func() { done <- m }()
+			install(m)
+		}()
+	}
+	for range memberNames[1:] {
+		<-done
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	installed := time.Now()
+	definition := func(cc string) []string {
+		d := devnet.Definition(cc, ids[cc], "SAMSMSP")
+		return []string{"--name", d.Name, "--version", d.Version, "--sequence", strconv.FormatUint(d.Sequence, 10),
+			"--package-id", d.PackageID, "--policy", d.EndorsementPolicy, "--param", "adminMSP=" + d.Params["adminMSP"]}
+	}
+	step := func(verb, member, cc string) string {
+		return runBlossom(t, bin, append([]string{"chaincode", verb, "--client", client(member)}, definition(cc)...)...)
+	}
+	for _, cc := range devnet.Chaincodes {
+		step("approve", memberNames[0], cc)
+		if got := step("status", memberNames[2], cc); !strings.Contains(got, "1 of 3 members approved; MAJORITY needs 2: not ready to commit") {
+			t.Fatalf("status after one approval of %s: %s", cc, got)
+		}
+		// Commit before a majority approved is refused.
+		args := append([]string{"chaincode", "commit", "--client", client(memberNames[0])}, definition(cc)...)
+		if o, err := exec.Command(bin, args...).CombinedOutput(); err == nil {
+			t.Fatalf("commit of %s approved by 1 of 3 succeeded: %s", cc, o)
+		}
+		step("approve", memberNames[1], cc)
+		if got := step("status", memberNames[2], cc); !strings.Contains(got, "2 of 3 members approved; MAJORITY needs 2: ready to commit") {
+			t.Fatalf("status after two approvals of %s: %s", cc, got)
+		}
+		step("commit", memberNames[0], cc)
+	}
+	list := runBlossom(t, bin, "chaincode", "list", "--client", client(memberNames[2]))
+	for _, cc := range devnet.Chaincodes {
+		if !strings.Contains(list, `"packageId":"`+ids[cc]+`"`) {
+			t.Fatalf("%s not committed with package %s: %s", cc, ids[cc], list)
+		}
+	}
+	t.Logf("chaincodes deployed through _lifecycle: packaged in %s, installed on 3 peers in %s, approved and committed in %s",
+		packaged.Sub(start).Round(time.Millisecond), installed.Sub(packaged).Round(time.Millisecond), time.Since(installed).Round(time.Millisecond))
 }
