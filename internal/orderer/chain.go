@@ -256,7 +256,7 @@ func (c *chain) onApplied(number uint64, cfg *channelconfig.Config) {
 	r := c.raftRef.Load() // nil while NewRaft is still starting
 	if cfg != nil {
 		c.node.refreshTrust()
-		if _, ok := cfg.Consenter(c.self); !ok && r != nil && r.State() != raft.Leader {
+		if c.removedBy(cfg) && r != nil && r.State() != raft.Leader {
 			// A removed follower may never learn of its removal from Raft
 			// (the leader stops replicating to it), so it retires itself. A
 			// removed leader removes itself from Raft last (reconcile).
@@ -284,6 +284,23 @@ func (c *chain) onApplied(number uint64, cfg *channelconfig.Config) {
 		default:
 		}
 	}
+}
+
+// removedBy reports whether config block cfg, just applied, removed this
+// orderer from the consenters: it is not one of cfg's, and was one of the
+// configuration before. A new consenter replaying the log from the start
+// applies earlier config blocks that do not list it yet: those do not
+// remove it.
+func (c *chain) removedBy(cfg *channelconfig.Config) bool {
+	if _, ok := cfg.Consenter(c.self); ok {
+		return false
+	}
+	prev := c.fsm.previousConfig()
+	if prev == nil {
+		return true
+	}
+	_, was := prev.Consenter(c.self)
+	return was
 }
 
 // snapshotter takes a Raft snapshot every snapshot-interval blocks.

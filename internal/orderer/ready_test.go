@@ -1,0 +1,43 @@
+package orderer
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLiveAndReady: an orderer of a running cluster is live and ready;
+// once it loses quorum (two of three killed) it is still live but not
+// ready (no leader); with a consenter back it is ready again.
+func TestLiveAndReady(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	leader := c.leader()
+	for i, tn := range c.nodes {
+		eventually(t, 10*time.Second, "ready", func() bool { return tn.node.Ready() == nil })
+		if err := tn.node.Live(); err != nil {
+			t.Fatalf("orderer %d not live: %v", i, err)
+		}
+	}
+	survivor := (leader + 1) % 3
+	var killed []int
+	for i := range c.nodes {
+		if i != survivor {
+			c.kill(i)
+			killed = append(killed, i)
+		}
+	}
+	s := c.nodes[survivor].node
+	var notReady error
+	eventually(t, 15*time.Second, "the survivor to lose the leader", func() bool {
+		notReady = s.Ready()
+		return notReady != nil
+	})
+	if !strings.Contains(notReady.Error(), "has no leader") {
+		t.Fatalf("survivor not ready for another reason: %v", notReady)
+	}
+	if err := s.Live(); err != nil {
+		t.Fatalf("survivor without quorum not live: %v", err)
+	}
+	c.restart(killed[0])
+	eventually(t, 15*time.Second, "ready again", func() bool { return s.Ready() == nil && c.nodes[killed[0]].node.Ready() == nil })
+}
