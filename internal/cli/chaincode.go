@@ -8,14 +8,12 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/blossom-ledger/blossom/internal/chaincode/bundled"
 	"github.com/blossom-ledger/blossom/internal/chaincode/ccpackage"
-	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/lifecycle"
 	"github.com/blossom-ledger/blossom/internal/policy"
@@ -248,31 +246,6 @@ func (f *definitionFlags) definition() (*lifecycle.Definition, error) {
 	return &d, nil
 }
 
-// endorserCatchUp bounds how long approve and commit wait for the
-// endorsing peers to hold the blocks the most advanced of them holds.
-const endorserCatchUp = 10 * time.Second
-
-// catchUpEndorsers waits (at most endorserCatchUp) until every endorsing
-// peer holds as many blocks as the highest of them: another member's
-// approval, just committed on that member's peer, must be in every
-// endorser's state for a commit to be endorsed alike. A peer that does not
-// answer is left to the endorsement to report.
-func catchUpEndorsers(ctx context.Context, cl *client.Client, peers []string) {
-	ctx, cancel := context.WithTimeout(ctx, endorserCatchUp)
-	defer cancel()
-	var highest uint64
-	for _, p := range peers {
-		if info, err := cl.ChannelInfo(ctx, p, ""); err == nil {
-			highest = max(highest, info.GetHeight())
-		}
-	}
-	var wg sync.WaitGroup
-	for _, p := range peers {
-		wg.Go(func() { cl.WaitForPeerHeight(ctx, p, "", highest) })
-	}
-	wg.Wait()
-}
-
 type definitionAction func(ctx context.Context, l *lifecycle.Ledger, d *lifecycle.Definition, out io.Writer) error
 
 func newChaincodeDefinitionCommand(o *governanceOptions, use, short string, action definitionAction) *cobra.Command {
@@ -292,9 +265,6 @@ func newChaincodeDefinitionCommand(o *governanceOptions, use, short string, acti
 			}
 			return o.run(cmd, func(ctx context.Context, s *governanceSession, out io.Writer) error {
 				l := &lifecycle.Ledger{Client: s.ledger.Client, EndorsingPeers: s.ledger.EndorsingPeers}
-				if use != "status" {
-					catchUpEndorsers(ctx, s.ledger.Client, l.EndorsingPeers)
-				}
 				return action(ctx, l, d, out)
 			})
 		},
@@ -310,14 +280,17 @@ the committed sequence + 1. Approving again replaces your member's earlier
 approval of that sequence. Every member approves the identical definition:
 "status" shows who approved exactly these flags.`,
 	"status": `Show, for each current member, whether it approved exactly this definition,
-and whether the approvals make a MAJORITY so that "commit" will succeed.`,
+and whether the approvals make a MAJORITY so that "commit" will succeed. It
+reads your own peer once it holds as many blocks as the most advanced peer
+of the client file (waiting at most 10 s), so that approvals just recorded
+through other members' peers show.`,
 	"commit": `Commit the definition (the client file's identity must be an admin of a
 current member). It succeeds only if a MAJORITY of the current members
 approved exactly this definition; from the block that holds it, peers
-endorse and validate the chaincode under it. Like approve, it first waits
-(at most 10 s) until every endorsing peer of the client file holds as many
-blocks as the most advanced of them, so that approvals other members' admins
-just recorded are seen by every endorser.`,
+endorse and validate the chaincode under it. Like every command that
+connects, it first waits (at most 10 s) until every answering peer of the
+client file holds as many blocks as the most advanced of them, so that
+approvals other members' admins just recorded are seen by every endorser.`,
 }
 
 func approveDefinition(ctx context.Context, l *lifecycle.Ledger, d *lifecycle.Definition, out io.Writer) error {

@@ -145,12 +145,17 @@ format, without admin: true.
 
 The channel does not change until the current members' admins admit the
 member; the command prints the blossom governance steps (propose, approve by a
-majority of members' admins, submit). Once the update is committed, start the
+majority of members' admins, submit), then fetch-config, which writes the
+config block that admitted the member to DIR/<member>/config.block: the new
+member's admin-client.json trusts the channel's members from it (its genesis
+block does not list the new member). Once the update is committed, start the
 new member's CA and peer: the peer joins from the genesis block and follows
-the configuration blocks. Its orderer is not a consenter (changing the
-consenter set is not yet a governance operation), and its gateway reads peers
-from the genesis block, so it starts only once a newer configuration block is
-given to it; both are written for later.`,
+the configuration blocks. Its orderer joins the Raft consenters through a
+second proposal (add-consenter) once the member is admitted; start it once
+that update is committed: it joins from the genesis block and catches up
+from the other orderers. Its gateway reads peers from the genesis block, so
+it starts only once a newer configuration block is given to it; it is
+written for later.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" || specPath == "" {
@@ -183,8 +188,16 @@ Admit it on channel %[1]s (each step as a member admin):
   blossom governance --client <member>/admin-client.json show --id %[3]s      # review; note the update hash
   blossom governance --client <member>/admin-client.json approve --id %[3]s --hash HASH   # a majority of members
   blossom governance --client %[2]s submit --id %[3]s
+  blossom governance --client %[2]s fetch-config --out %[11]s   # give it to %[8]s: its admin trusts the channel from it
 Then, on %[8]s's hosts: blossom node --config ca.json; blossom node --config peer/peer.json
-`, c.Channel, c.AdminClientFile(prop), id, m.MSPID, c.MemberCABundle(m), c.IntermediateCert(m), m.Address(devnet.NodePeer), m.Name)
+
+Make its orderer a Raft consenter (the same steps, once the member is admitted):
+  blossom governance --client %[2]s propose add-consenter --id %[3]s-orderer \
+      --msp-id %[4]s --address %[9]s --cert %[10]s
+  (show, approve by a majority, submit as above, with --id %[3]s-orderer)
+Then, on %[8]s's orderer host: blossom node --config orderer/orderer.json
+`, c.Channel, c.AdminClientFile(prop), id, m.MSPID, c.MemberCABundle(m), c.IntermediateCert(m), m.Address(devnet.NodePeer), m.Name,
+				m.Address(devnet.NodeOrderer), filepath.Join(c.NodeDir(m, devnet.NodeOrderer), devnet.CertFile), c.MemberConfigBlock(m))
 			return nil
 		},
 	}

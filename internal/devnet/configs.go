@@ -146,6 +146,7 @@ type governanceClient struct {
 	GenesisBlock string               `json:"genesisBlock"`
 	Peers        []governanceEndpoint `json:"peers"`
 	Orderers     []governanceEndpoint `json:"orderers"`
+	ConfigBlock  string               `json:"configBlock,omitempty"`
 }
 
 type governanceEndpoint struct {
@@ -206,6 +207,14 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		Channel: c.Channel, Cert: rel(md, filepath.Join(c.UserDir(m, "admin"), CertFile)), Key: rel(md, filepath.Join(c.UserDir(m, "admin"), KeyFile)),
 		GenesisBlock: rel(md, genesis),
 	}
+	// An added member's admin and gateway trust the channel's members
+	// from the config block that admitted it (fetch-config), which lists
+	// it; the genesis block does not.
+	gatewayBlock := rel(gd, genesis)
+	if m.Added {
+		gov.ConfigBlock = rel(md, c.MemberConfigBlock(m))
+		gatewayBlock = rel(gd, c.MemberConfigBlock(m))
+	}
 	// The own peer first, then the others: Propose and Approve need a
 	// MAJORITY of members' endorsements.
 	for k := range c.Members {
@@ -230,7 +239,7 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		}},
 		{c.GatewayConfig(m), gatewayConfig{
 			MSPID: m.MSPID, Listen: c.listen(m.Ports.Gateway), Cert: CertFile, Key: KeyFile,
-			GenesisBlock: rel(gd, genesis), Channel: c.Channel, DataDir: "data", KEKFile: "wallet.kek",
+			GenesisBlock: gatewayBlock, Channel: c.Channel, DataDir: "data", KEKFile: "wallet.kek",
 			CA: gatewayCAConfig{
 				URL: "https://" + m.Address(NodeCA), CABundle: rel(gd, filepath.Join(c.CADir(m), caserver.ChainFile)),
 				Cert: filepath.Join("registrar", CertFile), Key: filepath.Join("registrar", KeyFile),
