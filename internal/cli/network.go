@@ -60,7 +60,10 @@ empty):
 
 Copy DIR/<member> to the member's hosts and run each node with
 blossom node --config (ca.json, orderer/orderer.json, peer/peer.json,
-gateway/gateway.json). Description:
+gateway/gateway.json). The peers start with no chaincode: the members'
+admins deploy the BloSS@M chaincodes through _lifecycle with blossom
+chaincode (package once, install on every member's peers, approve by a
+majority, commit), as the command prints at the end. Description:
 
 ` + networkSpecExample,
 		Args: cobra.NoArgs,
