@@ -161,9 +161,13 @@ func height(port int) (uint64, error) {
 
 // TestNetworkMultiProcess is issue 10's multi-host test on one machine:
 // network init for three members, every node its own `blossom node`
-// process, an onboarding and a license journey through `blossom tx`, a
-// peer and an orderer killed (SIGKILL) and restarted, and every peer's
-// ledger verifying and agreeing at the end.
+// process, the chaincodes deployed by the members' admins through
+// _lifecycle (blossom chaincode package/install/approve/commit, each its
+// own process), an onboarding and a license journey through `blossom tx`,
+// a peer and an orderer killed (SIGKILL) and restarted, a fourth member
+// added (network add-member, governance admission, its orderer made a Raft
+// consenter whose vote is then needed), and every peer's ledger verifying
+// and agreeing at the end.
 func TestNetworkMultiProcess(t *testing.T) {
 	bin := blossomBinary(t)
 	dir := t.TempDir()
