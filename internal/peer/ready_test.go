@@ -1,6 +1,7 @@
 package peer_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -57,10 +58,14 @@ func TestReady(t *testing.T) {
 	}
 	net.WaitForHeight(t, b+1, 20*time.Second)
 	for i := range net.Members {
-		err := net.Peer(i).Ready()
-		if err == nil || !strings.Contains(err.Error(), "chaincode ghost: package "+ghost.PackageID+" is not installed") {
-			t.Fatalf("peer %d with a committed definition it cannot run: ready = %v", i, err)
-		}
+		// The definitions are swapped in just after the block's commit.
+		waitReady(t, "unready for the ghost package", func() error {
+			err := net.Peer(i).Ready()
+			if err == nil || !strings.Contains(err.Error(), "chaincode ghost: package "+ghost.PackageID+" is not installed") {
+				return fmt.Errorf("peer %d with a committed definition it cannot run: ready = %v", i, err)
+			}
+			return nil
+		})
 		if err := net.Peer(i).Healthy(); err != nil {
 			t.Fatalf("peer %d not healthy: %v", i, err)
 		}
