@@ -784,7 +784,11 @@ func (c *chain) reconcile() {
 		c.log.Info("raft: removing this orderer, which the config no longer lists")
 		if err := c.raft.RemoveServer(raft.ServerID(c.self), 0, raftTimeout).Error(); err != nil {
 			c.log.Warn("raft: removing this orderer failed", "error", err)
+			return
 		}
+		// Raft shuts this node down once out of the group: it serves
+		// Deliver only, as a removed follower does.
+		c.retired.Store(true)
 	}
 }
 

@@ -383,7 +383,7 @@ func (n *Node) Healthy() error {
 			return fmt.Errorf("channel %s: raft stopped", id)
 		}
 		if _, ok := c.fsm.Config().Consenter(c.self); !ok {
-			return fmt.Errorf("channel %s: not a consenter of the configuration applied so far (catching up)", id)
+			return fmt.Errorf("channel %s: not a consenter in the configuration applied so far", id)
 		}
 		if _, leader := c.raft.LeaderWithID(); leader == "" {
 			return fmt.Errorf("channel %s has no leader", id)
@@ -409,6 +409,9 @@ func (n *Node) Live() error {
 			continue // no longer a consenter: serves Deliver only
 		}
 		if c.raft == nil || c.raft.State() == raft.Shutdown {
+			if _, ok := c.fsm.Config().Consenter(c.self); !ok {
+				continue // a removed leader, shut down by Raft before it retired
+			}
 			return fmt.Errorf("channel %s: raft stopped", id)
 		}
 	}
@@ -430,7 +433,7 @@ func (n *Node) Ready() error {
 			return fmt.Errorf("channel %s: no longer a consenter (serves Deliver only)", id)
 		}
 		if _, ok := c.fsm.Config().Consenter(c.self); !ok {
-			return fmt.Errorf("channel %s: not a consenter of the configuration applied so far (catching up)", id)
+			return fmt.Errorf("channel %s: not a consenter in the configuration applied so far", id)
 		}
 		if _, leader := c.raft.LeaderWithID(); leader == "" {
 			return fmt.Errorf("channel %s has no leader", id)
