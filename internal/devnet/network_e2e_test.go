@@ -368,6 +368,22 @@ func TestNetworkMultiProcess(t *testing.T) {
 	})
 	ok("submit", agency3.name, "ao", "authorization", "mou:SignMOU", `["2"]`, "", "")
 
+	// Governance removes agency3's orderer from the consenters again: it
+	// stays live (serving Deliver) but is no longer ready, and the three
+	// others order.
+	admit(t, bin, out, "remove-agency3-orderer", []string{"sams", "agency1", "agency2"}, "remove-consenter", "--consenter", "orderer-agency3")
+	eventually(t, time.Minute, func() error {
+		code, body, err := opsGet(agency3.ports[4], "/readyz")
+		if err != nil || code != 503 || !strings.Contains(body, "no longer a consenter") {
+			return fmt.Errorf("removed orderer readyz: %d %s %v", code, body, err)
+		}
+		return nil
+	})
+	if code, body, err := opsGet(agency3.ports[4], "/healthz"); err != nil || code != 200 {
+		t.Fatalf("removed orderer healthz: %d %s %v", code, body, err)
+	}
+	ok("submit", "agency1", "ao", "authorization", "mou:SignMOU", `["2"]`, "", "SAMSMSP,Agency1MSP,Agency2MSP")
+
 	// Every peer reaches the same height; then all stop and every ledger
 	// verifies with the same commit hash.
 	eventually(t, time.Minute, func() error {
