@@ -156,9 +156,9 @@ new member's CA and peer: the peer joins from the genesis block and follows
 the configuration blocks. Its orderer joins the Raft consenters through a
 second proposal (add-consenter) once the member is admitted; start it once
 that update is committed: it joins from the genesis block and catches up
-from the other orderers. Its gateway reads peers from the genesis block, so
-it starts only once a newer configuration block is given to it; it is
-written for later.`,
+from the other orderers. Its gateway, like its admin-client.json, reads the
+channel's members, peers and orderers from config.block: fetch it again
+after the consenter update, then start the gateway.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" || specPath == "" {
@@ -199,6 +199,7 @@ Make its orderer a Raft consenter (the same steps, once the member is admitted):
       --msp-id %[4]s --address %[9]s --cert %[10]s
   (show, approve by a majority, submit as above, with --id %[3]s-orderer)
 Then, on %[8]s's orderer host: blossom node --config orderer/orderer.json
+Last, fetch-config again (it now lists the new orderer) and start the gateway: blossom node --config gateway/gateway.json
 `, c.Channel, c.AdminClientFile(prop), id, m.MSPID, c.MemberCABundle(m), c.IntermediateCert(m), m.Address(devnet.NodePeer), m.Name,
 				m.Address(devnet.NodeOrderer), filepath.Join(c.NodeDir(m, devnet.NodeOrderer), devnet.CertFile), c.MemberConfigBlock(m))
 			return nil
