@@ -280,11 +280,17 @@ the committed sequence + 1. Approving again replaces your member's earlier
 approval of that sequence. Every member approves the identical definition:
 "status" shows who approved exactly these flags.`,
 	"status": `Show, for each current member, whether it approved exactly this definition,
-and whether the approvals make a MAJORITY so that "commit" will succeed.`,
+and whether the approvals make a MAJORITY so that "commit" will succeed. It
+reads your own peer once it holds as many blocks as the most advanced peer
+of the client file (waiting at most 10 s), so that approvals just recorded
+through other members' peers show.`,
 	"commit": `Commit the definition (the client file's identity must be an admin of a
 current member). It succeeds only if a MAJORITY of the current members
 approved exactly this definition; from the block that holds it, peers
-endorse and validate the chaincode under it.`,
+endorse and validate the chaincode under it. Like every command that
+connects, it first waits (at most 10 s) until every answering peer of the
+client file holds as many blocks as the most advanced of them, so that
+approvals other members' admins just recorded are seen by every endorser.`,
 }
 
 func approveDefinition(ctx context.Context, l *lifecycle.Ledger, d *lifecycle.Definition, out io.Writer) error {

@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -34,6 +37,10 @@ type governanceClientFile struct {
 	Peers        []governanceEndpoint `json:"peers"`
 	Orderers     []governanceEndpoint `json:"orderers"`
 	Chaincode    string               `json:"chaincode"`
+	// ConfigBlock, if set, is a later config block of the channel whose
+	// members are trusted instead of the genesis block's: a member added
+	// after the genesis needs one that lists it (fetch-config).
+	ConfigBlock string `json:"configBlock"`
 }
 
 type governanceEndpoint struct {
@@ -59,7 +66,7 @@ configuration in force:
     one admin of that member (update-crl);
   - members, roots, orderers, batch sizes, policies, capability: the channel
     Admins policy, a MAJORITY of the current members' admins (add-member,
-    remove-member, set-batch).
+    remove-member, set-batch, add-consenter, remove-consenter).
 
 Every command connects as the admin named in the client file (--client),
 YAML or JSON, relative paths resolved against its directory:
@@ -75,8 +82,14 @@ YAML or JSON, relative paths resolved against its directory:
     - name: orderer0
       address: orderer0.org1:7050
   chaincode: _governance      # optional
+  configBlock: config.block   # optional: a later config block to trust the
+                              # members from (a member added after the
+                              # genesis; see fetch-config)
 
-The current configuration is read from your own peer.`
+The current configuration is read from your own peer. Every command first
+waits (at most 10 s) until each peer of the client file that answers holds
+as many blocks as the most advanced of them, so that what another member's
+admin just recorded through its own peer is seen.`
 
 func newGovernanceCommand() *cobra.Command {
 	var o governanceOptions
@@ -94,6 +107,7 @@ func newGovernanceCommand() *cobra.Command {
 		newGovernanceApproveCommand(&o),
 		newGovernanceSubmitCommand(&o),
 		newGovernanceListCommand(&o),
+		newGovernanceFetchConfigCommand(&o),
 	)
 	return cmd
 }
@@ -151,8 +165,8 @@ func (o *governanceOptions) open(ctx context.Context) (*governanceSession, error
 		return nil, fmt.Errorf("%s: at most %d peers and %d orderers", o.clientFile, maxGovernanceEntries, maxGovernanceEntries)
 	}
 	dir := filepath.Dir(o.clientFile)
-	for _, p := range []*string{&f.Cert, &f.Key, &f.GenesisBlock} {
-		if !filepath.IsAbs(*p) {
+	for _, p := range []*string{&f.Cert, &f.Key, &f.GenesisBlock, &f.ConfigBlock} {
+		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
 	}
@@ -187,6 +201,11 @@ func (o *governanceOptions) open(ctx context.Context) (*governanceSession, error
 	if gcfg.ChannelID() != f.Channel {
 		return nil, fmt.Errorf("genesis block %s is for channel %s, not %s", f.GenesisBlock, gcfg.ChannelID(), f.Channel)
 	}
+	if f.ConfigBlock != "" {
+		if gcfg, err = readConfigBlock(f.ConfigBlock, f.Channel); err != nil {
+			return nil, err
+		}
+	}
 	trust := transport.NewTrustSource(gcfg.Manager())
 	ccfg := client.Config{ChannelID: f.Channel, Signer: signer, TLSCertificate: tlsCert, Trust: trust}
 	var names []string
@@ -218,6 +237,26 @@ func (o *governanceOptions) open(ctx context.Context) (*governanceSession, error
 	}, nil
 }
 
+// readConfigBlock reads a client file's configBlock: a config block of
+// channel.
+func readConfigBlock(path, channel string) (*channelconfig.Config, error) {
+	block, err := orderer.ReadBlockFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("config block %s is missing: a current member's admin writes the channel's latest one with blossom governance fetch-config --out FILE once your member is admitted", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("config block: %w", err)
+	}
+	cfg, _, err := channelconfig.FromBlock(block)
+	if err != nil {
+		return nil, fmt.Errorf("config block %s: %w", path, err)
+	}
+	if cfg.ChannelID() != channel {
+		return nil, fmt.Errorf("config block %s is for channel %s, not %s", path, cfg.ChannelID(), channel)
+	}
+	return cfg, nil
+}
+
 // run opens a session bounded by --timeout and calls fn.
 func (o *governanceOptions) run(cmd *cobra.Command, fn func(ctx context.Context, s *governanceSession, out io.Writer) error) error {
 	ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
@@ -227,7 +266,38 @@ func (o *governanceOptions) run(cmd *cobra.Command, fn func(ctx context.Context,
 		return err
 	}
 	defer s.close()
+	catchUpPeers(ctx, s.ledger.Client, s.ledger.EndorsingPeers)
 	return fn(ctx, s, cmd.OutOrStdout())
+}
+
+// peerCatchUp bounds how long a command waits for the client file's peers
+// to hold the blocks the most advanced of them holds.
+const peerCatchUp = 10 * time.Second
+
+// catchUpPeers waits (at most peerCatchUp) until every peer of the client
+// file that answers holds as many blocks as the highest of them: what
+// another member's admin just recorded through its own peer (a proposal,
+// an approval) must be in every endorser's state, and in the own peer's
+// that answers reads, for the command to see it. A peer that does not
+// answer is left to the command to report.
+func catchUpPeers(ctx context.Context, cl *client.Client, peers []string) {
+	ctx, cancel := context.WithTimeout(ctx, peerCatchUp)
+	defer cancel()
+	heights := make(map[string]uint64, len(peers))
+	var highest uint64
+	for _, p := range peers {
+		if info, err := cl.ChannelInfo(ctx, p, ""); err == nil {
+			heights[p] = info.GetHeight()
+			highest = max(highest, info.GetHeight())
+		}
+	}
+	var wg sync.WaitGroup
+	for p, h := range heights {
+		if h < highest {
+			wg.Go(func() { cl.WaitForPeerHeight(ctx, p, "", highest) })
+		}
+	}
+	wg.Wait()
 }
 
 func readPEMFiles(paths []string) ([]byte, error) {
@@ -249,7 +319,7 @@ func readPEMFiles(paths []string) ([]byte, error) {
 func newGovernanceProposeCommand(o *governanceOptions) *cobra.Command {
 	var id, description string
 	cmd := &cobra.Command{
-		Use:   "propose (add-member|remove-member|update-crl|set-batch) --id ID [flags]",
+		Use:   "propose (add-member|remove-member|update-crl|set-batch|add-consenter|remove-consenter) --id ID [flags]",
 		Short: "Build a config update from the current configuration and record it as a proposal",
 		Long: `Build a config update from the configuration in force (read from your own
 peer) and record it on the ledger as proposal ID (1 to 64 of [A-Za-z0-9_.-]).
@@ -379,7 +449,51 @@ current value. The result is checked as the ordering service checks it
 	batch.Flags().Uint32Var(&bc.PreferredMaxBytes, "preferred-max-bytes", 0, "preferred block size in bytes")
 	batch.Flags().DurationVar(&bc.Timeout, "batch-timeout", 0, "longest wait before cutting a block (whole milliseconds)")
 
-	cmd.AddCommand(add, remove, crl, batch)
+	var consMSP, consAddr, consCert string
+	addConsenter := &cobra.Command{
+		Use:   "add-consenter --id ID --msp-id MSP --address HOST:PORT --cert FILE",
+		Short: "Propose adding an orderer to the Raft consenters (channel Admins: a majority of members' admins)",
+		Long: `Propose adding the orderer whose certificate is FILE (PEM; its CN is the
+consenter ID, and it must be an orderer certificate of member MSP, already a
+channel member) at HOST:PORT to the channel's Raft consenters. One consenter
+joins or leaves per update. Once the update is committed, start the orderer
+(blossom node --config orderer/orderer.json): it joins from the genesis
+block, catches up from the other orderers and votes from then on.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			certPEM, err := fsutil.ReadFileBounded(consCert, maxGovernancePEMFile)
+			if err != nil {
+				return err
+			}
+			cs, err := governance.ConsenterFromPEM(consMSP, consAddr, certPEM)
+			if err != nil {
+				return fmt.Errorf("%s: %w", consCert, err)
+			}
+			return propose(cmd, func(cfg *channelconfig.Config) (*pb.ConfigUpdate, error) { return governance.AddConsenter(cfg, cs) })
+		},
+	}
+	addConsenter.Flags().StringVar(&consMSP, "msp-id", "", "the orderer's member")
+	addConsenter.Flags().StringVar(&consAddr, "address", "", "host:port where the other orderers and peers reach it")
+	addConsenter.Flags().StringVar(&consCert, "cert", "", "PEM file of the orderer's certificate")
+	for _, f := range []string{"msp-id", "address", "cert"} {
+		_ = addConsenter.MarkFlagRequired(f)
+	}
+
+	var consID string
+	removeConsenter := &cobra.Command{
+		Use:   "remove-consenter --id ID --consenter ORDERER_ID",
+		Short: "Propose removing an orderer from the Raft consenters (channel Admins: a majority of members' admins)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return propose(cmd, func(cfg *channelconfig.Config) (*pb.ConfigUpdate, error) {
+				return governance.RemoveConsenter(cfg, consID)
+			})
+		},
+	}
+	removeConsenter.Flags().StringVar(&consID, "consenter", "", "the consenter ID (its certificate's CN)")
+	_ = removeConsenter.MarkFlagRequired("consenter")
+
+	cmd.AddCommand(add, remove, crl, batch, addConsenter, removeConsenter)
 	return cmd
 }
 
@@ -517,4 +631,34 @@ func newGovernanceListCommand(o *governanceOptions) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newGovernanceFetchConfigCommand(o *governanceOptions) *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "fetch-config --out FILE",
+		Short: "Write the channel's latest configuration block, read from your own peer",
+		Long: `Write the config block in force (read from your own peer) to FILE and print
+its number and configuration sequence. A member added after the genesis
+block needs it: its admin's client file (configBlock) and its nodes trust
+the channel's members from it, since the genesis block does not list the
+new member. Give it to the new member out of band, as the genesis block.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, func(ctx context.Context, s *governanceSession, w io.Writer) error {
+				cfg, block, err := governance.LatestConfigBlock(ctx, s.peer, s.channel)
+				if err != nil {
+					return fmt.Errorf("read the channel configuration from the own peer: %w", err)
+				}
+				if err := orderer.WriteBlockFile(out, block); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "config block %d (configuration sequence %d) written to %s\n", block.GetHeader().GetNumber(), cfg.Sequence(), out)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "file to write the block to")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
 }

@@ -12,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/fsutil"
 	"github.com/blossom-ledger/blossom/internal/governance"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/network/nettest"
 	"github.com/blossom-ledger/blossom/internal/orderer"
+	"github.com/blossom-ledger/blossom/internal/pki"
 )
 
 // TestGovernanceCommands drives propose, show, approve, submit and list
@@ -107,8 +109,55 @@ func TestGovernanceCommands(t *testing.T) {
 		t.Errorf("batch-1 signers: %q", line)
 	}
 
+	// fetch-config writes the config block in force; a client file that
+	// trusts from it (configBlock) works, one whose block is missing is
+	// refused with the way to get it.
+	cfgBlock := filepath.Join(dir, "config.block")
+	if out := mustRun(admin0, "fetch-config", "--out", cfgBlock); !strings.Contains(out, "configuration sequence 2") {
+		t.Errorf("fetch-config: %s", out)
+	}
+	block, err := orderer.ReadBlockFile(cfgBlock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _, err := channelconfig.FromBlock(block); err != nil || cfg.Sequence() != 2 || cfg.BatchSize().MaxMessageCount != 42 {
+		t.Fatalf("fetched config block: %v", err)
+	}
+	withBlock := func(path string) string {
+		raw, _ := os.ReadFile(admin1)
+		var f governanceClientFile
+		json.Unmarshal(raw, &f)
+		f.ConfigBlock = path
+		raw, _ = json.Marshal(f)
+		p := filepath.Join(filepath.Dir(admin1), "client-"+filepath.Base(path)+".json")
+		os.WriteFile(p, raw, 0o600)
+		return p
+	}
+	mustRun(withBlock(cfgBlock), "list")
+	if _, err := run(withBlock(filepath.Join(dir, "absent.block")), "list"); err == nil || !strings.Contains(err.Error(), "fetch-config") {
+		t.Errorf("client file with a missing config block: %v", err)
+	}
+	if _, err := run(withBlock(crlFile), "list"); err == nil {
+		t.Error("client file whose config block is a CRL accepted")
+	}
+
+	// Consenter proposals check the orderer's certificate and ID.
+	userCert := filepath.Join(dir, "user-cert.pem")
+	os.WriteFile(userCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: net.Members[1].User.Cert.Raw}), 0o644)
+	ordererCert := filepath.Join(dir, "orderer-cert.pem")
+	extra := net.PKI.Member("Org2MSP").Issue(pki.RoleOrderer, "orderer-org2-b", nil)
+	os.WriteFile(ordererCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: extra.Cert.Raw}), 0o644)
+	addHash := hashOf(mustRun(admin1, "propose", "add-consenter", "--id", "cons-1", "--msp-id", "Org2MSP", "--address", "127.0.0.1:1", "--cert", ordererCert))
+	if out := mustRun(admin0, "show", "--id", "cons-1"); !strings.Contains(out, addHash) || !strings.Contains(out, "orderer-org2-b") {
+		t.Errorf("show cons-1: %s", out)
+	}
+
 	// Bad input.
 	for _, args := range [][]string{
+		{"propose", "add-consenter", "--id", "cons-2", "--msp-id", "Org2MSP", "--address", "127.0.0.1:2", "--cert", userCert},
+		{"propose", "add-consenter", "--id", "cons-3", "--msp-id", "Org1MSP", "--address", "127.0.0.1:3", "--cert", ordererCert},
+		{"propose", "add-consenter", "--id", "cons-4", "--msp-id", "Org2MSP", "--address", "127.0.0.1:4", "--cert", crlFile},
+		{"propose", "remove-consenter", "--id", "cons-5", "--consenter", "orderer-nobody"},
 		{"propose", "remove-member", "--id", "bad id", "--msp-id", "Org3MSP"},
 		{"propose", "remove-member", "--id", "rm-9", "--msp-id", "Org9MSP"},
 		{"propose", "set-batch", "--id", "batch-2"},

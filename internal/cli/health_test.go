@@ -5,8 +5,12 @@ import (
 	"context"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
+	"io"
 	"log/slog"
 	"math/big"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +56,54 @@ func TestWatchCertExpiry(t *testing.T) {
 			}
 			if warned := strings.Contains(logs.String(), "certificate expires soon"); warned != (tc.expiring == 1) {
 				t.Fatalf("warning logged: %v, logs %q", warned, logs.String())
+			}
+		})
+	}
+}
+
+// TestNodeOpsLivenessAndReadiness: /healthz answers from the liveness
+// check and /readyz from the readiness check, each 503 with its reason
+// when its check fails.
+func TestNodeOpsLivenessAndReadiness(t *testing.T) {
+	tests := []struct {
+		name               string
+		live, ready        error
+		healthz, readyz    int
+		healthzBody, rBody string
+	}{
+		{"live and ready", nil, nil, 200, 200, "ok", "ok"},
+		{"live, not ready", nil, errors.New("channel blossom has no leader"), 200, 503, "ok", "channel blossom has no leader"},
+		{"not live", errors.New("channel blossom halted"), errors.New("channel blossom halted"), 503, 503, "channel blossom halted", "channel blossom halted"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := ln.Addr().String()
+			ln.Close()
+			stop, err := serveNodeOps(addr, nodeOps{
+				healthy: func() error { return tc.live }, ready: func() error { return tc.ready },
+				log: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stop()
+			for path, want := range map[string]struct {
+				code int
+				body string
+			}{"/healthz": {tc.healthz, tc.healthzBody}, "/readyz": {tc.readyz, tc.rBody}} {
+				resp, err := http.Get("http://" + addr + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != want.code || strings.TrimSpace(string(body)) != want.body {
+					t.Fatalf("%s: %d %q, want %d %q", path, resp.StatusCode, body, want.code, want.body)
+				}
 			}
 		})
 	}

@@ -3,7 +3,9 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -58,7 +60,10 @@ empty):
 
 Copy DIR/<member> to the member's hosts and run each node with
 blossom node --config (ca.json, orderer/orderer.json, peer/peer.json,
-gateway/gateway.json). Description:
+gateway/gateway.json). The peers start with no chaincode: the members'
+admins deploy the BloSS@M chaincodes through _lifecycle with blossom
+chaincode (package once, install on every member's peers, approve by a
+majority, commit), as the command prints at the end. Description:
 
 ` + networkSpecExample,
 		Args: cobra.NoArgs,
@@ -80,6 +85,7 @@ gateway/gateway.json). Description:
 			for i := range c.Members {
 				printMemberSummary(w, c, &c.Members[i])
 			}
+			printDeploySteps(w, c)
 			return nil
 		},
 	}
@@ -101,6 +107,34 @@ func printMemberSummary(w io.Writer, c *devnet.Consortium, m *devnet.Member) {
 	}
 }
 
+// printDeploySteps prints how the members' admins deploy the BloSS@M
+// chaincodes through _lifecycle once the nodes run: every member installs
+// the same packages, a MAJORITY of admins approve identical definitions
+// (those of devnet.Definition, as blossom up commits them), one commits.
+func printDeploySteps(w io.Writer, c *devnet.Consortium) {
+	admin := c.AdminMember()
+	fmt.Fprintf(w, "\nOnce every node runs, deploy the chaincodes through _lifecycle (blossom chaincode --help):\n")
+	fmt.Fprintf(w, "  one package per chaincode, the same file for every member (a make bundle binary: --bundled NAME):\n")
+	for _, name := range devnet.Chaincodes {
+		fmt.Fprintf(w, "    blossom chaincode package --dir chaincode/%[1]s/wasm --label %[1]s -o %[1]s.tar.gz   # prints %[1]s's PACKAGE_ID\n", name)
+	}
+	fmt.Fprintf(w, "  every member's admin installs them on its peer:\n")
+	for _, name := range devnet.Chaincodes {
+		fmt.Fprintf(w, "    blossom chaincode install --client <member>/admin-client.json %s.tar.gz\n", name)
+	}
+	fmt.Fprintf(w, "  a majority of the members' admins approve (approve), then one admin commits (commit):\n")
+	for _, name := range devnet.Chaincodes {
+		d := devnet.Definition(name, "PACKAGE_ID", admin.MSPID)
+		fmt.Fprintf(w, "    blossom chaincode approve --client <member>/admin-client.json --name %s --version %s --sequence %d --package-id %s_PACKAGE_ID --policy %q",
+			d.Name, d.Version, d.Sequence, name, d.EndorsementPolicy)
+		for _, k := range slices.Sorted(maps.Keys(d.Params)) {
+			fmt.Fprintf(w, " --param %s=%s", k, d.Params[k])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  then: blossom chaincode commit --client %s (same flags), once per chaincode\n", c.AdminClientFile(admin))
+}
+
 func newNetworkAddMemberCommand() *cobra.Command {
 	var dir, specPath, proposer string
 	cmd := &cobra.Command{
@@ -114,12 +148,17 @@ format, without admin: true.
 
 The channel does not change until the current members' admins admit the
 member; the command prints the blossom governance steps (propose, approve by a
-majority of members' admins, submit). Once the update is committed, start the
+majority of members' admins, submit), then fetch-config, which writes the
+config block that admitted the member to DIR/<member>/config.block: the new
+member's admin-client.json trusts the channel's members from it (its genesis
+block does not list the new member). Once the update is committed, start the
 new member's CA and peer: the peer joins from the genesis block and follows
-the configuration blocks. Its orderer is not a consenter (changing the
-consenter set is not yet a governance operation), and its gateway reads peers
-from the genesis block, so it starts only once a newer configuration block is
-given to it; both are written for later.`,
+the configuration blocks. Its orderer joins the Raft consenters through a
+second proposal (add-consenter) once the member is admitted; start it once
+that update is committed: it joins from the genesis block and catches up
+from the other orderers. Its gateway, like its admin-client.json, reads the
+channel's members, peers and orderers from config.block: fetch it again
+after the consenter update, then start the gateway.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dir == "" || specPath == "" {
@@ -152,8 +191,17 @@ Admit it on channel %[1]s (each step as a member admin):
   blossom governance --client <member>/admin-client.json show --id %[3]s      # review; note the update hash
   blossom governance --client <member>/admin-client.json approve --id %[3]s --hash HASH   # a majority of members
   blossom governance --client %[2]s submit --id %[3]s
+  blossom governance --client %[2]s fetch-config --out %[11]s   # give it to %[8]s: its admin trusts the channel from it
 Then, on %[8]s's hosts: blossom node --config ca.json; blossom node --config peer/peer.json
-`, c.Channel, c.AdminClientFile(prop), id, m.MSPID, c.MemberCABundle(m), c.IntermediateCert(m), m.Address(devnet.NodePeer), m.Name)
+
+Make its orderer a Raft consenter (the same steps, once the member is admitted):
+  blossom governance --client %[2]s propose add-consenter --id %[3]s-orderer \
+      --msp-id %[4]s --address %[9]s --cert %[10]s
+  (show, approve by a majority, submit as above, with --id %[3]s-orderer)
+Then, on %[8]s's orderer host: blossom node --config orderer/orderer.json
+Last, fetch-config again (it now lists the new orderer) and start the gateway: blossom node --config gateway/gateway.json
+`, c.Channel, c.AdminClientFile(prop), id, m.MSPID, c.MemberCABundle(m), c.IntermediateCert(m), m.Address(devnet.NodePeer), m.Name,
+				m.Address(devnet.NodeOrderer), filepath.Join(c.NodeDir(m, devnet.NodeOrderer), devnet.CertFile), c.MemberConfigBlock(m))
 			return nil
 		},
 	}

@@ -38,7 +38,10 @@ every channel. The certificate (an orderer certificate whose CN is the orderer's
 ID in the channel config) also signs blocks; the key file must be mode 0600. The
 members' CAs are trusted as the channel configurations say, starting with the
 genesis blocks; channels already in dataDir are reopened from there. With
-healthAddress set, GET /healthz answers 200 when every channel has a leader.
+healthAddress set, plain HTTP serves GET /healthz (liveness: 200 unless a
+channel halted or its Raft stopped), GET /readyz (200 when, on every
+channel, this orderer is a consenter, knows the Raft leader and has applied
+its Raft log to within 5 entries of the commit index) and GET /metrics.
 The optional "maxPendingEnvelopes" (default 4096, at most 1048576) bounds, per
 channel, the broadcast envelopes the orderer holds not yet answered (as leader,
 those other orderers forward included); past it Broadcast answers
@@ -82,7 +85,7 @@ func runOrderer(ctx context.Context, path string, logOut io.Writer, started func
 	stopOps := func() {}
 	if addr := fc.HealthAddr(); addr != "" {
 		heightGauges(reg, node.Channels, node.Height)
-		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Healthy, ready: node.Healthy, cert: cfg.Certificate.Leaf, registry: reg, log: logger})
+		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Live, ready: node.Ready, cert: cfg.Certificate.Leaf, registry: reg, log: logger})
 		if err != nil {
 			node.Close()
 			return err

@@ -100,7 +100,7 @@ func TestChannelCreateAndOrderer(t *testing.T) {
 
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, err := http.Get("http://" + health + "/healthz")
+		resp, err := http.Get("http://" + health + "/readyz") // a leader: ready to order
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
@@ -109,7 +109,7 @@ func TestChannelCreateAndOrderer(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("orderer not healthy: %v; output: %s", err, out.String())
+			t.Fatalf("orderer not ready: %v; output: %s", err, out.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -43,8 +43,10 @@ type peerFileConfig struct {
 	// list the same ones.
 	Chaincodes []peerChaincodeConfig `json:"chaincodes"`
 	LogLevel   string                `json:"logLevel"` // debug, info (default), warn, error
-	// HealthAddress, if set, serves GET /healthz (200 while the peer serves
-	// and no channel has halted) over plain HTTP.
+	// HealthAddress, if set, serves over plain HTTP GET /healthz (200
+	// while the peer serves and no channel has halted), GET /readyz (200
+	// when also caught up with the orderers and holding every committed
+	// chaincode's package: peer.Node.Ready) and GET /metrics.
 	HealthAddress string `json:"healthAddress"`
 	// WasmCacheDir holds the wazero compilation cache (default
 	// DATADIR/chaincodes/cache); peers of one process may share one.
@@ -88,7 +90,7 @@ JSON). Relative paths are resolved against the file's directory:
   genesisBlock: blossom.block              # the channel's genesis block
   channel: blossom
   logLevel: info                           # debug, info, warn, error
-  healthAddress: 127.0.0.1:7061            # optional: GET /healthz (plain HTTP)
+  healthAddress: 127.0.0.1:7061            # optional: /healthz, /readyz, /metrics (plain HTTP)
   wasmCacheDir: /var/cache/blossom/wasm    # optional (default DATADIR/chaincodes/cache)
   nativePackages:                          # optional (development): run a built-in chaincode
     kvtest_native:3f5c…: kvtest            # as the package of that ID
@@ -102,7 +104,14 @@ starts reopen the ledger and check it holds that genesis block), then pulls
 blocks from the channel's orderers. Chaincodes are normally deployed with
 "blossom chaincode" (install, approve, commit): the peer runs each committed
 definition from the package installed in DATADIR/chaincodes, and reinstalls
-those packages at start.`,
+those packages at start.
+
+With healthAddress set, GET /healthz is liveness (200 while the peer serves
+and no channel halted) and GET /readyz readiness: 200 once, on every
+channel, an orderer has told the peer the chain's height and the peer holds
+all but at most 5 of those blocks, and it holds the package of every
+committed chaincode definition (installed and loaded); otherwise 503 with
+the reason.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -159,7 +168,7 @@ func runPeer(ctx context.Context, path string, logOut io.Writer, started func(*p
 			}
 			return ch.Height(), nil
 		})
-		stopOps, err = serveNodeOps(cfg.HealthAddress, nodeOps{healthy: node.Healthy, ready: node.Healthy, cert: nodeCfg.Certificate.Leaf, registry: reg, log: log})
+		stopOps, err = serveNodeOps(cfg.HealthAddress, nodeOps{healthy: node.Healthy, ready: node.Ready, cert: nodeCfg.Certificate.Leaf, registry: reg, log: log})
 		if err != nil {
 			node.Stop()
 			return err

@@ -34,38 +34,12 @@ type peerConfig struct {
 	Channel       string `json:"channel"`
 	LogLevel      string `json:"logLevel"`
 	HealthAddress string `json:"healthAddress"`
-	// Chaincodes are static native definitions: `blossom network init`'s
-	// interim (see staticChaincodes); a devnet deploys through _lifecycle.
-	Chaincodes []staticChaincode `json:"chaincodes,omitempty"`
 	// WasmCacheDir is shared by a devnet's peers, which run in one
 	// process: one wazero compilation per module (DESIGN §11).
 	WasmCacheDir string `json:"wasmCacheDir,omitempty"`
 	// NativePackages maps package IDs to the binary's native chaincodes
 	// when no WebAssembly package is at hand (ChaincodePackages).
 	NativePackages map[string]string `json:"nativePackages,omitempty"`
-}
-
-// staticChaincode is one entry of a peer configuration's "chaincodes": a
-// chaincode built into the binary, registered on the peer.
-type staticChaincode struct {
-	Name              string            `json:"name"`
-	Implementation    string            `json:"implementation"`
-	EndorsementPolicy string            `json:"endorsementPolicy"`
-	Params            map[string]string `json:"params,omitempty"`
-}
-
-// staticChaincodes returns the native chaincode definitions every peer of
-// a `blossom network init` consortium registers, the same as
-// Definition's. Interim: a multi-host consortium has no process that
-// could deploy through _lifecycle for every member at creation; its
-// members would install, approve and commit with `blossom chaincode`.
-func staticChaincodes(adminMSP string) []staticChaincode {
-	var out []staticChaincode
-	for _, name := range Chaincodes {
-		d := Definition(name, "", adminMSP)
-		out = append(out, staticChaincode{Name: name, Implementation: name, EndorsementPolicy: d.EndorsementPolicy, Params: d.Params})
-	}
-	return out
 }
 
 type gatewayCAConfig struct {
@@ -172,6 +146,7 @@ type governanceClient struct {
 	GenesisBlock string               `json:"genesisBlock"`
 	Peers        []governanceEndpoint `json:"peers"`
 	Orderers     []governanceEndpoint `json:"orderers"`
+	ConfigBlock  string               `json:"configBlock,omitempty"`
 }
 
 type governanceEndpoint struct {
@@ -209,10 +184,6 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		return r
 	}
 	wasmCache := ""
-	var static []staticChaincode
-	if c.Network {
-		static = staticChaincodes(admin)
-	}
 	var oidc []gatewayOIDCConfig
 	var signIn *gatewaySignInConfig
 	var dash *gatewayDashboardConfig
@@ -236,6 +207,14 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 		Channel: c.Channel, Cert: rel(md, filepath.Join(c.UserDir(m, "admin"), CertFile)), Key: rel(md, filepath.Join(c.UserDir(m, "admin"), KeyFile)),
 		GenesisBlock: rel(md, genesis),
 	}
+	// An added member's admin and gateway trust the channel's members
+	// from the config block that admitted it (fetch-config), which lists
+	// it; the genesis block does not.
+	gatewayBlock := rel(gd, genesis)
+	if m.Added {
+		gov.ConfigBlock = rel(md, c.MemberConfigBlock(m))
+		gatewayBlock = rel(gd, c.MemberConfigBlock(m))
+	}
 	// The own peer first, then the others: Propose and Approve need a
 	// MAJORITY of members' endorsements.
 	for k := range c.Members {
@@ -256,11 +235,11 @@ func (c *Consortium) writeMemberConfigs(m *Member, admin string) error {
 			DataDir: "data", Listen: c.listen(m.Ports.Peer), Cert: CertFile, Key: KeyFile,
 			GenesisBlock: rel(pd, genesis), Channel: c.Channel,
 			LogLevel: "info", HealthAddress: c.listen(m.Ports.PeerHealth),
-			Chaincodes: static, WasmCacheDir: wasmCache, NativePackages: c.nativePackages,
+			WasmCacheDir: wasmCache, NativePackages: c.nativePackages,
 		}},
 		{c.GatewayConfig(m), gatewayConfig{
 			MSPID: m.MSPID, Listen: c.listen(m.Ports.Gateway), Cert: CertFile, Key: KeyFile,
-			GenesisBlock: rel(gd, genesis), Channel: c.Channel, DataDir: "data", KEKFile: "wallet.kek",
+			GenesisBlock: gatewayBlock, Channel: c.Channel, DataDir: "data", KEKFile: "wallet.kek",
 			CA: gatewayCAConfig{
 				URL: "https://" + m.Address(NodeCA), CABundle: rel(gd, filepath.Join(c.CADir(m), caserver.ChainFile)),
 				Cert: filepath.Join("registrar", CertFile), Key: filepath.Join("registrar", KeyFile),

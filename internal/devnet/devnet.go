@@ -131,6 +131,11 @@ type Member struct {
 	Hosts Hosts  `json:"hosts,omitzero"`
 	Ports Ports  `json:"ports"`
 	Users []User `json:"users"`
+	// Added is set for a member added after the genesis block (network
+	// add-member): its admin trusts the channel's members from a later
+	// config block (MemberConfigBlock), which the genesis does not list it
+	// in.
+	Added bool `json:"added,omitempty"`
 }
 
 // Hosts are per-node host names ("": the member's Host).

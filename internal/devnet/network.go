@@ -156,6 +156,7 @@ func AddMember(dir string, s MemberSpec, logger *slog.Logger) (*Consortium, *Mem
 	if m.Admin {
 		return nil, nil, errors.New("the consortium already has its admin member")
 	}
+	m.Added = true
 	if _, dup := c.Member(m.Name); dup || slices.ContainsFunc(c.Members, func(x Member) bool { return x.MSPID == m.MSPID }) {
 		return nil, nil, fmt.Errorf("member %s or MSP ID %s exists", m.Name, m.MSPID)
 	}
@@ -188,6 +189,12 @@ func AddMember(dir string, s MemberSpec, logger *slog.Logger) (*Consortium, *Mem
 		return nil, nil, err
 	}
 	return c, added, nil
+}
+
+// MemberConfigBlock is where an added member keeps the channel's config
+// block that admitted it (blossom governance fetch-config writes it).
+func (c *Consortium) MemberConfigBlock(m *Member) string {
+	return filepath.Join(c.MemberDir(m), "config.block")
 }
 
 // IntermediateCert returns the path of member m's CA certificate.

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,12 @@ func startNode(t *testing.T, bin, config, logDir string) *nodeProc {
 	t.Helper()
 	p := &nodeProc{config: config, log: filepath.Join(logDir, strings.NewReplacer("/", "_").Replace(config)+".log")}
 	p.start(t, bin)
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(p.log)
+			t.Logf("log of %s:\n%s", config, tail(log))
+		}
+	})
 	return p
 }
 
@@ -126,6 +133,20 @@ func opsGet(port int, path string) (int, string, error) {
 	return resp.StatusCode, string(body), err
 }
 
+// waitReady waits until the nodes whose operations listeners are at ports
+// answer /readyz with 200.
+func waitReady(t *testing.T, member string, ports ...int) {
+	t.Helper()
+	for _, p := range ports {
+		eventually(t, time.Minute, func() error {
+			if code, body, err := opsGet(p, "/readyz"); err != nil || code != 200 {
+				return fmt.Errorf("%s node at :%d readyz: %d %s %v", member, p, code, body, err)
+			}
+			return nil
+		})
+	}
+}
+
 func height(port int) (uint64, error) {
 	code, body, err := opsGet(port, "/metrics")
 	if err != nil || code != 200 {
@@ -140,16 +161,20 @@ func height(port int) (uint64, error) {
 
 // TestNetworkMultiProcess is issue 10's multi-host test on one machine:
 // network init for three members, every node its own `blossom node`
-// process, an onboarding and a license journey through `blossom tx`, a
-// peer and an orderer killed (SIGKILL) and restarted, and every peer's
-// ledger verifying and agreeing at the end.
+// process, the chaincodes deployed by the members' admins through
+// _lifecycle (blossom chaincode package/install/approve/commit, each its
+// own process), an onboarding and a license journey through `blossom tx`,
+// a peer and an orderer killed (SIGKILL) and restarted, a fourth member
+// added (network add-member, governance admission, its orderer made a Raft
+// consenter whose vote is then needed), and every peer's ledger verifying
+// and agreeing at the end.
 func TestNetworkMultiProcess(t *testing.T) {
 	bin := blossomBinary(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "net")
 	logs := filepath.Join(dir, "logs")
 	os.MkdirAll(logs, 0o700)
-	ports := freePorts(t, 18)
+	ports := freePorts(t, 24)
 	type member struct {
 		name, msp string
 		ports     []int // orderer, peer, gateway, ca, ordererHealth, peerHealth
@@ -181,6 +206,16 @@ func TestNetworkMultiProcess(t *testing.T) {
 		t.Fatalf("root keys at %v", keys)
 	}
 
+	// The peers share one wazero compilation cache (the one blossom up
+	// uses), as the peers of one host may: each module compiles once.
+	c, err := devnet.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		setWasmCache(t, filepath.Join(out, m.name, "peer", "peer.json"), c.WasmCacheDir())
+	}
+
 	procs := map[string]*nodeProc{}
 	for _, m := range members {
 		for _, n := range []string{"ca.json", "orderer/orderer.json", "peer/peer.json"} {
@@ -188,15 +223,9 @@ func TestNetworkMultiProcess(t *testing.T) {
 		}
 	}
 	for _, m := range members {
-		for _, p := range []int{m.ports[4], m.ports[5]} {
-			eventually(t, time.Minute, func() error {
-				if code, body, err := opsGet(p, "/readyz"); err != nil || code != 200 {
-					return fmt.Errorf("%s readyz: %d %s %v", m.name, code, body, err)
-				}
-				return nil
-			})
-		}
+		waitReady(t, m.name, m.ports[4], m.ports[5])
 	}
+	deployChaincodes(t, bin, out, []string{members[0].name, members[1].name, members[2].name})
 	for _, m := range members {
 		procs[m.name+"/gateway"] = startNode(t, bin, filepath.Join(out, m.name, "gateway", "gateway.json"), logs)
 	}
@@ -236,6 +265,23 @@ func TestNetworkMultiProcess(t *testing.T) {
 		code, res, stderr := tx(op, member, user, cc, fn, args, transient, endorsers)
 		if code != 0 {
 			t.Fatalf("%s %s as %s/%s: exit %d %v %s", op, fn, member, user, code, res, stderr)
+		}
+		if op == "submit" {
+			// The next step may be endorsed by other members' peers, and
+			// blossom tx tells them no height to wait for: let every
+			// running peer commit this transaction first.
+			eventually(t, time.Minute, func() error {
+				var hs []uint64
+				for _, m := range members {
+					if h, err := height(m.ports[5]); err == nil {
+						hs = append(hs, h)
+					}
+				}
+				if len(hs) == 0 || slices.Min(hs) != slices.Max(hs) {
+					return fmt.Errorf("peer heights %v", hs)
+				}
+				return nil
+			})
 		}
 		return res["result"]
 	}
@@ -293,6 +339,51 @@ func TestNetworkMultiProcess(t *testing.T) {
 		t.Fatalf("assets after allocation: %s", got)
 	}
 
+	// The restarted nodes are ready again: the peer caught up and loaded
+	// its chaincodes, the orderer knows the leader and applied the log.
+	for _, m := range members {
+		waitReady(t, m.name, m.ports[4], m.ports[5])
+	}
+
+	// A fourth member joins through network add-member and governance, and
+	// its orderer becomes a Raft consenter whose vote the others need.
+	agency3 := member{"agency3", "Agency3MSP", ports[18:24]}
+	addMember(t, bin, out, logs, agency3.name, agency3.msp, agency3.ports, procs)
+	members = append(members, agency3)
+	procs["sams/orderer/orderer.json"].stop(t, syscall.SIGKILL)
+	// Three of four consenters run: ordering needs agency3's orderer. (The
+	// gateways know the members of the genesis block, so MAJORITY
+	// Endorsement of four members is named explicitly: three peers.)
+	ok("submit", "sams", "ao", "authorization", "mou:UpdateMOU", `["the consortium MOU, with agency3"]`, "", "SAMSMSP,Agency1MSP,Agency2MSP")
+	procs["sams/orderer/orderer.json"].start(t, bin)
+	deployTo(t, bin, out, agency3.name)
+	waitReady(t, agency3.name, agency3.ports[5])
+	// agency3's user works through agency3's gateway, which plans MAJORITY
+	// Endorsement over the four members it knows.
+	eventually(t, time.Minute, func() error {
+		if code, _, stderr := tx("evaluate", agency3.name, "ao", "authorization", "account:GetAccount", `["Agency1MSP"]`, "", ""); code != 0 {
+			return fmt.Errorf("agency3 gateway: %s", stderr)
+		}
+		return nil
+	})
+	ok("submit", agency3.name, "ao", "authorization", "mou:SignMOU", `["2"]`, "", "")
+
+	// Governance removes agency3's orderer from the consenters again: it
+	// stays live (serving Deliver) but is no longer ready, and the three
+	// others order.
+	admit(t, bin, out, "remove-agency3-orderer", []string{"sams", "agency1", "agency2"}, "remove-consenter", "--consenter", "orderer-agency3")
+	eventually(t, time.Minute, func() error {
+		code, body, err := opsGet(agency3.ports[4], "/readyz")
+		if err != nil || code != 503 || !strings.Contains(body, "no longer a consenter") {
+			return fmt.Errorf("removed orderer readyz: %d %s %v", code, body, err)
+		}
+		return nil
+	})
+	if code, body, err := opsGet(agency3.ports[4], "/healthz"); err != nil || code != 200 {
+		t.Fatalf("removed orderer healthz: %d %s %v", code, body, err)
+	}
+	ok("submit", "agency1", "ao", "authorization", "mou:SignMOU", `["2"]`, "", "SAMSMSP,Agency1MSP,Agency2MSP")
+
 	// Every peer reaches the same height; then all stop and every ledger
 	// verifies with the same commit hash.
 	eventually(t, time.Minute, func() error {
@@ -304,7 +395,7 @@ func TestNetworkMultiProcess(t *testing.T) {
 			}
 			hs = append(hs, h)
 		}
-		if hs[0] != hs[1] || hs[1] != hs[2] {
+		if slices.Min(hs) != slices.Max(hs) {
 			return fmt.Errorf("peer heights %v", hs)
 		}
 		return nil
@@ -330,4 +421,204 @@ func TestNetworkMultiProcess(t *testing.T) {
 		}
 		commit = rep.CommitHash
 	}
+}
+
+// setWasmCache points a peer configuration's wasmCacheDir at dir.
+func setWasmCache(t *testing.T, peerConfig, dir string) {
+	t.Helper()
+	raw, err := os.ReadFile(peerConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, static := cfg["chaincodes"]; static {
+		t.Fatalf("%s registers static chaincodes: %s", peerConfig, raw)
+	}
+	cfg["wasmCacheDir"] = dir
+	raw, _ = json.Marshal(cfg)
+	if err := os.WriteFile(peerConfig, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runBlossom runs one blossom command as its own process and returns its
+// standard output.
+func runBlossom(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("blossom %s: %v\n%s%s", strings.Join(args, " "), err, so.String(), se.String())
+	}
+	return so.String()
+}
+
+// deployChaincodes deploys the BloSS@M chaincodes as a consortium's
+// admins do (network init prints the steps), every step its own blossom
+// process: the hub packages each chaincode once from the source tree;
+// every member's admin installs both packages on its peer; the admins of
+// a majority (the first two members) approve identical definitions; the
+// first member's admin commits them.
+func deployChaincodes(t *testing.T, bin, out string, memberNames []string) {
+	t.Helper()
+	src, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := func(member string) string { return filepath.Join(out, member, "admin-client.json") }
+	start := time.Now()
+	ids := map[string]string{}
+	for _, cc := range devnet.Chaincodes {
+		pkg := filepath.Join(out, cc+".tar.gz")
+		ids[cc] = strings.TrimSpace(runBlossom(t, bin, "chaincode", "package", "--dir", filepath.Join(src, "chaincode", cc, "wasm"), "--label", cc, "-o", pkg))
+	}
+	packaged := time.Now()
+	install := func(member string) {
+		for cc, id := range deployTo(t, bin, out, member) {
+			if id != ids[cc] {
+				t.Errorf("%s installed %s as %q, packaged as %s", member, cc, id, ids[cc])
+			}
+		}
+	}
+	// The first install compiles each module into the shared cache; the
+	// other members' installs then find them compiled.
+	install(memberNames[0])
+	done := make(chan string, len(memberNames))
+	for _, m := range memberNames[1:] {
+		go func() {
+			defer func() { done <- m }()
+			install(m)
+		}()
+	}
+	for range memberNames[1:] {
+		<-done
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	installed := time.Now()
+	definition := func(cc string) []string {
+		d := devnet.Definition(cc, ids[cc], "SAMSMSP")
+		return []string{"--name", d.Name, "--version", d.Version, "--sequence", strconv.FormatUint(d.Sequence, 10),
+			"--package-id", d.PackageID, "--policy", d.EndorsementPolicy, "--param", "adminMSP=" + d.Params["adminMSP"]}
+	}
+	step := func(verb, member, cc string) string {
+		return runBlossom(t, bin, append([]string{"chaincode", verb, "--client", client(member)}, definition(cc)...)...)
+	}
+	for _, cc := range devnet.Chaincodes {
+		step("approve", memberNames[0], cc)
+		if got := step("status", memberNames[2], cc); !strings.Contains(got, "1 of 3 members approved; MAJORITY needs 2: not ready to commit") {
+			t.Fatalf("status after one approval of %s: %s", cc, got)
+		}
+		// Commit before a majority approved is refused.
+		args := append([]string{"chaincode", "commit", "--client", client(memberNames[0])}, definition(cc)...)
+		if o, err := exec.Command(bin, args...).CombinedOutput(); err == nil {
+			t.Fatalf("commit of %s approved by 1 of 3 succeeded: %s", cc, o)
+		}
+		step("approve", memberNames[1], cc)
+		if got := step("status", memberNames[2], cc); !strings.Contains(got, "2 of 3 members approved; MAJORITY needs 2: ready to commit") {
+			t.Fatalf("status after two approvals of %s: %s", cc, got)
+		}
+		step("commit", memberNames[0], cc)
+	}
+	list := runBlossom(t, bin, "chaincode", "list", "--client", client(memberNames[2]))
+	for _, cc := range devnet.Chaincodes {
+		if !strings.Contains(list, `"packageId":"`+ids[cc]+`"`) {
+			t.Fatalf("%s not committed with package %s: %s", cc, ids[cc], list)
+		}
+	}
+	t.Logf("chaincodes deployed through _lifecycle: packaged in %s, installed on 3 peers in %s, approved and committed in %s",
+		packaged.Sub(start).Round(time.Millisecond), installed.Sub(packaged).Round(time.Millisecond), time.Since(installed).Round(time.Millisecond))
+}
+
+// deployTo installs the packaged chaincodes (out/<name>.tar.gz) on
+// member's peer as its admin, each install its own blossom process, and
+// returns the package IDs the peer answered, by chaincode.
+func deployTo(t *testing.T, bin, out, member string) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	for _, cc := range devnet.Chaincodes {
+		ids[cc] = strings.TrimSpace(runBlossom(t, bin, "chaincode", "install", "--client", filepath.Join(out, member, "admin-client.json"), filepath.Join(out, cc+".tar.gz")))
+	}
+	return ids
+}
+
+var updateHash = regexp.MustCompile(`update hash: ([0-9a-f]{64})`)
+
+// admit runs a governance proposal through: proposed by sams's admin,
+// reviewed and approved by the admins of approvers (a majority), submitted
+// by sams's. propose is the propose subcommand and its flags.
+func admit(t *testing.T, bin, out, id string, approvers []string, propose ...string) {
+	t.Helper()
+	client := func(member string) string { return filepath.Join(out, member, "admin-client.json") }
+	gov := func(member string, args ...string) string {
+		return runBlossom(t, bin, append([]string{"governance", "--client", client(member)}, args...)...)
+	}
+	m := updateHash.FindStringSubmatch(gov("sams", append(append([]string{"propose"}, propose...), "--id", id)...))
+	if m == nil {
+		t.Fatalf("propose %s printed no update hash", id)
+	}
+	for _, member := range approvers {
+		if shown := gov(member, "show", "--id", id); !strings.Contains(shown, m[1]) {
+			t.Fatalf("%s's review of %s does not show hash %s: %s", member, id, m[1], shown)
+		}
+		gov(member, "approve", "--id", id, "--hash", m[1])
+	}
+	gov("sams", "submit", "--id", id)
+}
+
+// addMember adds member name to the running consortium as its admins
+// would: network add-member creates its material, governance admits it,
+// its CA and peer start; then a second proposal makes its orderer a Raft
+// consenter, and the orderer starts and becomes ready (it knows the leader
+// and has applied the Raft log).
+func addMember(t *testing.T, bin, out, logs, name, msp string, ports []int, procs map[string]*nodeProc) {
+	t.Helper()
+	var spec strings.Builder
+	fmt.Fprintf(&spec, "name: %s\nmspId: %s\nhost: 127.0.0.1\nports:\n", name, msp)
+	for k, n := range []string{"orderer", "peer", "gateway", "ca", "ordererHealth", "peerHealth"} {
+		fmt.Fprintf(&spec, "  %s: %d\n", n, ports[k])
+	}
+	spec.WriteString("users:\n  - name: ao\n    role: Authorizing Official\n")
+	specPath := filepath.Join(out, "..", name+".yaml")
+	if err := os.WriteFile(specPath, []byte(spec.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	printed := runBlossom(t, bin, "network", "add-member", "--dir", out, "--spec", specPath)
+	if !strings.Contains(printed, "propose add-consenter") {
+		t.Fatalf("network add-member does not print the consenter steps:\n%s", printed)
+	}
+	c, err := devnet.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := c.Member(name)
+	if !ok {
+		t.Fatalf("%s not in the consortium after add-member", name)
+	}
+	setWasmCache(t, filepath.Join(out, name, "peer", "peer.json"), c.WasmCacheDir())
+	admit(t, bin, out, "add-"+name, []string{"sams", "agency1"}, "add-member", "--msp-id", msp, "--root-certs", c.MemberCABundle(m),
+		"--intermediate-certs", c.IntermediateCert(m), "--peer-endpoint", m.Address(devnet.NodePeer))
+	// The hub gives the new member the config block that admitted it: the
+	// new admin's client trusts the channel's members from it.
+	if _, err := os.Stat(c.MemberConfigBlock(m)); err == nil {
+		t.Fatalf("%s exists before the admission", c.MemberConfigBlock(m))
+	}
+	runBlossom(t, bin, "governance", "--client", filepath.Join(out, "sams", "admin-client.json"), "fetch-config", "--out", c.MemberConfigBlock(m))
+	for _, n := range []string{"ca.json", "peer/peer.json"} {
+		procs[name+"/"+n] = startNode(t, bin, filepath.Join(out, name, n), logs)
+	}
+	// Four members now: MAJORITY is three, the new member's admin among them.
+	admit(t, bin, out, "add-"+name+"-orderer", []string{"sams", "agency1", name}, "add-consenter", "--msp-id", msp, "--address", m.Address(devnet.NodeOrderer),
+		"--cert", filepath.Join(c.NodeDir(m, devnet.NodeOrderer), devnet.CertFile))
+	procs[name+"/orderer/orderer.json"] = startNode(t, bin, filepath.Join(out, name, "orderer", "orderer.json"), logs)
+	waitReady(t, name, ports[4])
+	// The new member's gateway starts from the latest config block (it
+	// lists the new member, its peer and its orderer).
+	runBlossom(t, bin, "governance", "--client", filepath.Join(out, "sams", "admin-client.json"), "fetch-config", "--out", c.MemberConfigBlock(m))
+	procs[name+"/gateway"] = startNode(t, bin, filepath.Join(out, name, "gateway", "gateway.json"), logs)
 }

@@ -342,3 +342,26 @@ func TestGatewayAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestReadyzFollowsTheOwnPeer: /readyz answers 200 while the member's own
+// peer answers and 503 NOT_READY once it is stopped, while /healthz (the
+// gateway process itself) stays 200; with the peer back it is ready again.
+func TestReadyzFollowsTheOwnPeer(t *testing.T) {
+	f := newFixture(t, gatewaytest.Options{})
+	if a := f.do(t, "GET", "/readyz", "", nil); a.status != 200 {
+		t.Fatalf("readyz with the peer up: %d %s", a.status, a.body)
+	}
+	f.Net.StopPeer(0)
+	wantCode(t, f.do(t, "GET", "/readyz", "", nil), http.StatusServiceUnavailable, "NOT_READY")
+	if a := f.do(t, "GET", "/healthz", "", nil); a.status != 200 {
+		t.Fatalf("healthz with the peer down: %d %s", a.status, a.body)
+	}
+	f.Net.RestartPeer(0)
+	deadline := time.Now().Add(20 * time.Second)
+	for a := f.do(t, "GET", "/readyz", "", nil); a.status != 200; a = f.do(t, "GET", "/readyz", "", nil) {
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz after the peer restarted: %d %s", a.status, a.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

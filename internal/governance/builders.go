@@ -149,10 +149,71 @@ func SetBatch(cfg *channelconfig.Config, c BatchChange) (*pb.ConfigUpdate, error
 	if c.Timeout != 0 {
 		o.BatchTimeoutMs = uint32(c.Timeout / time.Millisecond)
 	}
+	return ordererUpdate(cfg, o, "set batch")
+}
+
+// ConsenterFromPEM builds the consenter entry of an orderer from its
+// certificate (PEM; the first CERTIFICATE block): its Raft ID is the
+// certificate's CN (enrollment ID), as the ordering service requires.
+func ConsenterFromPEM(mspID, address string, certPEM []byte) (*pb.Consenter, error) {
+	der, _, err := nextPEM(certPEM, "CERTIFICATE")
+	if err != nil {
+		return nil, err
+	}
+	if der == nil {
+		return nil, errors.New("no CERTIFICATE PEM block")
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("orderer certificate does not parse: %v", err)
+	}
+	return &pb.Consenter{Id: cert.Subject.CommonName, MspId: mspID, Address: address, CertDer: der}, nil
+}
+
+// AddConsenter returns an update of the orderer section adding cs to the
+// Raft consenters (governed by the channel Admins policy). cs's member
+// must already be a channel member; the result is checked as the ordering
+// service will check it (certificate of an orderer of that member, CN =
+// ID, unique ID and address).
+func AddConsenter(cfg *channelconfig.Config, cs *pb.Consenter) (*pb.ConfigUpdate, error) {
+	if cs == nil || cs.Id == "" {
+		return nil, errors.New("add consenter: no consenter")
+	}
+	if _, ok := cfg.Consenter(cs.Id); ok {
+		return nil, fmt.Errorf("add consenter: %s is already a consenter of %s", cs.Id, cfg.ChannelID())
+	}
+	return setConsenters(cfg, append(cfg.Consenters(), cs), "add consenter")
+}
+
+// RemoveConsenter returns an update of the orderer section removing
+// consenter id (governed by the channel Admins policy); the last consenter
+// cannot be removed.
+func RemoveConsenter(cfg *channelconfig.Config, id string) (*pb.ConfigUpdate, error) {
+	if _, ok := cfg.Consenter(id); !ok {
+		return nil, fmt.Errorf("remove consenter: %s is not a consenter of %s", id, cfg.ChannelID())
+	}
+	var rest []*pb.Consenter
+	for _, cs := range cfg.Consenters() {
+		if cs.Id != id {
+			rest = append(rest, cs)
+		}
+	}
+	return setConsenters(cfg, rest, "remove consenter")
+}
+
+func setConsenters(cfg *channelconfig.Config, consenters []*pb.Consenter, what string) (*pb.ConfigUpdate, error) {
+	o := cfg.Proto().Orderer
+	o.Consenters = consenters
+	return ordererUpdate(cfg, o, what)
+}
+
+// ordererUpdate returns an update replacing cfg's orderer section with o,
+// checked as the ordering service will check it.
+func ordererUpdate(cfg *channelconfig.Config, o *pb.OrdererConfig, what string) (*pb.ConfigUpdate, error) {
 	next := cfg.Proto()
 	next.Orderer = o
 	if _, err := channelconfig.New(next); err != nil {
-		return nil, fmt.Errorf("set batch: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	u := cfg.NewUpdate(channelconfig.ElementOrderer)
 	u.Orderer = o

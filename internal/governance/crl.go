@@ -17,7 +17,7 @@ import (
 // CurrentConfig reads channel's configuration in force from the client's
 // own peer (see LatestConfig for the trust this places in it).
 func (l *Ledger) CurrentConfig(ctx context.Context, channel string) (*channelconfig.Config, error) {
-	return latestConfig(channel, func(pos *pb.SeekPosition) (*pb.Block, error) {
+	cfg, _, err := latestConfig(channel, func(pos *pb.SeekPosition) (*pb.Block, error) {
 		n := pos.GetSpecified()
 		if pos.GetNewest() {
 			info, err := l.Client.ChannelInfo(ctx, "", channel)
@@ -28,6 +28,7 @@ func (l *Ledger) CurrentConfig(ctx context.Context, channel string) (*channelcon
 		}
 		return l.Client.Block(ctx, "", channel, n)
 	})
+	return cfg, err
 }
 
 // MergeCRLs returns current with each CRL whose issuer also issued one of

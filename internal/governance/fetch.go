@@ -19,6 +19,14 @@ import (
 // read versions and the proposal's content, which every approver reviews
 // and the ordering service checks against its own configuration.
 func LatestConfig(ctx context.Context, conn grpc.ClientConnInterface, channel string) (*channelconfig.Config, error) {
+	cfg, _, err := LatestConfigBlock(ctx, conn, channel)
+	return cfg, err
+}
+
+// LatestConfigBlock is LatestConfig that also returns the config block
+// (for a new member, whose genesis block does not know it, to trust the
+// channel's current members from).
+func LatestConfigBlock(ctx context.Context, conn grpc.ClientConnInterface, channel string) (*channelconfig.Config, *pb.Block, error) {
 	peer := pb.NewPeerClient(conn)
 	return latestConfig(channel, func(pos *pb.SeekPosition) (*pb.Block, error) {
 		return deliverOne(ctx, peer, channel, pos)
@@ -27,32 +35,32 @@ func LatestConfig(ctx context.Context, conn grpc.ClientConnInterface, channel st
 
 // latestConfig finds the configuration in force from the newest block and
 // the config block its metadata names, read with fetch.
-func latestConfig(channel string, fetch func(*pb.SeekPosition) (*pb.Block, error)) (*channelconfig.Config, error) {
+func latestConfig(channel string, fetch func(*pb.SeekPosition) (*pb.Block, error)) (*channelconfig.Config, *pb.Block, error) {
 	newest, err := fetch(&pb.SeekPosition{Kind: &pb.SeekPosition_Newest{Newest: true}})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	last := newest.GetMetadata().GetLastConfig()
 	b := newest
 	if last != newest.GetHeader().GetNumber() {
 		if last > newest.GetHeader().GetNumber() {
-			return nil, fmt.Errorf("block %d names a later block %d as its last config", newest.GetHeader().GetNumber(), last)
+			return nil, nil, fmt.Errorf("block %d names a later block %d as its last config", newest.GetHeader().GetNumber(), last)
 		}
 		if b, err = fetch(&pb.SeekPosition{Kind: &pb.SeekPosition_Specified{Specified: last}}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if b.GetHeader().GetNumber() != last {
-			return nil, fmt.Errorf("asked for block %d, got block %d", last, b.GetHeader().GetNumber())
+			return nil, nil, fmt.Errorf("asked for block %d, got block %d", last, b.GetHeader().GetNumber())
 		}
 	}
 	cfg, _, err := channelconfig.FromBlock(b)
 	if err != nil {
-		return nil, fmt.Errorf("config block %d: %w", last, err)
+		return nil, nil, fmt.Errorf("config block %d: %w", last, err)
 	}
 	if cfg.ChannelID() != channel {
-		return nil, fmt.Errorf("config block %d is for channel %s, not %s", last, cfg.ChannelID(), channel)
+		return nil, nil, fmt.Errorf("config block %d is for channel %s, not %s", last, cfg.ChannelID(), channel)
 	}
-	return cfg, nil
+	return cfg, b, nil
 }
 
 // deliverOne reads the single block at pos from a peer's Deliver stream.

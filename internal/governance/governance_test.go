@@ -1,9 +1,11 @@
 package governance_test
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -360,6 +362,108 @@ func FuzzCRLsFromPEM(f *testing.F) {
 		crls, err := governance.CRLsFromPEM(data)
 		if err == nil && len(crls) == 0 {
 			t.Fatal("no CRL and no error")
+		}
+	})
+}
+
+// TestConsenterBuilders: an orderer of a member joins the consenters
+// through an update that a majority of admins' signatures makes apply,
+// and leaves the same way; updates the ordering service would refuse are
+// not built.
+func TestConsenterBuilders(t *testing.T) {
+	n := newNetwork(t)
+	org2 := n.c.Member("Org2MSP")
+	newOrderer := org2.Issue(pki.RoleOrderer, "orderer-org2-b", nil)
+	certPEM := pki.EncodeCertificatePEM(newOrderer.Cert.Raw)
+	cs, err := governance.ConsenterFromPEM("Org2MSP", "127.0.0.1:9050", certPEM)
+	if err != nil || cs.Id != "orderer-org2-b" {
+		t.Fatalf("consenter %v, %v", cs, err)
+	}
+	apply := func(u *pb.ConfigUpdate) *channelconfig.Config {
+		t.Helper()
+		raw := protocol.MustMarshal(u)
+		var sigs []*pb.ConfigSignature
+		for _, id := range []string{"Org1MSP", "Org2MSP"} {
+			s, err := channelconfig.SignUpdate(raw, n.admins[id].Signer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sigs = append(sigs, s)
+		}
+		next, err := n.cfg.ApplyUpdate(&pb.ConfigUpdateEnvelope{ConfigUpdate: raw, Signatures: sigs}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return next
+	}
+	add, err := governance.AddConsenter(n.cfg, cs)
+	if err != nil || len(add.ReadVersions) != 1 {
+		t.Fatalf("add consenter: %v %v", add, err)
+	}
+	if got := apply(add).ConsenterIDs(); len(got) != 4 || !slices.Contains(got, "orderer-org2-b") {
+		t.Fatalf("consenters after the add: %v", got)
+	}
+	remove, err := governance.RemoveConsenter(n.cfg, "orderer0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := apply(remove).ConsenterIDs(); len(got) != 2 || slices.Contains(got, "orderer0") {
+		t.Fatalf("consenters after the removal: %v", got)
+	}
+
+	client := n.c.Member("Org1MSP").Issue(pki.RoleClient, "not-an-orderer", nil)
+	refused := []struct {
+		name  string
+		build func() (*pb.ConfigUpdate, error)
+	}{
+		{"an existing consenter", func() (*pb.ConfigUpdate, error) {
+			c, _ := n.cfg.Consenter("orderer1")
+			return governance.AddConsenter(n.cfg, c)
+		}},
+		{"a member that is not on the channel", func() (*pb.ConfigUpdate, error) {
+			return governance.AddConsenter(n.cfg, &pb.Consenter{Id: cs.Id, MspId: "Org9MSP", Address: cs.Address, CertDer: cs.CertDer})
+		}},
+		{"another member's orderer", func() (*pb.ConfigUpdate, error) {
+			return governance.AddConsenter(n.cfg, &pb.Consenter{Id: cs.Id, MspId: "Org1MSP", Address: cs.Address, CertDer: cs.CertDer})
+		}},
+		{"a client certificate", func() (*pb.ConfigUpdate, error) {
+			return governance.AddConsenter(n.cfg, &pb.Consenter{Id: "not-an-orderer", MspId: "Org1MSP", Address: cs.Address, CertDer: client.Cert.Raw})
+		}},
+		{"an address in use", func() (*pb.ConfigUpdate, error) {
+			c, _ := n.cfg.Consenter("orderer1")
+			return governance.AddConsenter(n.cfg, &pb.Consenter{Id: cs.Id, MspId: cs.MspId, Address: c.Address, CertDer: cs.CertDer})
+		}},
+		{"a bad address", func() (*pb.ConfigUpdate, error) {
+			return governance.AddConsenter(n.cfg, &pb.Consenter{Id: cs.Id, MspId: cs.MspId, Address: "no port", CertDer: cs.CertDer})
+		}},
+		{"no consenter", func() (*pb.ConfigUpdate, error) { return governance.AddConsenter(n.cfg, nil) }},
+		{"removing a non-consenter", func() (*pb.ConfigUpdate, error) { return governance.RemoveConsenter(n.cfg, "orderer9") }},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			if u, err := tc.build(); err == nil {
+				t.Fatalf("built %v", u)
+			}
+		})
+	}
+	for _, bad := range [][]byte{nil, []byte("junk"), pki.EncodeCertificatePEM([]byte("not DER"))} {
+		if _, err := governance.ConsenterFromPEM("Org2MSP", "127.0.0.1:9050", bad); err == nil {
+			t.Errorf("ConsenterFromPEM(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzConsenterFromPEM(f *testing.F) {
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("junk"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cs, err := governance.ConsenterFromPEM("Org1MSP", "127.0.0.1:7050", data)
+		if err != nil {
+			return
+		}
+		cert, perr := x509.ParseCertificate(cs.CertDer)
+		if perr != nil || cert.Subject.CommonName != cs.Id || cs.MspId != "Org1MSP" {
+			t.Fatalf("consenter %v from a certificate that does not name it: %v", cs, perr)
 		}
 	})
 }

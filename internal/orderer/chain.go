@@ -298,7 +298,7 @@ func (c *chain) onApplied(number uint64, cfg *channelconfig.Config) {
 	r := c.raftRef.Load() // nil while NewRaft is still starting
 	if cfg != nil {
 		c.node.refreshTrust()
-		if _, ok := cfg.Consenter(c.self); !ok && r != nil && r.State() != raft.Leader {
+		if c.removedBy(cfg) && r != nil && r.State() != raft.Leader {
 			// A removed follower may never learn of its removal from Raft
 			// (the leader stops replicating to it), so it retires itself. A
 			// removed leader removes itself from Raft last (reconcile).
@@ -326,6 +326,23 @@ func (c *chain) onApplied(number uint64, cfg *channelconfig.Config) {
 		default:
 		}
 	}
+}
+
+// removedBy reports whether config block cfg, just applied, removed this
+// orderer from the consenters: it is not one of cfg's, and was one of the
+// configuration before. A new consenter replaying the log from the start
+// applies earlier config blocks that do not list it yet: those do not
+// remove it.
+func (c *chain) removedBy(cfg *channelconfig.Config) bool {
+	if _, ok := cfg.Consenter(c.self); ok {
+		return false
+	}
+	prev := c.fsm.previousConfig()
+	if prev == nil {
+		return true
+	}
+	_, was := prev.Consenter(c.self)
+	return was
 }
 
 // snapshotter takes a Raft snapshot every snapshot-interval blocks.
@@ -817,7 +834,11 @@ func (c *chain) reconcile() {
 		c.log.Info("raft: removing this orderer, which the config no longer lists")
 		if err := c.raft.RemoveServer(raft.ServerID(c.self), 0, raftTimeout).Error(); err != nil {
 			c.log.Warn("raft: removing this orderer failed", "error", err)
+			return
 		}
+		// Raft shuts this node down once out of the group: it serves
+		// Deliver only, as a removed follower does.
+		c.retired.Store(true)
 	}
 }
 

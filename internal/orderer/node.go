@@ -397,8 +397,64 @@ func (n *Node) Healthy() error {
 		if c.raft == nil || c.raft.State() == raft.Shutdown {
 			return fmt.Errorf("channel %s: raft stopped", id)
 		}
+		if _, ok := c.fsm.Config().Consenter(c.self); !ok {
+			return fmt.Errorf("channel %s: not a consenter in the configuration applied so far", id)
+		}
 		if _, leader := c.raft.LeaderWithID(); leader == "" {
 			return fmt.Errorf("channel %s has no leader", id)
+		}
+	}
+	return nil
+}
+
+// ReadyLag is how many Raft log entries a ready orderer may have left to
+// apply behind the commit index it knows.
+const ReadyLag = 5
+
+// Live reports nil while the node works: no channel halted and every
+// channel it is a consenter of runs Raft. It does not need a leader: a
+// consortium without quorum is not fixed by restarting its orderers.
+func (n *Node) Live() error {
+	for _, id := range n.Channels() {
+		c := n.chain(id)
+		if err := c.fsm.Halted(); err != nil {
+			return fmt.Errorf("channel %s halted: %w", id, err)
+		}
+		if c.retired.Load() {
+			continue // no longer a consenter: serves Deliver only
+		}
+		if c.raft == nil || c.raft.State() == raft.Shutdown {
+			if _, ok := c.fsm.Config().Consenter(c.self); !ok {
+				continue // a removed leader, shut down by Raft before it retired
+			}
+			return fmt.Errorf("channel %s: raft stopped", id)
+		}
+	}
+	return nil
+}
+
+// Ready reports nil when the node can order on every channel it serves:
+// it is Live, a consenter of the configuration it has applied (a new
+// consenter catching up is not yet), knows the channel's Raft leader, and has
+// applied its Raft log (blocks written, snapshots restored) to within
+// ReadyLag entries of the commit index it knows.
+func (n *Node) Ready() error {
+	if err := n.Live(); err != nil {
+		return err
+	}
+	for _, id := range n.Channels() {
+		c := n.chain(id)
+		if c.retired.Load() {
+			return fmt.Errorf("channel %s: no longer a consenter (serves Deliver only)", id)
+		}
+		if _, ok := c.fsm.Config().Consenter(c.self); !ok {
+			return fmt.Errorf("channel %s: not a consenter in the configuration applied so far", id)
+		}
+		if _, leader := c.raft.LeaderWithID(); leader == "" {
+			return fmt.Errorf("channel %s has no leader", id)
+		}
+		if applied, committed := c.raft.AppliedIndex(), c.raft.CommitIndex(); applied+ReadyLag < committed {
+			return fmt.Errorf("channel %s: applied raft index %d, commit index %d", id, applied, committed)
 		}
 	}
 	return nil

@@ -34,20 +34,7 @@ func ordererUpdate(t *testing.T, cfg *channelconfig.Config, change func(*pb.Orde
 	o := cfg.Proto().Orderer
 	change(o)
 	u.Orderer = o
-	raw := protocol.MustMarshal(u)
-	var sigs []*pb.ConfigSignature
-	for _, a := range admins {
-		s, err := channelconfig.SignUpdate(raw, a.Signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sigs = append(sigs, s)
-	}
-	env, _, err := channelconfig.NewUpdateEnvelope(admins[0].Signer, cfg.ChannelID(), raw, sigs, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env
+	return signedUpdate(t, cfg, u, admins...)
 }
 
 // sendLoad broadcasts n small envelopes through orderer i and waits for
@@ -170,6 +157,12 @@ func TestAddAndRemoveOrderer(t *testing.T) {
 	if !c.nodes[victim].node.chain(testChannel).retired.Load() {
 		t.Errorf("%s applied its removal but did not retire", victimID)
 	}
+	if err := c.nodes[victim].node.Ready(); err == nil || !strings.Contains(err.Error(), "no longer a consenter") {
+		t.Errorf("removed orderer ready: %v", err)
+	}
+	if err := c.nodes[victim].node.Live(); err != nil {
+		t.Errorf("removed orderer not live: %v", err)
+	}
 	c.logs.waitFor(t, "raft node stopped: no longer a consenter", 10*time.Second)
 	removedHeight := c.height(victim)
 	c.sendLoad(t, c.leader(), 20)
@@ -186,4 +179,70 @@ func TestAddAndRemoveOrderer(t *testing.T) {
 	if got := c.height(victim); got != removedHeight {
 		t.Errorf("the removed orderer's chain grew from %d to %d", removedHeight, got)
 	}
+}
+
+// TestNewConsenterReplaysEarlierConfig: a consenter added after another
+// config block, with the log not compacted, replays that earlier block
+// (which does not list it) before the one that adds it; it must not take
+// the earlier block for its removal. It becomes ready and orders.
+func TestNewConsenterReplaysEarlierConfig(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	leader := c.leader()
+	conn := c.dial(leader, c.clients["Org1MSP"])
+	admins := []*testpki.Credential{c.admins["Org1MSP"], c.admins["Org2MSP"]}
+
+	// 1. A config block that changes the batch size only.
+	cfg, _ := c.nodes[leader].node.Config(testChannel)
+	u := cfg.NewUpdate(channelconfig.ElementOrderer)
+	o := cfg.Proto().Orderer
+	o.BatchSize = &pb.BatchSize{MaxMessageCount: 7}
+	u.Orderer = o
+	if resp := broadcastOne(t, conn, signedUpdate(t, cfg, u, admins...)); resp.Status != pb.Status_SUCCESS {
+		t.Fatalf("batch update: %s %s", resp.Status, resp.Info)
+	}
+	c.waitSameHeight(2, 10*time.Second)
+
+	// 2. A config block that adds a fourth consenter.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred := c.pki.Member("Org2MSP").Issue(pki.RoleOrderer, "orderer3", nil)
+	fourth := &testNode{cred: cred, msp: "Org2MSP", dir: filepath.Join(t.TempDir(), "orderer3"), addr: ln.Addr().String()}
+	cfg, _ = c.nodes[leader].node.Config(testChannel)
+	consenters := append(cfg.Consenters(), &pb.Consenter{Id: "orderer3", MspId: "Org2MSP", Address: fourth.addr, CertDer: cred.Cert.Raw})
+	if resp := broadcastOne(t, conn, configUpdate(t, cfg, consenters, admins...)); resp.Status != pb.Status_SUCCESS {
+		t.Fatalf("add orderer3: %s %s", resp.Status, resp.Info)
+	}
+	h := c.waitSameHeight(3, 10*time.Second)
+
+	c.nodes = append(c.nodes, fourth)
+	c.startWith(3, ln)
+	c.waitSameHeight(h, 30*time.Second)
+	eventually(t, 15*time.Second, "the new consenter to be ready", func() bool { return fourth.node.Ready() == nil })
+	if fourth.node.chain(testChannel).retired.Load() {
+		t.Fatal("the new consenter retired on replaying a config block from before its addition")
+	}
+	c.sendLoad(t, 3, 20)
+	c.waitSameHeight(h+1, 10*time.Second)
+}
+
+// signedUpdate signs a config update by admins into a CONFIG_UPDATE
+// envelope.
+func signedUpdate(t *testing.T, cfg *channelconfig.Config, u *pb.ConfigUpdate, admins ...*testpki.Credential) []byte {
+	t.Helper()
+	raw := protocol.MustMarshal(u)
+	var sigs []*pb.ConfigSignature
+	for _, a := range admins {
+		s, err := channelconfig.SignUpdate(raw, a.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs = append(sigs, s)
+	}
+	env, _, err := channelconfig.NewUpdateEnvelope(admins[0].Signer, cfg.ChannelID(), raw, sigs, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
 }

@@ -46,6 +46,11 @@ type Channel struct {
 
 	halted atomic.Pointer[error] // set when the channel stopped committing for good
 
+	// ordererHeight is the highest chain height an orderer has shown the
+	// puller (its newest block when the puller connects, and every block
+	// it streams); 0 until one answered.
+	ordererHeight atomic.Uint64
+
 	subMu sync.Mutex
 	subs  map[*subscription]struct{}
 }
@@ -175,6 +180,20 @@ func (c *Channel) ID() string { return c.id }
 
 // Height is the number of blocks committed.
 func (c *Channel) Height() uint64 { return c.ledger.Height() }
+
+// OrdererHeight is the highest height of the channel's chain an orderer
+// has shown this peer (0: none answered yet).
+func (c *Channel) OrdererHeight() uint64 { return c.ordererHeight.Load() }
+
+// learnOrdererHeight raises OrdererHeight to h.
+func (c *Channel) learnOrdererHeight(h uint64) {
+	for {
+		cur := c.ordererHeight.Load()
+		if h <= cur || c.ordererHeight.CompareAndSwap(cur, h) {
+			return
+		}
+	}
+}
 
 // Config returns the configuration in force (that of the last config
 // block committed).

@@ -432,3 +432,37 @@ func (n *Node) Healthy() error {
 	}
 	return nil
 }
+
+// ReadyLag is how many blocks a ready peer may trail the orderers' height
+// it last learned.
+const ReadyLag = 5
+
+// Ready reports nil when the peer can serve clients: it is Healthy, and on
+// every channel an orderer has told it the chain's height and it holds all
+// but at most ReadyLag of those blocks, and it holds the package of every
+// chaincode definition committed there (installed and loaded into its
+// runtime, or run natively).
+func (n *Node) Ready() error {
+	if err := n.Healthy(); err != nil {
+		return err
+	}
+	for _, id := range n.Channels() {
+		c, _ := n.Channel(id)
+		learned, h := c.OrdererHeight(), c.Height()
+		if learned == 0 {
+			return fmt.Errorf("channel %s: no orderer has answered yet (height %d)", id, h)
+		}
+		if h+ReadyLag < learned {
+			return fmt.Errorf("channel %s: at height %d, the orderers at %d", id, h, learned)
+		}
+		defs := c.definitions.Load()
+		for _, name := range slices.Sorted(maps.Keys(defs.byName)) {
+			pkg := defs.byName[name].def.PackageID
+			if _, native := n.cfg.NativePackages[pkg]; native || n.packages.holds(pkg) {
+				continue
+			}
+			return fmt.Errorf("channel %s: chaincode %s: package %s is not installed", id, name, pkg)
+		}
+	}
+	return nil
+}

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/transport"
 )
@@ -94,6 +96,7 @@ func (p *puller) pullFrom(ctx context.Context, cs *pb.Consenter) (int, error) {
 		return 0, err
 	}
 	defer conn.Close()
+	p.learnNewest(ctx, conn)
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stream, err := pb.NewAtomicBroadcastClient(conn).Deliver(sctx, &pb.DeliverRequest{
@@ -111,6 +114,7 @@ func (p *puller) pullFrom(ctx context.Context, cs *pb.Consenter) (int, error) {
 		}
 		switch k := resp.Kind.(type) {
 		case *pb.DeliverResponse_Block:
+			p.ch.learnOrdererHeight(k.Block.GetHeader().GetNumber() + 1)
 			start := time.Now()
 			if err := p.ch.processBlock(k.Block); err != nil {
 				return committed, err
@@ -125,6 +129,30 @@ func (p *puller) pullFrom(ctx context.Context, cs *pb.Consenter) (int, error) {
 		default:
 			return committed, errors.New("orderer sent an empty Deliver response")
 		}
+	}
+}
+
+// learnNewest asks the orderer for its newest block, so that the channel
+// knows the height to catch up to (readiness) before the stream delivers
+// it. An orderer that does not answer within pullDialTimeout is left to
+// the stream.
+func (p *puller) learnNewest(ctx context.Context, conn grpc.ClientConnInterface) {
+	ctx, cancel := context.WithTimeout(ctx, pullDialTimeout)
+	defer cancel()
+	newest := &pb.SeekPosition{Kind: &pb.SeekPosition_Newest{Newest: true}}
+	stream, err := pb.NewAtomicBroadcastClient(conn).Deliver(ctx, &pb.DeliverRequest{
+		ChannelId: p.ch.ID(), Start: newest, Stop: newest, Behavior: pb.DeliverRequest_FAIL_IF_NOT_READY,
+	})
+	if err != nil {
+		return
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		p.log.Debug("the orderer did not tell its height", "error", err)
+		return
+	}
+	if b := resp.GetBlock(); b != nil {
+		p.ch.learnOrdererHeight(b.GetHeader().GetNumber() + 1)
 	}
 }
 
