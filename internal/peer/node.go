@@ -95,9 +95,9 @@ const maxBlockMessage = channelconfig.MaxAbsoluteMaxBytes + 1<<20
 // service), and one mutual-TLS gRPC listener serving the Endorser and Peer
 // services to any member identity.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	mspID  string
+	cfg   Config
+	log   *slog.Logger
+	mspID string
 	// signer is the node's credential: it signs endorsements and serves
 	// and dials TLS, and ReloadCertificate replaces it.
 	signer *transport.Credential
