@@ -297,12 +297,7 @@ func (n *Node) refreshTrust() {
 // role, or does not validate against the channels' members (see
 // transport.Credential.Swap).
 func (n *Node) ReloadCertificate(next tls.Certificate) error {
-	if err := n.signer.Swap(next, n.trust); err != nil {
-		return err
-	}
-	leaf := n.signer.Certificate()
-	n.log.Info("certificate reloaded", "serial", leaf.SerialNumber.Text(16), "notAfter", leaf.NotAfter.UTC().Format(time.RFC3339))
-	return nil
+	return n.signer.Swap(next, n.trust)
 }
 
 // Certificate returns the peer's current certificate.
