@@ -3,9 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
-	"io"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"io"
 	"log/slog"
 	"math/big"
 	"strings"
