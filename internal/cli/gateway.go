@@ -265,7 +265,7 @@ need a restart).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runGateway(ctx, configPath, cmd.ErrOrStderr(), nil)
+			return runGateway(withSIGHUPReload(ctx), configPath, cmd.ErrOrStderr(), nil)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "gateway configuration file (YAML or JSON)")

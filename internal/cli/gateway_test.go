@@ -194,7 +194,7 @@ logLevel: debug
 	var logs bytes.Buffer
 	var logsMu sync.Mutex
 	go func() {
-		done <- runGateway(ctx, cfgPath, &lockedWriter{w: &logs, mu: &logsMu}, func(a string) { addr <- a })
+		done <- runGateway(withSIGHUPReload(ctx), cfgPath, &lockedWriter{w: &logs, mu: &logsMu}, func(a string) { addr <- a })
 	}()
 	var url string
 	select {

@@ -54,6 +54,7 @@ rotating it is a consenter update, then a restart).`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			ctx = withSIGHUPReload(ctx)
 			logOut := cmd.ErrOrStderr()
 			if kind == nodeKindOrderer || kind == nodeKindCA {
 				// SIGHUP (systemctl reload) must not kill them.

@@ -108,7 +108,7 @@ those packages at start.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runPeer(ctx, configPath, cmd.ErrOrStderr(), nil)
+			return runPeer(withSIGHUPReload(ctx), configPath, cmd.ErrOrStderr(), nil)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "peer configuration file (YAML or JSON)")

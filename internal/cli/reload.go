@@ -12,10 +12,26 @@ import (
 	"github.com/blossom-ledger/blossom/internal/transport"
 )
 
+// sighupReloadKey marks a context (withSIGHUPReload).
+type sighupReloadKey struct{}
+
+// withSIGHUPReload marks ctx as the run of one node by its own command
+// (blossom peer, gateway, node): runPeer and runGateway then reload their
+// certificate on SIGHUP. blossom up, which runs a development consortium in
+// one process, does not mark it and keeps SIGHUP's default effect (a
+// terminal hangup ends it).
+func withSIGHUPReload(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sighupReloadKey{}, true)
+}
+
 // reloadOnSIGHUP calls reload on every SIGHUP the process receives until
 // ctx ends or stop is called (after which SIGHUP has its default effect
-// again). SIGHUP is registered when it returns.
+// again). SIGHUP is registered when it returns. It does nothing unless ctx
+// comes from withSIGHUPReload.
 func reloadOnSIGHUP(ctx context.Context, reload func()) (stop func()) {
+	if ctx.Value(sighupReloadKey{}) == nil {
+		return func() {}
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(ctx)

@@ -71,7 +71,7 @@ func TestPeerCommandReloadsOnSIGHUP(t *testing.T) {
 	if err := os.WriteFile(configPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, stop := context.WithCancel(withSIGHUPReload(ctx))
 	started := make(chan *peer.Node, 1)
 	done := make(chan error, 1)
 	logs := &syncWriter{w: new(bytes.Buffer)}
