@@ -415,7 +415,14 @@ func newCAReenrollCommand() *cobra.Command {
 		Long: `Re-enroll the identity of --cert/--key: generate a new private key locally and
 get a new certificate for it (same enrollment ID, role type and attributes).
 Writes DIR/cert.pem, DIR/key.pem (mode 0600) and DIR/ca-chain.pem, replacing
-files already there. Refused for a revoked or expired certificate.`,
+files already there (each atomically, key first). Refused for a revoked or
+expired certificate.
+
+To rotate a running peer's or gateway's certificate without downtime, give
+its own cert and key files and their directory as --out, then send the node
+SIGHUP (systemctl reload): it checks the new pair and takes it, or logs why
+not and keeps the old one. Orderers cannot rotate this way (their
+certificate is in the channel configuration).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			algorithm, err := pki.ParseKeyAlgorithm(alg)

@@ -203,6 +203,11 @@ func newGatewayCommand() *cobra.Command {
 		Use:   "gateway --config FILE",
 		Short: "Run a member's REST gateway (HTTPS) to the ledger",
 		Long: `Run a member's gateway in the foreground until SIGINT or SIGTERM.
+SIGHUP reloads the gateway's certificate and key files (cert, key) without a
+restart, for example after "blossom ca reenroll": new HTTPS connections and
+new connections to peers and orderers present them; a pair that does not
+match, is expired, or does not validate against the channel's members is
+refused (logged) and the gateway keeps its current one.
 
 The configuration file is YAML or JSON; relative paths are resolved against
 the file's directory:
@@ -260,7 +265,7 @@ need a restart).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runGateway(ctx, configPath, cmd.ErrOrStderr(), nil)
+			return runGateway(withSIGHUPReload(ctx), configPath, cmd.ErrOrStderr(), nil)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "gateway configuration file (YAML or JSON)")
@@ -341,23 +346,11 @@ func loadGatewayConfig(path string) (*gatewayFileConfig, error) {
 
 // loadTLSCredential reads a certificate (+ chain) and its key.
 func loadTLSCredential(certPath, keyPath string) (tls.Certificate, []*x509.Certificate, error) {
-	key, err := pki.ReadPrivateKeyFile(keyPath)
+	c, err := transport.LoadCertificateFiles(certPath, keyPath)
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
-	certPEM, err := fsutil.ReadFileBounded(certPath, maxCredentialFile)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	certs, err := pki.ParseCertificatesPEM(certPEM)
-	if err != nil || len(certs) == 0 {
-		return tls.Certificate{}, nil, fmt.Errorf("%s: no certificate", certPath)
-	}
-	c := tls.Certificate{PrivateKey: key, Leaf: certs[0]}
-	for _, cert := range certs {
-		c.Certificate = append(c.Certificate, cert.Raw)
-	}
-	return c, certs, nil
+	return c, []*x509.Certificate{c.Leaf}, nil
 }
 
 // crlPublisher connects a client as the member admin of cfg.CRLPublisher
@@ -375,7 +368,7 @@ func crlPublisher(ctx context.Context, cfg *gatewayFileConfig, ccfg client.Confi
 	if err != nil {
 		return nil, nil, fmt.Errorf("crlPublisher: %w", err)
 	}
-	ccfg.Signer, ccfg.TLSCertificate = signer, tlsCert
+	ccfg.Signer, ccfg.TLSCertificate, ccfg.Credential = signer, tlsCert, nil
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cl, err := client.Connect(cctx, ccfg)
@@ -404,11 +397,14 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 	}
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}))
 
-	tlsCert, certs, err := loadTLSCredential(cfg.Cert, cfg.Key)
+	tlsCert, err := transport.LoadCertificateFiles(cfg.Cert, cfg.Key)
 	if err != nil {
 		return fmt.Errorf("gateway credential: %w", err)
 	}
-	signer, err := identity.NewKeySigner(tlsCert.PrivateKey.(crypto.Signer), certs[0])
+	// The gateway's own certificate: its HTTPS listener and its
+	// connections to peers and orderers present the current one; SIGHUP
+	// reloads it from cfg.Cert and cfg.Key.
+	cred, err := transport.NewCredential(tlsCert)
 	if err != nil {
 		return fmt.Errorf("gateway credential: %w", err)
 	}
@@ -436,7 +432,7 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 	sort.Strings(msps)
 	msps = append([]string{cfg.MSPID}, msps...)
 	members := map[string][]string{}
-	ccfg := client.Config{ChannelID: cfg.Channel, Signer: signer, TLSCertificate: tlsCert, Trust: trust, CommitPeers: nil}
+	ccfg := client.Config{ChannelID: cfg.Channel, Signer: cred, Credential: cred, Trust: trust, CommitPeers: nil}
 	for _, m := range msps {
 		for i, addr := range endpoints[m] {
 			name := fmt.Sprintf("%s/peer%d", m, i)
@@ -540,8 +536,12 @@ func runGateway(ctx context.Context, path string, logOut io.Writer, started func
 	}
 	srv := gateway.NewServer(gw, log)
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(tls.NewListener(ln, gateway.TLSConfig(tlsCert, trust, log))) }()
+	go func() { done <- srv.Serve(tls.NewListener(ln, gateway.TLSConfigFor(cred, trust, log))) }()
 	log.Info("gateway serving", "address", ln.Addr().String(), "msp", cfg.MSPID)
+	stopReload := reloadOnSIGHUP(ctx, func() {
+		logReload(log, func(next tls.Certificate) error { return cred.Swap(next, trust) }, cfg.Cert, cfg.Key)
+	})
+	defer stopReload()
 	if started != nil {
 		started(ln.Addr().String())
 	}

@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,7 +194,7 @@ logLevel: debug
 	var logs bytes.Buffer
 	var logsMu sync.Mutex
 	go func() {
-		done <- runGateway(ctx, cfgPath, &lockedWriter{w: &logs, mu: &logsMu}, func(a string) { addr <- a })
+		done <- runGateway(withSIGHUPReload(ctx), cfgPath, &lockedWriter{w: &logs, mu: &logsMu}, func(a string) { addr <- a })
 	}()
 	var url string
 	select {
@@ -296,6 +298,36 @@ logLevel: debug
 		}
 		return nil
 	})
+
+	// Certificate rotation: SIGHUP makes the gateway reread gw-cert.pem and
+	// gw-key.pem; new HTTPS connections see the new certificate and
+	// submits keep working.
+	renewed := n.PKI.Member("Org1MSP").Issue(pki.RoleGateway, "gw1", nil)
+	writeCred("gw", renewed.TLS)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	nettest.Eventually(t, 20*time.Second, func() error {
+		logsMu.Lock()
+		defer logsMu.Unlock()
+		if !strings.Contains(logs.String(), `msg="certificate reloaded"`) {
+			return errors.New("no reload logged yet")
+		}
+		return nil
+	})
+	conn, err := tls.Dial("tcp", strings.TrimPrefix(url, "https://"), &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool})
+	if err != nil {
+		t.Fatalf("handshake after the reload: %v", err)
+	}
+	if presented := conn.ConnectionState().PeerCertificates[0]; !presented.Equal(renewed.Cert) {
+		t.Fatalf("after the reload the gateway presents serial %s, want %s", presented.SerialNumber, renewed.Cert.SerialNumber)
+	}
+	conn.Close()
+	code, stdout, stderr = runMain("tx", "submit", "--gateway", url, "--cert", cert, "--key", key, "--cacert", rootFile,
+		"--channel", "blossom", "--chaincode", "kv", "--function", "kv:Put", "--args", `["rotated","1"]`)
+	if code != 0 || !strings.Contains(stdout, `"status":"VALID"`) {
+		t.Fatalf("submit after the gateway's reload: exit %d, %q, %q", code, stdout, stderr)
+	}
 
 	cancel()
 	if err := <-done; err != nil {

@@ -27,7 +27,7 @@ const certCheckInterval = time.Hour
 type nodeOps struct {
 	healthy  func() error
 	ready    func() error
-	cert     *x509.Certificate // the node's own certificate, for expiry
+	cert     func() *x509.Certificate // the node's current certificate, for expiry
 	registry *prometheus.Registry
 	log      *slog.Logger
 }
@@ -69,27 +69,18 @@ func serveNodeOps(addr string, ops nodeOps) (stop func(), err error) {
 	}, nil
 }
 
-// watchCertExpiry exports the certificate's expiry and, from 30 days
-// before it, a warning metric and a log warning (at start and hourly).
-func watchCertExpiry(ctx context.Context, cert *x509.Certificate, reg *prometheus.Registry, log *slog.Logger, now func() time.Time) {
-	labels := prometheus.Labels{"subject": cert.Subject.CommonName, "serial": cert.SerialNumber.Text(16)}
-	notAfter := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "blossom_certificate_not_after_seconds", Help: "Expiry of the node's certificate (Unix time).", ConstLabels: labels,
-	})
-	expiring := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "blossom_certificate_expiring", Help: "1 when the node's certificate expires within 30 days (renew it with blossom ca reenroll).", ConstLabels: labels,
-	})
-	reg.MustRegister(notAfter, expiring)
-	notAfter.Set(float64(cert.NotAfter.Unix()))
+// watchCertExpiry exports the expiry of the node's current certificate
+// (read at each scrape, so a certificate reloaded on SIGHUP shows at once)
+// and, from 30 days before it, a warning metric and a log warning (at
+// start and hourly).
+func watchCertExpiry(ctx context.Context, cert func() *x509.Certificate, reg *prometheus.Registry, log *slog.Logger, now func() time.Time) {
+	reg.MustRegister(&certExpiryCollector{cert: cert, now: now})
 	check := func() {
-		left := cert.NotAfter.Sub(now())
-		if left < CertExpiryWarning {
-			expiring.Set(1)
-			log.Warn("certificate expires soon: renew it (blossom ca reenroll) and restart the node",
-				"subject", cert.Subject.CommonName, "notAfter", cert.NotAfter.UTC().Format(time.RFC3339), "daysLeft", int(left.Hours()/24))
-			return
+		c := cert()
+		if left := c.NotAfter.Sub(now()); left < CertExpiryWarning {
+			log.Warn("certificate expires soon: renew it (blossom ca reenroll), then reload the node (SIGHUP; see docs/operations.md, Certificate rotation)",
+				"subject", c.Subject.CommonName, "serial", c.SerialNumber.Text(16), "notAfter", c.NotAfter.UTC().Format(time.RFC3339), "daysLeft", int(left.Hours()/24))
 		}
-		expiring.Set(0)
 	}
 	check()
 	go func() {
@@ -104,6 +95,37 @@ func watchCertExpiry(ctx context.Context, cert *x509.Certificate, reg *prometheu
 			}
 		}
 	}()
+}
+
+// certExpiryCollector exports blossom_certificate_not_after_seconds and
+// blossom_certificate_expiring for the certificate current at the scrape,
+// labelled with its subject and serial.
+type certExpiryCollector struct {
+	cert func() *x509.Certificate
+	now  func() time.Time
+}
+
+var (
+	certNotAfterDesc = prometheus.NewDesc("blossom_certificate_not_after_seconds",
+		"Expiry of the node's certificate (Unix time).", []string{"subject", "serial"}, nil)
+	certExpiringDesc = prometheus.NewDesc("blossom_certificate_expiring",
+		"1 when the node's certificate expires within 30 days (renew it with blossom ca reenroll).", []string{"subject", "serial"}, nil)
+)
+
+func (c *certExpiryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- certNotAfterDesc
+	ch <- certExpiringDesc
+}
+
+func (c *certExpiryCollector) Collect(ch chan<- prometheus.Metric) {
+	cert := c.cert()
+	subject, serial := cert.Subject.CommonName, cert.SerialNumber.Text(16)
+	expiring := 0.0
+	if cert.NotAfter.Sub(c.now()) < CertExpiryWarning {
+		expiring = 1
+	}
+	ch <- prometheus.MustNewConstMetric(certNotAfterDesc, prometheus.GaugeValue, float64(cert.NotAfter.Unix()), subject, serial)
+	ch <- prometheus.MustNewConstMetric(certExpiringDesc, prometheus.GaugeValue, expiring, subject, serial)
 }
 
 // heightGauges registers ledger_blockchain_height (Fabric's name) per

@@ -37,7 +37,12 @@ from the file's fields: "listenAddress" is an orderer (blossom orderer),
 
   {"caDir": "ca", "listen": "0.0.0.0:7054"}
 
-with caDir relative to the file's directory. Logs go to stderr.`,
+with caDir relative to the file's directory. Logs go to stderr.
+
+SIGHUP makes a peer or a gateway reload its certificate and key files
+(certificate rotation without downtime, see blossom peer --help); orderers
+and CAs ignore it (an orderer's certificate is in the channel configuration:
+rotating it is a consenter update, then a restart).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath == "" {
@@ -49,7 +54,15 @@ with caDir relative to the file's directory. Logs go to stderr.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			ctx = withSIGHUPReload(ctx)
 			logOut := cmd.ErrOrStderr()
+			if kind == nodeKindOrderer || kind == nodeKindCA {
+				// SIGHUP (systemctl reload) must not kill them.
+				notice := slog.New(slog.NewTextHandler(logOut, nil))
+				defer reloadOnSIGHUP(ctx, func() {
+					notice.Warn("SIGHUP ignored: only peers and gateways reload their certificate; rotate an orderer's through a consenter update and a restart")
+				})()
+			}
 			switch kind {
 			case nodeKindOrderer:
 				return runOrderer(ctx, configPath, logOut, nil)

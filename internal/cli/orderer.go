@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -85,7 +86,7 @@ func runOrderer(ctx context.Context, path string, logOut io.Writer, started func
 	stopOps := func() {}
 	if addr := fc.HealthAddr(); addr != "" {
 		heightGauges(reg, node.Channels, node.Height)
-		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Live, ready: node.Ready, cert: cfg.Certificate.Leaf, registry: reg, log: logger})
+		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Live, ready: node.Ready, cert: func() *x509.Certificate { return cfg.Certificate.Leaf }, registry: reg, log: logger})
 		if err != nil {
 			node.Close()
 			return err

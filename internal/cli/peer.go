@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +12,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/blossom-ledger/blossom/internal/fsutil"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
@@ -24,8 +21,8 @@ import (
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/orderer"
 	"github.com/blossom-ledger/blossom/internal/peer"
-	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+	"github.com/blossom-ledger/blossom/internal/transport"
 	"github.com/blossom-ledger/blossom/sdk/contract"
 )
 
@@ -79,6 +76,10 @@ func newPeerCommand() *cobra.Command {
 		Use:   "peer --config FILE",
 		Short: "Run a peer: keep a channel's ledger, endorse proposals, serve blocks and commit status",
 		Long: `Run a peer in the foreground until SIGINT or SIGTERM, which stop it cleanly.
+SIGHUP reloads the certificate and key files (cert, key) without a restart,
+for example after "blossom ca reenroll": new connections and endorsements use
+them; a pair that does not match, is expired, or does not validate against
+the channel's members is refused (logged) and the peer keeps its current one.
 
 The configuration file is YAML or JSON (a .json name or a leading '{' means
 JSON). Relative paths are resolved against the file's directory:
@@ -116,7 +117,7 @@ the reason.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runPeer(ctx, configPath, cmd.ErrOrStderr(), nil)
+			return runPeer(withSIGHUPReload(ctx), configPath, cmd.ErrOrStderr(), nil)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "peer configuration file (YAML or JSON)")
@@ -168,12 +169,16 @@ func runPeer(ctx context.Context, path string, logOut io.Writer, started func(*p
 			}
 			return ch.Height(), nil
 		})
-		stopOps, err = serveNodeOps(cfg.HealthAddress, nodeOps{healthy: node.Healthy, ready: node.Ready, cert: nodeCfg.Certificate.Leaf, registry: reg, log: log})
+		stopOps, err = serveNodeOps(cfg.HealthAddress, nodeOps{healthy: node.Healthy, ready: node.Ready, cert: node.Certificate, registry: reg, log: log})
 		if err != nil {
 			node.Stop()
 			return err
 		}
 	}
+	stopReload := reloadOnSIGHUP(ctx, func() {
+		logReload(log, node.ReloadCertificate, cfg.Cert, cfg.Key)
+	})
+	defer stopReload()
 	if started != nil {
 		started(node)
 	}
@@ -214,21 +219,9 @@ func loadPeerConfig(path string) (*peerFileConfig, error) {
 
 // nodeConfig reads the files the configuration names.
 func (c *peerFileConfig) nodeConfig(log *slog.Logger) (peer.Config, error) {
-	key, err := pki.ReadPrivateKeyFile(c.Key)
+	tlsCert, err := transport.LoadCertificateFiles(c.Cert, c.Key)
 	if err != nil {
-		return peer.Config{}, fmt.Errorf("key: %w", err)
-	}
-	certPEM, err := fsutil.ReadFileBounded(c.Cert, 1<<20)
-	if err != nil {
-		return peer.Config{}, fmt.Errorf("cert: %w", err)
-	}
-	certs, err := pki.ParseCertificatesPEM(certPEM)
-	if err != nil {
-		return peer.Config{}, fmt.Errorf("cert %s: %w", c.Cert, err)
-	}
-	tlsCert := tls.Certificate{PrivateKey: key, Leaf: certs[0]}
-	for _, cert := range certs {
-		tlsCert.Certificate = append(tlsCert.Certificate, cert.Raw)
+		return peer.Config{}, err
 	}
 	genesis, err := orderer.ReadBlockFile(c.GenesisBlock)
 	if err != nil {

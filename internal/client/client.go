@@ -48,6 +48,10 @@ type Config struct {
 	// TLSCertificate is presented to nodes (mutual TLS); often the
 	// signer's own certificate and key.
 	TLSCertificate tls.Certificate
+	// Credential, if set, is presented instead of TLSCertificate, the one
+	// current at each handshake (a node whose certificate rotates while it
+	// runs, such as the gateway).
+	Credential *transport.Credential
 	// Trust validates the nodes' certificates (peers must be peers,
 	// orderers orderers, of a member).
 	Trust *transport.TrustSource
@@ -128,6 +132,10 @@ func Connect(ctx context.Context, cfg Config) (*Client, error) {
 		ordererTLS: transport.ClientTLSConfig(cfg.TLSCertificate, cfg.Trust, pki.RoleOrderer),
 		peers:      make(map[string]Endpoint, len(cfg.Peers)),
 		conns:      map[string]*grpc.ClientConn{},
+	}
+	if cfg.Credential != nil {
+		c.peerTLS = transport.ClientTLSConfigFor(cfg.Credential, cfg.Trust, pki.RolePeer)
+		c.ordererTLS = transport.ClientTLSConfigFor(cfg.Credential, cfg.Trust, pki.RoleOrderer)
 	}
 	for _, p := range cfg.Peers {
 		if p.Address == "" {

@@ -423,7 +423,18 @@ func (g *Gateway) me(w http.ResponseWriter, r *http.Request) {
 // the server certificate, client certificates requested but not required
 // (client and admin roles of trust's members are verified when presented).
 func TLSConfig(cert tls.Certificate, trust *transport.TrustSource, logger *slog.Logger) *tls.Config {
-	return transport.RequestClientCertTLSConfig(cert, trust, logger, pki.RoleClient, pki.RoleAdmin)
+	return transport.RequestClientCertTLSConfig(cert, trust, logger, gatewayClientRoles...)
+}
+
+// gatewayClientRoles are the roles whose client certificates the gateway
+// listener accepts.
+var gatewayClientRoles = []pki.Role{pki.RoleClient, pki.RoleAdmin}
+
+// TLSConfigFor is TLSConfig presenting cred's current certificate at each
+// handshake, so that a certificate reloaded while the gateway runs applies
+// to the next connection.
+func TLSConfigFor(cred *transport.Credential, trust *transport.TrustSource, logger *slog.Logger) *tls.Config {
+	return transport.RequestClientCertTLSConfigFor(cred, trust, logger, gatewayClientRoles...)
 }
 
 // NewServer returns an HTTP server for g with bounded header, read and

@@ -23,6 +23,17 @@ type Signer interface {
 	Public() crypto.PublicKey
 }
 
+// Snapshot returns one consistent state of s: for a Signer whose key and
+// certificate can be replaced while it is in use (transport.Credential),
+// the current pair, which a later replacement does not change; any other
+// Signer itself. Call it before pairing a certificate with a signature.
+func Snapshot(s Signer) Signer {
+	if r, ok := s.(interface{ Current() Signer }); ok {
+		return r.Current()
+	}
+	return s
+}
+
 // KeySigner is a Signer over any crypto.Signer whose public key matches the
 // certificate: an in-memory key, a key file (NewFileSigner) or a key in a
 // PKCS#11 token (PKCS11Signer embeds one).

@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,8 +40,11 @@ type Config struct {
 	Listener net.Listener
 	// Certificate is the peer's certificate (role peer; optionally with its
 	// CA chain) and key: it serves TLS, dials the orderers and signs
-	// endorsements.
+	// endorsements. Ignored if Credential is set.
 	Certificate tls.Certificate
+	// Credential, if set, is the peer's certificate and key instead of
+	// Certificate; ReloadCertificate replaces it while the peer runs.
+	Credential *transport.Credential
 	// GenesisBlocks are the genesis blocks of channels to join. Channels
 	// already in DataDir are opened from there (a genesis block given for
 	// one must be its block 0).
@@ -91,10 +95,12 @@ const maxBlockMessage = channelconfig.MaxAbsoluteMaxBytes + 1<<20
 // service), and one mutual-TLS gRPC listener serving the Endorser and Peer
 // services to any member identity.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	mspID  string
-	signer identity.Signer
+	cfg   Config
+	log   *slog.Logger
+	mspID string
+	// signer is the node's credential: it signs endorsements and serves
+	// and dials TLS, and ReloadCertificate replaces it.
+	signer *transport.Credential
 	reg    *registry
 	// packages are the installed chaincode packages and their runtime.
 	packages *packageStore
@@ -147,10 +153,12 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.SimulationTimeout <= 0 {
 		cfg.SimulationTimeout = DefaultSimulationTimeout
 	}
-	signer, err := identity.NewTLSSigner(cfg.Certificate)
-	if err != nil {
-		return nil, fmt.Errorf("peer certificate: %w", err)
+	if cfg.Credential == nil {
+		if cfg.Credential, err = transport.NewCredential(cfg.Certificate); err != nil {
+			return nil, fmt.Errorf("peer certificate: %w", err)
+		}
 	}
+	signer := cfg.Credential
 	leaf := signer.Certificate()
 	if ou := leaf.Subject.OrganizationalUnit; len(ou) != 1 || ou[0] != string(pki.RolePeer) {
 		return nil, fmt.Errorf("peer certificate: role %v, want %s", ou, pki.RolePeer)
@@ -194,8 +202,8 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	n.trust = transport.NewTrustSource(mgr)
-	n.clientTLS = transport.ClientTLSConfig(cfg.Certificate, n.trust, pki.RoleOrderer)
-	n.peerTLS = transport.ClientTLSConfig(cfg.Certificate, n.trust, pki.RolePeer)
+	n.clientTLS = transport.ClientTLSConfigFor(signer, n.trust, pki.RoleOrderer)
+	n.peerTLS = transport.ClientTLSConfigFor(signer, n.trust, pki.RolePeer)
 	return n, nil
 }
 
@@ -281,6 +289,20 @@ func (n *Node) refreshTrust() {
 	n.trust.Update(mgr)
 }
 
+// ReloadCertificate replaces the peer's certificate and key (a certificate
+// renewed with blossom ca reenroll) without a restart: new TLS handshakes,
+// as server and as client, present it and endorsements are signed with it;
+// open connections keep working. It is refused, changing nothing, if the
+// key does not match, the certificate is expired, names another member or
+// role, or does not validate against the channels' members (see
+// transport.Credential.Swap).
+func (n *Node) ReloadCertificate(next tls.Certificate) error {
+	return n.signer.Swap(next, n.trust)
+}
+
+// Certificate returns the peer's current certificate.
+func (n *Node) Certificate() *x509.Certificate { return n.signer.Certificate() }
+
 // Start listens and serves, and starts pulling blocks on every channel.
 func (n *Node) Start() error {
 	n.mu.Lock()
@@ -299,7 +321,7 @@ func (n *Node) Start() error {
 	n.ln = ln
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.grpc = transport.NewGRPCServer(
-		transport.ServerTLSConfig(n.cfg.Certificate, n.trust, n.log, pki.Roles...), n.trust,
+		transport.ServerTLSConfigFor(n.signer, n.trust, n.log, pki.Roles...), n.trust,
 		transport.WithMaxMessageSize(maxBlockMessage),
 		transport.WithLogger(n.log),
 		transport.WithServerOptions(grpc.MaxRecvMsgSize(n.cfg.MaxProposalBytes+64<<10)),

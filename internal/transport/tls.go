@@ -25,7 +25,14 @@ import (
 // certificate and is checked against the current trust. NextProtos offers
 // h2 and http/1.1.
 func ServerTLSConfig(cert tls.Certificate, trust *TrustSource, logger *slog.Logger, allowedRoles ...pki.Role) *tls.Config {
-	return serverTLSConfig(cert, trust, logger, true, allowedRoles)
+	return serverTLSConfig(staticCertificate(cert), trust, logger, true, allowedRoles)
+}
+
+// ServerTLSConfigFor is ServerTLSConfig presenting cred's current
+// certificate at each handshake, so that a Credential.Swap applies to the
+// next connection without restarting the listener.
+func ServerTLSConfigFor(cred *Credential, trust *TrustSource, logger *slog.Logger, allowedRoles ...pki.Role) *tls.Config {
+	return serverTLSConfig(cred.getCertificate, trust, logger, true, allowedRoles)
 }
 
 // RequestClientCertTLSConfig is ServerTLSConfig for listeners where a client
@@ -33,10 +40,22 @@ func ServerTLSConfig(cert tls.Certificate, trust *TrustSource, logger *slog.Logg
 // connection without one is accepted, one with a certificate is verified as
 // in ServerTLSConfig and refused if invalid.
 func RequestClientCertTLSConfig(cert tls.Certificate, trust *TrustSource, logger *slog.Logger, allowedRoles ...pki.Role) *tls.Config {
-	return serverTLSConfig(cert, trust, logger, false, allowedRoles)
+	return serverTLSConfig(staticCertificate(cert), trust, logger, false, allowedRoles)
 }
 
-func serverTLSConfig(cert tls.Certificate, trust *TrustSource, logger *slog.Logger, required bool, allowedRoles []pki.Role) *tls.Config {
+// RequestClientCertTLSConfigFor is RequestClientCertTLSConfig presenting
+// cred's current certificate at each handshake.
+func RequestClientCertTLSConfigFor(cred *Credential, trust *TrustSource, logger *slog.Logger, allowedRoles ...pki.Role) *tls.Config {
+	return serverTLSConfig(cred.getCertificate, trust, logger, false, allowedRoles)
+}
+
+// staticCertificate is a tls.Config.GetCertificate that always presents
+// cert.
+func staticCertificate(cert tls.Certificate) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
+}
+
+func serverTLSConfig(getCertificate func(*tls.ClientHelloInfo) (*tls.Certificate, error), trust *TrustSource, logger *slog.Logger, required bool, allowedRoles []pki.Role) *tls.Config {
 	if trust == nil {
 		panic("transport: server TLS config without a TrustSource")
 	}
@@ -46,7 +65,7 @@ func serverTLSConfig(cert tls.Certificate, trust *TrustSource, logger *slog.Logg
 	v := &clientVerifier{trust: trust, roles: identity.Roles(allowedRoles...), required: required, logger: logger}
 	base := &tls.Config{
 		MinVersion:             tls.VersionTLS13,
-		Certificates:           []tls.Certificate{cert},
+		GetCertificate:         getCertificate,
 		ClientAuth:             tls.RequestClientCert,
 		SessionTicketsDisabled: true,
 		NextProtos:             []string{"h2", "http/1.1"},
@@ -124,21 +143,34 @@ func (v *clientVerifier) refuse(err error, remote, serial string) error {
 // address, which SNI does not carry, dial through Dial or wrap the config
 // with WithServerName.
 func ClientTLSConfig(cert tls.Certificate, trust *TrustSource, expectedServerRoles ...pki.Role) *tls.Config {
+	cfg := clientTLSConfig(trust, expectedServerRoles)
+	if len(cert.Certificate) > 0 {
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg
+}
+
+// ClientTLSConfigFor is ClientTLSConfig presenting cred's current
+// certificate at each handshake, so that a Credential.Swap applies to the
+// next connection (a gRPC reconnection included).
+func ClientTLSConfigFor(cred *Credential, trust *TrustSource, expectedServerRoles ...pki.Role) *tls.Config {
+	cfg := clientTLSConfig(trust, expectedServerRoles)
+	cfg.GetClientCertificate = cred.getClientCertificate
+	return cfg
+}
+
+func clientTLSConfig(trust *TrustSource, expectedServerRoles []pki.Role) *tls.Config {
 	if trust == nil {
 		panic("transport: client TLS config without a TrustSource")
 	}
 	roles := identity.Roles(expectedServerRoles...)
-	cfg := &tls.Config{
+	return &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		InsecureSkipVerify: true, // verified in VerifyConnection, see above
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return verifyServer(cs, trust, roles)
 		},
 	}
-	if len(cert.Certificate) > 0 {
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg
 }
 
 func verifyServer(cs tls.ConnectionState, trust *TrustSource, roles identity.RoleSet) error {

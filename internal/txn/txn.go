@@ -49,6 +49,7 @@ func NewProposal(creator identity.Signer, req Request) (*Proposal, error) {
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
+	creator = identity.Snapshot(creator) // one certificate and key, even across a rotation
 	creatorBytes := protocol.SerializeIdentity(creator.MSPID(), creator.Certificate().Raw)
 	ts := req.Time
 	if ts.IsZero() {
@@ -88,6 +89,7 @@ func Endorse(endorser identity.Signer, proposalHash []byte, resp *pb.Response, r
 		Events:       protocol.MustMarshal(events),
 		Response:     resp,
 	})
+	endorser = identity.Snapshot(endorser) // one certificate and key, even across a rotation
 	endorserBytes := protocol.SerializeIdentity(endorser.MSPID(), endorser.Certificate().Raw)
 	sig, err := endorser.Sign(protocol.EndorsementSignedBytes(payload, endorserBytes))
 	if err != nil {
