@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -892,24 +893,21 @@ func TestInitRequired(t *testing.T) {
 	}
 }
 
+// readsKey and writesKey report whether rw reads or writes key of ns.
 func readsKey(rw *pb.TxReadWriteSet, ns, key string) bool {
-	for _, n := range rw.GetNsRwsets() {
-		for _, r := range n.GetReads() {
-			if n.GetNamespace() == ns && r.GetKey() == key {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(nsOf(rw, ns).GetReads(), func(r *pb.KVRead) bool { return r.GetKey() == key })
 }
 
 func writesKey(rw *pb.TxReadWriteSet, ns, key string) bool {
+	return slices.ContainsFunc(nsOf(rw, ns).GetWrites(), func(w *pb.KVWrite) bool { return w.GetKey() == key })
+}
+
+// nsOf returns rw's set of namespace ns, nil if it has none.
+func nsOf(rw *pb.TxReadWriteSet, ns string) *pb.NsReadWriteSet {
 	for _, n := range rw.GetNsRwsets() {
-		for _, w := range n.GetWrites() {
-			if n.GetNamespace() == ns && w.GetKey() == key {
-				return true
-			}
+		if n.GetNamespace() == ns {
+			return n
 		}
 	}
-	return false
+	return nil
 }

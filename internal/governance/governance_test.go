@@ -82,6 +82,26 @@ func (n *network) approve(t *testing.T, by *testpki.Credential, id string, updat
 	}
 }
 
+// applySignedBy applies update to the network's configuration with the
+// signatures of the named members' admins.
+func (n *network) applySignedBy(t *testing.T, update *pb.ConfigUpdate, mspIDs ...string) *channelconfig.Config {
+	t.Helper()
+	raw := protocol.MustMarshal(update)
+	var sigs []*pb.ConfigSignature
+	for _, id := range mspIDs {
+		s, err := channelconfig.SignUpdate(raw, n.admins[id].Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sigs = append(sigs, s)
+	}
+	next, err := n.cfg.ApplyUpdate(&pb.ConfigUpdateEnvelope{ConfigUpdate: raw, Signatures: sigs}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return next
+}
+
 func (n *network) get(t *testing.T, id string) *governance.Proposal {
 	t.Helper()
 	raw, err := n.stub.Invoke("governance:Get", id)
@@ -307,19 +327,7 @@ func TestBuilders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := protocol.MustMarshal(batch)
-	var sigs []*pb.ConfigSignature
-	for _, id := range []string{"Org1MSP", "Org3MSP"} {
-		s, err := channelconfig.SignUpdate(raw, n.admins[id].Signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sigs = append(sigs, s)
-	}
-	next, err := n.cfg.ApplyUpdate(&pb.ConfigUpdateEnvelope{ConfigUpdate: raw, Signatures: sigs}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := n.applySignedBy(t, batch, "Org1MSP", "Org3MSP")
 	if next.BatchSize().MaxMessageCount != 10 || next.BatchTimeout() != 250*time.Millisecond || next.BatchSize().AbsoluteMaxBytes != n.cfg.BatchSize().AbsoluteMaxBytes {
 		t.Errorf("batch %+v timeout %v", next.BatchSize(), next.BatchTimeout())
 	}
@@ -381,20 +389,7 @@ func TestConsenterBuilders(t *testing.T) {
 	}
 	apply := func(u *pb.ConfigUpdate) *channelconfig.Config {
 		t.Helper()
-		raw := protocol.MustMarshal(u)
-		var sigs []*pb.ConfigSignature
-		for _, id := range []string{"Org1MSP", "Org2MSP"} {
-			s, err := channelconfig.SignUpdate(raw, n.admins[id].Signer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sigs = append(sigs, s)
-		}
-		next, err := n.cfg.ApplyUpdate(&pb.ConfigUpdateEnvelope{ConfigUpdate: raw, Signatures: sigs}, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return next
+		return n.applySignedBy(t, u, "Org1MSP", "Org2MSP")
 	}
 	add, err := governance.AddConsenter(n.cfg, cs)
 	if err != nil || len(add.ReadVersions) != 1 {

@@ -342,13 +342,20 @@ func decodeEnvelope(t testing.TB, raw []byte) *pb.Envelope {
 // broadcastOne sends one envelope on a fresh stream and returns the answer.
 func broadcastOne(t testing.TB, conn *grpc.ClientConn, raw []byte) *pb.BroadcastResponse {
 	t.Helper()
+	return sendOne(t, conn, decodeEnvelope(t, raw))
+}
+
+// sendOne sends one envelope as given (fields set by the test kept) on a
+// fresh Broadcast stream and returns the answer.
+func sendOne(t testing.TB, conn *grpc.ClientConn, env *pb.Envelope) *pb.BroadcastResponse {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	stream, err := pb.NewAtomicBroadcastClient(conn).Broadcast(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := stream.Send(decodeEnvelope(t, raw)); err != nil {
+	if err := stream.Send(env); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := stream.Recv()

@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
@@ -161,27 +159,6 @@ func TestForwardedSequenceIsTrustedOnlyFromConsenters(t *testing.T) {
 	if len(ids) != 2 || ids[0] != validTx {
 		t.Errorf("ordered transactions %v, want %s and one other", ids, validTx)
 	}
-}
-
-// sendOne sends one envelope as given (fields set by the test kept) on a
-// fresh Broadcast stream and returns the answer.
-func sendOne(t *testing.T, conn *grpc.ClientConn, env *pb.Envelope) *pb.BroadcastResponse {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	stream, err := pb.NewAtomicBroadcastClient(conn).Broadcast(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := stream.Send(env); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stream.CloseSend()
-	return resp
 }
 
 // TestAdmissionBound: an orderer holding its bound of envelopes not yet

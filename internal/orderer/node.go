@@ -386,23 +386,32 @@ func (n *Node) Leader(channelID string) string {
 
 // Healthy reports nil when every channel has a Raft leader and none halted.
 func (n *Node) Healthy() error {
+	if err := n.Live(); err != nil {
+		return err
+	}
 	for _, id := range n.Channels() {
 		c := n.chain(id)
-		if err := c.fsm.Halted(); err != nil {
-			return fmt.Errorf("channel %s halted: %w", id, err)
-		}
 		if c.retired.Load() {
 			continue // no longer a consenter: serves Deliver only
 		}
 		if c.raft == nil || c.raft.State() == raft.Shutdown {
 			return fmt.Errorf("channel %s: raft stopped", id)
 		}
-		if _, ok := c.fsm.Config().Consenter(c.self); !ok {
-			return fmt.Errorf("channel %s: not a consenter in the configuration applied so far", id)
+		if err := c.orderingError(); err != nil {
+			return err
 		}
-		if _, leader := c.raft.LeaderWithID(); leader == "" {
-			return fmt.Errorf("channel %s has no leader", id)
-		}
+	}
+	return nil
+}
+
+// orderingError says why the chain cannot order: it is not a consenter of
+// the configuration it applied so far, or it knows no leader.
+func (c *chain) orderingError() error {
+	if _, ok := c.fsm.Config().Consenter(c.self); !ok {
+		return fmt.Errorf("channel %s: not a consenter in the configuration applied so far", c.id)
+	}
+	if _, leader := c.raft.LeaderWithID(); leader == "" {
+		return fmt.Errorf("channel %s has no leader", c.id)
 	}
 	return nil
 }
@@ -447,11 +456,8 @@ func (n *Node) Ready() error {
 		if c.retired.Load() {
 			return fmt.Errorf("channel %s: no longer a consenter (serves Deliver only)", id)
 		}
-		if _, ok := c.fsm.Config().Consenter(c.self); !ok {
-			return fmt.Errorf("channel %s: not a consenter in the configuration applied so far", id)
-		}
-		if _, leader := c.raft.LeaderWithID(); leader == "" {
-			return fmt.Errorf("channel %s has no leader", id)
+		if err := c.orderingError(); err != nil {
+			return err
 		}
 		if applied, committed := c.raft.AppliedIndex(), c.raft.CommitIndex(); applied+ReadyLag < committed {
 			return fmt.Errorf("channel %s: applied raft index %d, commit index %d", id, applied, committed)
