@@ -79,6 +79,9 @@ type Ledger struct {
 	// it) clears it.
 	failed error
 
+	// base is set for a ledger created from a snapshot (immutable).
+	base *snapshotBase
+
 	mu     sync.RWMutex // guards chain and changed
 	chain  chain
 	config *pb.ChannelConfig
@@ -141,9 +144,12 @@ func (l *Ledger) load() error {
 	if err != nil {
 		return err
 	}
+	if l.base, err = readBase(l.db); err != nil {
+		return err
+	}
 	l.chain = chain{height: m.height, lastHash: m.lastHash, commitHash: m.commitHash, lastConfig: m.lastConfig}
 	if m.height > 0 {
-		cfgBlock, err := l.Block(m.lastConfig)
+		cfgBlock, err := l.configBlock(m.lastConfig)
 		if err != nil {
 			return fmt.Errorf("read config block %d: %w", m.lastConfig, err)
 		}
@@ -178,7 +184,7 @@ func readMeta(r pebble.Reader) (meta, error) {
 // torn tail.
 func (l *Ledger) recoverBlockFile() error {
 	seg, off := uint32(1), int64(0)
-	if l.chain.height > 0 {
+	if l.chain.height > l.baseHeight() {
 		e, err := l.blockEntry(l.chain.height - 1)
 		if err != nil {
 			return fmt.Errorf("index of block %d: %w", l.chain.height-1, err)
@@ -493,6 +499,12 @@ func (l *Ledger) CommitHash(height uint64) ([]byte, error) {
 	if height == 0 || height > l.Height() {
 		return nil, fmt.Errorf("commit hash at height %d: %w (height %d)", height, ErrNotFound, l.Height())
 	}
+	if b := l.base; b != nil && height <= b.height {
+		if height == b.height {
+			return append([]byte(nil), b.commitHash...), nil
+		}
+		return nil, l.beforeSnapshot("commit hash at height", height)
+	}
 	e, err := l.blockEntry(height - 1)
 	if err != nil {
 		return nil, err
@@ -536,6 +548,9 @@ func (l *Ledger) WaitForHeight(ctx context.Context, height uint64) (uint64, erro
 }
 
 func (l *Ledger) blockEntry(number uint64) (blockEntry, error) {
+	if l.base != nil && number < l.base.height {
+		return blockEntry{}, l.beforeSnapshot("block", number)
+	}
 	b, closer, err := l.db.Get(blockKey(number))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return blockEntry{}, fmt.Errorf("block %d: %w", number, ErrNotFound)
@@ -548,7 +563,9 @@ func (l *Ledger) blockEntry(number uint64) (blockEntry, error) {
 }
 
 // Block returns committed block number, with its validation codes and
-// commit hash in the metadata. A block beyond the height is ErrNotFound.
+// commit hash in the metadata. A block beyond the height is ErrNotFound;
+// on a ledger created from a snapshot, a block before it is
+// ErrBeforeSnapshot.
 func (l *Ledger) Block(number uint64) (*pb.Block, error) {
 	e, err := l.blockEntry(number)
 	if err != nil {
@@ -617,7 +634,7 @@ func (l *Ledger) BlockByTxID(txID string) (*pb.Block, error) {
 }
 
 // State reads the latest committed state.
-func (l *Ledger) State() StateReader { return StateReader{r: l.db} }
+func (l *Ledger) State() StateReader { return StateReader{r: l.db, historyFrom: l.baseHeight()} }
 
 // NewSnapshot returns a consistent view of the state at the current height.
 func (l *Ledger) NewSnapshot() (*Snapshot, error) {
@@ -627,7 +644,7 @@ func (l *Ledger) NewSnapshot() (*Snapshot, error) {
 		snap.Close()
 		return nil, err
 	}
-	return &Snapshot{StateReader: StateReader{r: snap}, snap: snap, height: m.height}, nil
+	return &Snapshot{StateReader: StateReader{r: snap, historyFrom: l.baseHeight()}, snap: snap, height: m.height}, nil
 }
 
 // HistoricalWrite is what one version of a key's history wrote.

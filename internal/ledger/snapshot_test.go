@@ -1,0 +1,400 @@
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/blossom-ledger/blossom/internal/ledger/ledgertest"
+	"github.com/blossom-ledger/blossom/internal/protocol/pb"
+)
+
+// snapshotFixture is a source ledger with public writes, private data
+// (blockToLive 2) and a duplicate-prone transaction, plus the blocks that
+// follow its snapshot.
+type snapshotFixture struct {
+	chain  *ledgertest.Chain
+	src    *Ledger
+	srcDir string
+	// firstTxID is a transaction committed before the snapshot.
+	firstTxID string
+	// firstEnv is that transaction's envelope (replayed after the join).
+	firstEnv []byte
+}
+
+func memberResult(b *pb.Block, pvt *pb.TxPvtReadWriteSet) CommitResult {
+	res := CommitResult{Codes: make([]pb.TxValidationCode, len(b.Data.Envelopes)), Eligible: member, BlockToLive: purgeBTL}
+	if pvt != nil {
+		res.Private = []*pb.TxPvtReadWriteSet{pvt}
+	}
+	return res
+}
+
+// newSnapshotFixture commits blocks 0..4 to a source ledger: 1 writes
+// public keys, 2 private data expiring at 5, 3 more private data
+// (expiring at 6), 4 public again.
+func newSnapshotFixture(t *testing.T) *snapshotFixture {
+	f := &snapshotFixture{chain: ledgertest.NewChain(t, testChannel), srcDir: filepath.Join(t.TempDir(), "src")}
+	f.src = openLedger(t, f.srcDir, Options{})
+	t.Cleanup(func() { f.src.Close() })
+	g := f.chain.Genesis()
+	mustCommit(t, f.src, g, allValid(g))
+	env, id := ledgertest.WriteTx(testChannel, "asset", ledgertest.Put("a", []byte("1")), ledgertest.Put("b\x00composite", []byte("2")))
+	f.firstTxID, f.firstEnv = id, env
+	env2, _ := ledgertest.WriteTx(testChannel, "_lifecycle", ledgertest.Put("namespaces/fields/asset/Sequence", []byte{1}))
+	b := f.chain.Next(env, env2)
+	mustCommit(t, f.src, b, allValid(b))
+	penv, pvt := privateTx(ledgertest.Put("secret", []byte("s1")), ledgertest.Put("kept", []byte("k1")))
+	b = f.chain.Next(penv)
+	mustCommit(t, f.src, b, memberResult(b, pvt))
+	penv, pvt = privateTx(ledgertest.Put("later", []byte("l3")))
+	b = f.chain.Next(penv)
+	mustCommit(t, f.src, b, memberResult(b, pvt))
+	env, _ = ledgertest.WriteTx(testChannel, "asset", ledgertest.Put("a", []byte("4")), ledgertest.Del("b\x00composite"))
+	b = f.chain.Next(env)
+	mustCommit(t, f.src, b, allValid(b))
+	return f
+}
+
+// export writes a snapshot of the source ledger into a new directory.
+func (f *snapshotFixture) export(t *testing.T, opts ExportOptions) (string, *SnapshotInfo) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "snap")
+	info, err := f.src.ExportSnapshot(dir, opts)
+	if err != nil {
+		t.Fatalf("ExportSnapshot: %v", err)
+	}
+	return dir, info
+}
+
+func stateHash(t *testing.T, l *Ledger) []byte {
+	t.Helper()
+	h, err := l.State().StateHash()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func commitHashAt(t *testing.T, l *Ledger, h uint64) []byte {
+	t.Helper()
+	c, err := l.CommitHash(h)
+	if err != nil {
+		t.Fatalf("CommitHash(%d): %v", h, err)
+	}
+	return c
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	f := newSnapshotFixture(t)
+	snapDir, info := f.export(t, ExportOptions{MSPID: "Org1MSP"})
+	const H = 5
+	if info.Manifest.Height != H || info.Manifest.Channel != testChannel || info.Manifest.LastConfigBlock != 0 {
+		t.Fatalf("manifest %+v", info.Manifest)
+	}
+	// A second export at the same height has the same snapshot hash.
+	_, again := f.export(t, ExportOptions{MSPID: "Org2MSP", NoPrivate: true})
+	if !bytes.Equal(again.Hash, info.Hash) {
+		t.Fatal("snapshot hash depends on the exporting member")
+	}
+
+	dstDir := filepath.Join(t.TempDir(), "dst")
+	got, err := CreateFromSnapshot(snapDir, dstDir, ImportOptions{MSPID: "Org1MSP", ExpectHash: info.Hash})
+	if err != nil {
+		t.Fatalf("CreateFromSnapshot: %v", err)
+	}
+	if !got.LocalImported {
+		t.Fatal("same member: local files not imported")
+	}
+	dst := openLedger(t, dstDir, Options{})
+	defer func() { dst.Close() }()
+
+	if dst.Height() != H || dst.SnapshotHeight() != H {
+		t.Fatalf("height %d, snapshot height %d", dst.Height(), dst.SnapshotHeight())
+	}
+	if !bytes.Equal(commitHashAt(t, dst, H), commitHashAt(t, f.src, H)) || !bytes.Equal(dst.LastBlockHash(), f.src.LastBlockHash()) {
+		t.Fatal("commit hash or last block hash differ after import")
+	}
+	if !bytes.Equal(stateHash(t, dst), stateHash(t, f.src)) {
+		t.Fatal("state hash differs after import")
+	}
+	if n, cfg := dst.LastConfig(); n != 0 || cfg.GetChannelId() != testChannel {
+		t.Fatalf("last config %d %v", n, cfg.GetChannelId())
+	}
+	if hdr, err := dst.LastBlockHeader(); err != nil || hdr.Number != H-1 {
+		t.Fatalf("LastBlockHeader: %v %v", hdr, err)
+	}
+	for _, n := range []uint64{0, H - 1} {
+		if _, err := dst.Block(n); !errors.Is(err, ErrBeforeSnapshot) {
+			t.Fatalf("Block(%d): %v, want ErrBeforeSnapshot", n, err)
+		}
+	}
+	if _, err := dst.CommitHash(H - 1); !errors.Is(err, ErrBeforeSnapshot) {
+		t.Fatalf("CommitHash(H-1): %v", err)
+	}
+	if vv, err := dst.State().GetPrivateData(testNS, testColl, "secret"); err != nil || string(vv.Value) != "s1" {
+		t.Fatalf("private data after import: %v %v", vv, err)
+	}
+	if vv, err := dst.State().Get("_lifecycle", "namespaces/fields/asset/Sequence"); err != nil || vv == nil || vv.Version != (Version{1, 1}) {
+		t.Fatalf("_lifecycle state after import: %v %v", vv, err)
+	}
+	if info, err := dst.Tx(f.firstTxID); err != nil || info.Block != 1 {
+		t.Fatalf("Tx of a pre-snapshot transaction: %+v %v", info, err)
+	}
+	if _, err := dst.BlockByTxID(f.firstTxID); !errors.Is(err, ErrBeforeSnapshot) {
+		t.Fatalf("BlockByTxID of a pre-snapshot transaction: %v", err)
+	}
+
+	// History before H says so, both ways.
+	for _, newest := range []bool{true, false} {
+		it, err := dst.State().History("asset", "a", newest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for it.Next() {
+		}
+		if !errors.Is(it.Err(), ErrBeforeSnapshot) {
+			t.Fatalf("history (newest first %v): %v", newest, it.Err())
+		}
+		it.Close()
+	}
+
+	// The next blocks commit on both ledgers alike: block 5 purges
+	// "secret" and "kept" (blockToLive 2 from block 2), block 6 writes.
+	env, _ := ledgertest.WriteTx(testChannel, "asset", ledgertest.Put("c", []byte("5")))
+	b5 := f.chain.Next(env)
+	penv, pvt := privateTx(ledgertest.Put("kept", []byte("k6")))
+	b6 := f.chain.Next(penv)
+	for _, l := range []*Ledger{f.src, dst} {
+		mustCommit(t, l, b5, memberResult(b5, nil))
+		mustCommit(t, l, b6, memberResult(b6, pvt))
+	}
+	for h := uint64(H + 1); h <= H+2; h++ {
+		if !bytes.Equal(commitHashAt(t, dst, h), commitHashAt(t, f.src, h)) {
+			t.Fatalf("commit hash at %d differs", h)
+		}
+	}
+	if !bytes.Equal(stateHash(t, dst), stateHash(t, f.src)) {
+		t.Fatal("state hash differs after more blocks")
+	}
+	if vv, err := dst.State().GetPrivateData(testNS, testColl, "secret"); err != nil || vv == nil || vv.Value != nil {
+		t.Fatalf("purged private data after import: %+v %v", vv, err)
+	}
+	if vv, err := dst.State().GetPrivateData(testNS, testColl, "kept"); err != nil || string(vv.Value) != "k6" {
+		t.Fatalf("rewritten private data: %+v %v", vv, err)
+	}
+	if _, err := dst.Block(H); err != nil {
+		t.Fatalf("Block(H): %v", err)
+	}
+	// A duplicate of a pre-snapshot transaction is recognised.
+	if exists, err := dst.TxIDExists(f.firstTxID); err != nil || !exists {
+		t.Fatalf("TxIDExists of a pre-snapshot transaction: %v %v", exists, err)
+	}
+	b7 := f.chain.Next(f.firstEnv)
+	res := CommitResult{Codes: []pb.TxValidationCode{pb.TxValidationCode_DUPLICATE_TXID}}
+	mustCommit(t, dst, b7, res)
+	if info, err := dst.Tx(f.firstTxID); err != nil || info.Block != 1 {
+		t.Fatalf("a replayed transaction took over the tx index: %+v %v", info, err)
+	}
+
+	// Reopen, then verify from H on.
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	dst = openLedger(t, dstDir, Options{})
+	if dst.Height() != H+3 {
+		t.Fatalf("height after reopen %d", dst.Height())
+	}
+	want := stateHash(t, dst)
+	dst.Close()
+	rep, err := Verify(dstDir)
+	if err != nil {
+		t.Fatalf("Verify: %v (%+v)", err, rep)
+	}
+	if rep.SnapshotHeight != H || rep.Blocks != 3 || rep.IndexedHeight != H+3 || rep.StateHash != hex.EncodeToString(want) {
+		t.Fatalf("report %+v", rep)
+	}
+	dst = openLedger(t, dstDir, Options{})
+}
+
+// TestSnapshotImportOtherMember: a peer of another member takes the
+// public parts only; private values of pre-snapshot transactions are then
+// reported missing, never invented.
+func TestSnapshotImportOtherMember(t *testing.T) {
+	f := newSnapshotFixture(t)
+	snapDir, _ := f.export(t, ExportOptions{MSPID: "Org1MSP"})
+	dstDir := filepath.Join(t.TempDir(), "dst")
+	info, err := CreateFromSnapshot(snapDir, dstDir, ImportOptions{MSPID: "Org2MSP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.LocalImported {
+		t.Fatal("another member's local files imported")
+	}
+	dst := openLedger(t, dstDir, Options{})
+	defer dst.Close()
+	if !bytes.Equal(stateHash(t, dst), stateHash(t, f.src)) {
+		t.Fatal("state hash differs")
+	}
+	if _, err := dst.State().GetPrivateData(testNS, testColl, "secret"); !errors.Is(err, ErrPrivateDataMissing) {
+		t.Fatalf("private data of another member: %v", err)
+	}
+	kh := sha256.Sum256([]byte("secret"))
+	if vv, err := dst.State().GetPrivateDataHash(testNS, testColl, kh[:]); err != nil || !bytes.Equal(vv.Value, sum([]byte("s1"))) {
+		t.Fatalf("private data hash: %v %v", vv, err)
+	}
+}
+
+// rewriteManifest edits snapshot.json and re-seals local.json to it, as
+// a forger would.
+func rewriteManifest(t *testing.T, dir string, edit func(*SnapshotManifest)) {
+	t.Helper()
+	info, err := ReadSnapshotInfo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&info.Manifest)
+	raw, _ := json.MarshalIndent(info.Manifest, "", "  ")
+	s := sha256.Sum256(raw)
+	info.Local.SnapshotHash = hex.EncodeToString(s[:])
+	local, _ := json.MarshalIndent(info.Local, "", "  ")
+	writeFile(t, filepath.Join(dir, SnapshotManifestFile), raw)
+	writeFile(t, filepath.Join(dir, SnapshotLocalFile), local)
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// resealFile updates the manifest entry of name to the file's current
+// size and hash.
+func resealFile(t *testing.T, dir, name string) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	rewriteManifest(t, dir, func(m *SnapshotManifest) {
+		for i := range m.Files {
+			if m.Files[i].Name == name {
+				m.Files[i].SHA256, m.Files[i].Size = hex.EncodeToString(s[:]), int64(len(b))
+			}
+		}
+	})
+}
+
+func TestSnapshotImportRefusesBadInput(t *testing.T) {
+	f := newSnapshotFixture(t)
+	_, good := f.export(t, ExportOptions{MSPID: "Org1MSP"})
+	cases := []struct {
+		name   string
+		mutate func(t *testing.T, dir string)
+		opts   ImportOptions
+	}{
+		{"tampered state part", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "state.data"), 20) }, ImportOptions{}},
+		{"tampered private part", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "private.data"), 30) }, ImportOptions{MSPID: "Org1MSP"}},
+		{"truncated txids part", func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(filepath.Join(dir, "txids.data"))
+			writeFile(t, filepath.Join(dir, "txids.data"), b[:len(b)-3])
+		}, ImportOptions{}},
+		{"missing part", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "pvthashes.data")) }, ImportOptions{}},
+		{"manifest edited, local.json not", func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(filepath.Join(dir, SnapshotManifestFile))
+			writeFile(t, filepath.Join(dir, SnapshotManifestFile), bytes.Replace(b, []byte(`"height": 5`), []byte(`"height": 4`), 1))
+		}, ImportOptions{}},
+		{"not the snapshot the admins compared", func(t *testing.T, dir string) {}, ImportOptions{ExpectHash: make([]byte, 32)}},
+		{"state part re-sealed: state hash recomputed", func(t *testing.T, dir string) {
+			flipByte(t, filepath.Join(dir, "state.data"), 60)
+			resealFile(t, dir, "state.data")
+		}, ImportOptions{}},
+		{"forged commit hash", func(t *testing.T, dir string) {
+			rewriteManifest(t, dir, func(m *SnapshotManifest) { m.CommitHash = hex.EncodeToString(make([]byte, 32)) })
+		}, ImportOptions{}},
+		{"forged height", func(t *testing.T, dir string) {
+			rewriteManifest(t, dir, func(m *SnapshotManifest) { m.Height = 4 })
+		}, ImportOptions{}},
+		{"last block tampered and re-sealed", func(t *testing.T, dir string) {
+			flipByte(t, filepath.Join(dir, "last.block"), 200)
+			resealFile(t, dir, "last.block")
+		}, ImportOptions{}},
+		{"unknown manifest field", func(t *testing.T, dir string) {
+			b, _ := os.ReadFile(filepath.Join(dir, SnapshotLocalFile))
+			writeFile(t, filepath.Join(dir, SnapshotLocalFile), bytes.Replace(b, []byte("{"), []byte(`{"extra": 1,`), 1))
+		}, ImportOptions{}},
+		{"future format version", func(t *testing.T, dir string) {
+			rewriteManifest(t, dir, func(m *SnapshotManifest) { m.Version = 2 })
+		}, ImportOptions{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, info := f.export(t, ExportOptions{MSPID: "Org1MSP"})
+			if !bytes.Equal(info.Hash, good.Hash) {
+				t.Fatal("exports at one height differ")
+			}
+			tc.mutate(t, dir)
+			dst := filepath.Join(t.TempDir(), "dst")
+			_, err := CreateFromSnapshot(dir, dst, tc.opts)
+			if !errors.Is(err, ErrSnapshotInvalid) {
+				t.Fatalf("CreateFromSnapshot: %v, want ErrSnapshotInvalid", err)
+			}
+			if _, serr := os.Stat(dst); !errors.Is(serr, os.ErrNotExist) {
+				t.Fatalf("a refused import left %s behind (%v)", dst, serr)
+			}
+			entries, _ := os.ReadDir(filepath.Dir(dst))
+			if len(entries) != 0 {
+				t.Fatalf("a refused import left %d entries behind", len(entries))
+			}
+		})
+	}
+}
+
+func TestSnapshotIntoNonEmptyDirRefused(t *testing.T) {
+	f := newSnapshotFixture(t)
+	dir, _ := f.export(t, ExportOptions{})
+	if _, err := CreateFromSnapshot(dir, f.srcDir, ImportOptions{}); err == nil {
+		t.Fatal("import over an existing ledger accepted")
+	}
+	if _, err := f.src.ExportSnapshot(dir, ExportOptions{}); err == nil {
+		t.Fatal("export into an existing directory accepted")
+	}
+}
+
+// TestVerifySnapshotLedgerDetectsTampering: Verify of a ledger created from
+// a snapshot re-checks the snapshot copy it starts from, and the first
+// block after it must chain onto the snapshot.
+func TestVerifySnapshotLedgerDetectsTampering(t *testing.T) {
+	f := newSnapshotFixture(t)
+	dir, _ := f.export(t, ExportOptions{})
+	dstDir := filepath.Join(t.TempDir(), "dst")
+	if _, err := CreateFromSnapshot(dir, dstDir, ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dst := openLedger(t, dstDir, Options{})
+	// A block that does not chain onto the snapshot's last block.
+	other := ledgertest.NewChain(t, testChannel)
+	other.Genesis()
+	for other.Height() < 5 {
+		other.Next()
+	}
+	if err := dst.Commit(other.Next(), CommitResult{Codes: []pb.TxValidationCode{}}); err == nil {
+		t.Fatal("a block of another chain was committed at the snapshot height")
+	}
+	dst.Close()
+	if rep, err := Verify(dstDir); err != nil || rep.SnapshotHeight != 5 {
+		t.Fatalf("Verify of a fresh snapshot ledger: %v %+v", err, rep)
+	}
+	flipByte(t, filepath.Join(dstDir, snapshotDirInLedger, "state.data"), 25)
+	rep, err := Verify(dstDir)
+	var verr *VerifyError
+	if !errors.As(err, &verr) || rep.OK {
+		t.Fatalf("Verify of a tampered snapshot copy: %v", err)
+	}
+}
