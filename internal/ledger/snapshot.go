@@ -84,7 +84,7 @@ const (
 	maxSnapshotManifestBytes = 64 << 10
 	// maxSnapshotKeyBytes bounds a record's key: the longest key the
 	// ledger writes is a private state key.
-	maxSnapshotKeyBytes = 3 + MaxNamespaceBytes + MaxCollectionBytes + MaxKeyBytes + 2*sha256.Size
+	maxSnapshotKeyBytes   = 3 + MaxNamespaceBytes + MaxCollectionBytes + MaxKeyBytes + 2*sha256.Size
 	maxSnapshotValueBytes = MaxRecordBytes
 	// maxSnapshotFileBytes bounds one snapshot file (1 TiB).
 	maxSnapshotFileBytes = 1 << 40

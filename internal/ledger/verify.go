@@ -23,25 +23,25 @@ import (
 
 // Report is the outcome of Verify.
 type Report struct {
-	Dir               string   `json:"dir"`
-	OK                bool     `json:"ok"`
-	Segments          int      `json:"segments"`
-	Blocks            uint64   `json:"blocks"`        // good blocks read from the block files
-	IndexedHeight     uint64   `json:"indexedHeight"` // height recorded in the index
-	Transactions      uint64   `json:"transactions"`
-	ValidTransactions uint64   `json:"validTransactions"`
-	StateKeys         uint64   `json:"stateKeys"`
-	LastBlockHash     string   `json:"lastBlockHash,omitempty"` // hex, at the indexed height
-	CommitHash        string   `json:"commitHash,omitempty"`    // hex, at the indexed height
-	StateHash         string   `json:"stateHash,omitempty"`     // hex, of the state DB
+	Dir               string `json:"dir"`
+	OK                bool   `json:"ok"`
+	Segments          int    `json:"segments"`
+	Blocks            uint64 `json:"blocks"`        // good blocks read from the block files
+	IndexedHeight     uint64 `json:"indexedHeight"` // height recorded in the index
+	Transactions      uint64 `json:"transactions"`
+	ValidTransactions uint64 `json:"validTransactions"`
+	StateKeys         uint64 `json:"stateKeys"`
+	LastBlockHash     string `json:"lastBlockHash,omitempty"` // hex, at the indexed height
+	CommitHash        string `json:"commitHash,omitempty"`    // hex, at the indexed height
+	StateHash         string `json:"stateHash,omitempty"`     // hex, of the state DB
 	// SnapshotHeight and SnapshotHash are set for a ledger created from a
 	// snapshot: verification starts from the snapshot's state at that
 	// height (the copy kept in the ledger's snapshot/ directory).
-	SnapshotHeight uint64 `json:"snapshotHeight,omitempty"`
-	SnapshotHash   string `json:"snapshotHash,omitempty"`
-	BadBlock          *uint64  `json:"badBlock,omitempty"`      // the first bad block
-	Problem           string   `json:"problem,omitempty"`
-	Warnings          []string `json:"warnings,omitempty"`
+	SnapshotHeight uint64   `json:"snapshotHeight,omitempty"`
+	SnapshotHash   string   `json:"snapshotHash,omitempty"`
+	BadBlock       *uint64  `json:"badBlock,omitempty"` // the first bad block
+	Problem        string   `json:"problem,omitempty"`
+	Warnings       []string `json:"warnings,omitempty"`
 }
 
 // VerifyError names the first bad block Verify found.
