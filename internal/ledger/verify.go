@@ -23,25 +23,26 @@ import (
 
 // Report is the outcome of Verify.
 type Report struct {
-	Dir               string `json:"dir"`
-	OK                bool   `json:"ok"`
-	Segments          int    `json:"segments"`
-	Blocks            uint64 `json:"blocks"`        // good blocks read from the block files
-	IndexedHeight     uint64 `json:"indexedHeight"` // height recorded in the index
-	Transactions      uint64 `json:"transactions"`
-	ValidTransactions uint64 `json:"validTransactions"`
-	StateKeys         uint64 `json:"stateKeys"`
-	LastBlockHash     string `json:"lastBlockHash,omitempty"` // hex, at the indexed height
-	CommitHash        string `json:"commitHash,omitempty"`    // hex, at the indexed height
-	StateHash         string `json:"stateHash,omitempty"`     // hex, of the state DB
+	Dir               string   `json:"dir"`
+	OK                bool     `json:"ok"`
+	Segments          int      `json:"segments"`
+	Blocks            uint64   `json:"blocks"`        // good blocks read from the block files
+	IndexedHeight     uint64   `json:"indexedHeight"` // height recorded in the index
+	Transactions      uint64   `json:"transactions"`
+	ValidTransactions uint64   `json:"validTransactions"`
+	StateKeys         uint64   `json:"stateKeys"`
+	LastBlockHash     string   `json:"lastBlockHash,omitempty"` // hex, at the indexed height
+	CommitHash        string   `json:"commitHash,omitempty"`    // hex, at the indexed height
+	StateHash         string   `json:"stateHash,omitempty"`     // hex, of the state DB
+	BadBlock          *uint64  `json:"badBlock,omitempty"`      // the first bad block
+	Problem           string   `json:"problem,omitempty"`
+	Warnings          []string `json:"warnings,omitempty"`
+
 	// SnapshotHeight and SnapshotHash are set for a ledger created from a
 	// snapshot: verification starts from the snapshot's state at that
 	// height (the copy kept in the ledger's snapshot/ directory).
-	SnapshotHeight uint64   `json:"snapshotHeight,omitempty"`
-	SnapshotHash   string   `json:"snapshotHash,omitempty"`
-	BadBlock       *uint64  `json:"badBlock,omitempty"` // the first bad block
-	Problem        string   `json:"problem,omitempty"`
-	Warnings       []string `json:"warnings,omitempty"`
+	SnapshotHeight uint64 `json:"snapshotHeight,omitempty"`
+	SnapshotHash   string `json:"snapshotHash,omitempty"`
 }
 
 // VerifyError names the first bad block Verify found.
@@ -61,7 +62,10 @@ func (e *VerifyError) Error() string { return fmt.Sprintf("block %d: %s", e.Bloc
 // first bad block, and a report with OK false; any other error means the
 // ledger could not be read. Blocks in the block file beyond the indexed
 // height (a crash before indexing) are checked but only warned about, as is
-// a torn record after them: Open replays or cuts them.
+// a torn record after them: Open replays or cuts them. A ledger created
+// from a snapshot at height H is verified from H on: its kept copy of the
+// snapshot is re-checked (file hashes, last block, records) and seeds the
+// replayed state, and block H must chain onto the snapshot's last block.
 func Verify(dir string) (Report, error) {
 	rep := Report{Dir: dir}
 	err := verify(dir, &rep)
