@@ -440,3 +440,27 @@ func readSnapshotPart(path string, part snapshotPart, height uint64, fn func(k, 
 	}
 	return n, err
 }
+
+// SnapshotFileNames lists the names a snapshot directory may hold.
+func SnapshotFileNames() []string {
+	names := []string{SnapshotManifestFile, SnapshotLocalFile, snapshotConfigFile, snapshotLastFile}
+	for _, p := range snapshotParts {
+		names = append(names, p.name)
+	}
+	return names
+}
+
+// CheckSnapshot reads a snapshot's manifests and checks the size and
+// SHA-256 of every file they list (CreateFromSnapshot checks the content).
+func CheckSnapshot(dir string) (*SnapshotInfo, error) {
+	info, err := ReadSnapshotInfo(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range append(slices.Clone(info.Manifest.Files), info.Local.Files...) {
+		if err := streamChecked(filepath.Join(dir, f.Name), io.Discard, f); err != nil {
+			return nil, err
+		}
+	}
+	return info, nil
+}

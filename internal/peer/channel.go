@@ -94,15 +94,11 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 			return nil, fmt.Errorf("join from genesis block: %w", err)
 		}
 	} else if o.genesis != nil {
-		b0, err := l.Block(0)
-		if err != nil {
+		if err := checkGenesisOf(l, o.genesis); err != nil {
 			return nil, err
 		}
-		if !bytes.Equal(protocol.BlockHeaderHash(b0.Header), protocol.BlockHeaderHash(o.genesis.GetHeader())) {
-			return nil, errors.New("the ledger's block 0 is not the genesis block given")
-		}
 	}
-	last, err := l.Block(l.Height() - 1)
+	last, err := l.LastBlockHeader()
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +111,7 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 		val:       o.val,
 		self:      o.self,
 		onConfig:  o.onConfig,
-		lastTime:  last.GetHeader().GetTimestampUnixNano(),
+		lastTime:  last.GetTimestampUnixNano(),
 		subs:      make(map[*subscription]struct{}),
 	}
 	c.log = o.log.With("channel", c.id)
@@ -130,6 +126,30 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 	}
 	c.definitions.Store(defs)
 	return c, nil
+}
+
+// checkGenesisOf checks that an existing ledger belongs to the chain of
+// genesis: its block 0 is genesis or, for a ledger created from a
+// snapshot (which has no block 0), it is of genesis's channel.
+func checkGenesisOf(l *ledger.Ledger, genesis *pb.Block) error {
+	if l.SnapshotHeight() > 0 {
+		cfg, _, err := ledger.ConfigFromBlock(genesis)
+		if err != nil {
+			return fmt.Errorf("genesis block: %w", err)
+		}
+		if _, cc := l.LastConfig(); cfg.GetChannelId() != cc.GetChannelId() {
+			return fmt.Errorf("the ledger (created from a snapshot) is of channel %s, the genesis block given of %s", cc.GetChannelId(), cfg.GetChannelId())
+		}
+		return nil
+	}
+	b0, err := l.Block(0)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(protocol.BlockHeaderHash(b0.Header), protocol.BlockHeaderHash(genesis.GetHeader())) {
+		return errors.New("the ledger's block 0 is not the genesis block given")
+	}
+	return nil
 }
 
 // verifyGenesis checks a block offered as a channel's genesis block: number

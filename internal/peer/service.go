@@ -95,11 +95,11 @@ func (s *peerService) ChannelInfo(ctx context.Context, req *pb.ChannelInfoReques
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "ledger: %v", err)
 	}
-	last, err := ch.ledger.Block(height - 1)
+	last, err := ch.ledger.LastBlockHeader()
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "ledger: %v", err)
 	}
-	return &pb.ChannelInfoResponse{Height: height, CurrentBlockHash: protocol.BlockHeaderHash(last.Header), CommitHash: hash}, nil
+	return &pb.ChannelInfoResponse{Height: height, CurrentBlockHash: protocol.BlockHeaderHash(last), CommitHash: hash}, nil
 }
 
 // Deliver streams committed blocks [start, stop] of a channel, with their
