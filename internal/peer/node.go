@@ -185,9 +185,11 @@ func New(cfg Config) (n *Node, err error) {
 		sigChecks:   cpugate.New(0),
 		channels:    map[string]*Channel{},
 	}
+	// The error returns below set n to nil: close what node opened.
+	node := n
 	defer func() {
 		if err != nil {
-			for _, c := range n.channels {
+			for _, c := range node.channels {
 				c.close()
 			}
 			packages.close(context.Background())
