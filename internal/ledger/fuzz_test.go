@@ -3,6 +3,7 @@ package ledger
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -182,7 +183,7 @@ func FuzzParseSnapshotManifests(f *testing.F) {
 		f.Fatal(err)
 	}
 	snap := filepath.Join(f.TempDir(), "s")
-	if _, err := l.ExportSnapshot(snap, ExportOptions{MSPID: "Org1MSP"}); err != nil {
+	if _, err := l.ExportSnapshot(context.Background(), snap, ExportOptions{MSPID: "Org1MSP"}); err != nil {
 		f.Fatal(err)
 	}
 	l.Close()

@@ -88,6 +88,9 @@ type Ledger struct {
 	// changed is closed and replaced at every commit.
 	changed chan struct{}
 
+	// exports counts running ExportSnapshot calls: Close waits for them.
+	exports sync.WaitGroup
+
 	// stageDirty says private data may be staged for a block not yet
 	// committed (guarded by commitMu).
 	stageDirty bool
@@ -261,6 +264,7 @@ func (l *Ledger) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.exports.Wait()
 	err := l.db.Close()
 	if berr := l.blocks.close(); err == nil {
 		err = berr

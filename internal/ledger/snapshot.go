@@ -3,6 +3,7 @@ package ledger
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -86,8 +87,8 @@ const (
 	// ledger writes is a private state key.
 	maxSnapshotKeyBytes   = 3 + MaxNamespaceBytes + MaxCollectionBytes + MaxKeyBytes + 2*sha256.Size
 	maxSnapshotValueBytes = MaxRecordBytes
-	// maxSnapshotFileBytes bounds one snapshot file (1 TiB).
-	maxSnapshotFileBytes = 1 << 40
+	// MaxSnapshotFileBytes bounds one snapshot file (1 TiB).
+	MaxSnapshotFileBytes = 1 << 40
 )
 
 var snapshotMagic = []byte("BLSNAP1\n")
@@ -174,8 +175,17 @@ type ExportOptions struct {
 // ExportSnapshot writes a snapshot of the ledger at its current height into
 // dir, which must not exist (it is created, mode 0700, files 0600). It
 // reads one consistent view while commits go on, so a running peer can
-// export. On error nothing is left at dir.
-func (l *Ledger) ExportSnapshot(dir string, opts ExportOptions) (info *SnapshotInfo, err error) {
+// export; Close waits for a running export, which stops early when ctx
+// ends. On error nothing is left at dir.
+func (l *Ledger) ExportSnapshot(ctx context.Context, dir string, opts ExportOptions) (info *SnapshotInfo, err error) {
+	l.commitMu.Lock()
+	if l.closed {
+		l.commitMu.Unlock()
+		return nil, ErrClosed
+	}
+	l.exports.Add(1)
+	l.commitMu.Unlock()
+	defer l.exports.Done()
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot directory: %w", err)
 	}
@@ -229,7 +239,7 @@ func (l *Ledger) ExportSnapshot(dir string, opts ExportOptions) (info *SnapshotI
 		if part.name == privatePartName && opts.NoPrivate {
 			continue
 		}
-		f, stateHash, err := exportPart(snap, filepath.Join(dir, part.name), part, m.height)
+		f, stateHash, err := exportPart(ctx, snap, filepath.Join(dir, part.name), part)
 		if err != nil {
 			return nil, fmt.Errorf("snapshot %s: %w", part.name, err)
 		}
@@ -280,9 +290,9 @@ func writeSnapshotFile(path string, data []byte) error {
 	return f.Close()
 }
 
-// exportPart writes one .data file from the view r at height. For the
-// state part it also returns the state hash.
-func exportPart(r pebble.Reader, path string, part snapshotPart, height uint64) (SnapshotFile, []byte, error) {
+// exportPart writes one .data file from the view r. For the state part it
+// also returns the state hash.
+func exportPart(ctx context.Context, r pebble.Reader, path string, part snapshotPart) (SnapshotFile, []byte, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return SnapshotFile{}, nil, err
@@ -322,6 +332,10 @@ func exportPart(r pebble.Reader, path string, part snapshotPart, height uint64) 
 			}
 			writeSnapshotRecord(w, k, v)
 			records++
+			if records%4096 == 0 && ctx.Err() != nil {
+				it.Close()
+				return SnapshotFile{}, nil, ctx.Err()
+			}
 		}
 		if err := it.Close(); err != nil {
 			return SnapshotFile{}, nil, err
@@ -382,9 +396,15 @@ func decodeSnapshotPart(r io.Reader, part snapshotPart, height uint64, fn func(k
 		if uint64(size) > uint64(limit) {
 			return nil, fmt.Errorf("%s record %d: %s of %d bytes (limit %d)", part.name, records, what, size, limit)
 		}
-		buf = slices.Grow(buf[:0], int(size))[:size]
-		if _, err := io.ReadFull(br, buf); err != nil {
-			return nil, fmt.Errorf("%s record %d: truncated %s", part.name, records, what)
+		// Grow with the data actually read, not with the length claimed.
+		buf = buf[:0]
+		for remaining := int(size); remaining > 0; {
+			n := min(remaining, 1<<20)
+			buf = slices.Grow(buf, n)
+			if _, err := io.ReadFull(br, buf[len(buf):len(buf)+n]); err != nil {
+				return nil, fmt.Errorf("%s record %d: truncated %s", part.name, records, what)
+			}
+			buf, remaining = buf[:len(buf)+n], remaining-n
 		}
 		return buf, nil
 	}

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -65,7 +66,7 @@ func newSnapshotFixture(t *testing.T) *snapshotFixture {
 func (f *snapshotFixture) export(t *testing.T, opts ExportOptions) (string, *SnapshotInfo) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "snap")
-	info, err := f.src.ExportSnapshot(dir, opts)
+	info, err := f.src.ExportSnapshot(context.Background(), dir, opts)
 	if err != nil {
 		t.Fatalf("ExportSnapshot: %v", err)
 	}
@@ -362,8 +363,12 @@ func TestSnapshotIntoNonEmptyDirRefused(t *testing.T) {
 	if _, err := CreateFromSnapshot(dir, f.srcDir, ImportOptions{}); err == nil {
 		t.Fatal("import over an existing ledger accepted")
 	}
-	if _, err := f.src.ExportSnapshot(dir, ExportOptions{}); err == nil {
+	if _, err := f.src.ExportSnapshot(context.Background(), dir, ExportOptions{}); err == nil {
 		t.Fatal("export into an existing directory accepted")
+	}
+	f.src.Close()
+	if _, err := f.src.ExportSnapshot(context.Background(), dir+"2", ExportOptions{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("export of a closed ledger: %v", err)
 	}
 }
 

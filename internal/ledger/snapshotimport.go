@@ -108,7 +108,7 @@ func checkFileList(files []SnapshotFile, required, optional []string) error {
 		if b, err := hex.DecodeString(f.SHA256); err != nil || len(b) != sha256.Size {
 			return fmt.Errorf("file %q: sha256 is not a hex SHA-256", f.Name)
 		}
-		if f.Size < 0 || f.Size > maxSnapshotFileBytes {
+		if f.Size < 0 || f.Size > MaxSnapshotFileBytes {
 			return fmt.Errorf("file %q: size %d out of range", f.Name, f.Size)
 		}
 	}

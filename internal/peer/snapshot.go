@@ -57,7 +57,7 @@ func (a *snapshotAdmin) Export(req *pb.ExportSnapshotRequest, stream grpc.Server
 	}
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "snapshot")
-	info, err := ch.ledger.ExportSnapshot(dir, ledger.ExportOptions{MSPID: a.node.mspID, NoPrivate: req.GetNoPrivate()})
+	info, err := ch.ledger.ExportSnapshot(ctx, dir, ledger.ExportOptions{MSPID: a.node.mspID, NoPrivate: req.GetNoPrivate()})
 	if err != nil {
 		a.node.log.Error("ledger snapshot failed", "channel", ch.id, "error", err)
 		return status.Errorf(codes.Internal, "snapshot: %v", err)
@@ -132,6 +132,7 @@ func FetchSnapshot(ctx context.Context, conn grpc.ClientConnInterface, channel s
 	var announced []byte
 	var cur *os.File
 	var curName string
+	var curBytes int64
 	seen := map[string]bool{}
 	closeCur := func() error {
 		if cur == nil {
@@ -170,10 +171,13 @@ func FetchSnapshot(ctx context.Context, conn grpc.ClientConnInterface, channel s
 			if err := closeCur(); err != nil {
 				return nil, err
 			}
-			seen[name], curName = true, name
+			seen[name], curName, curBytes = true, name, 0
 			if cur, err = os.OpenFile(filepath.Join(outDir, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 				return nil, err
 			}
+		}
+		if curBytes += int64(len(chunk.GetData())); curBytes > ledger.MaxSnapshotFileBytes {
+			return nil, fmt.Errorf("snapshot: file %s larger than %d bytes", curName, int64(ledger.MaxSnapshotFileBytes))
 		}
 		if _, err := cur.Write(chunk.GetData()); err != nil {
 			return nil, err
