@@ -94,8 +94,9 @@ func newLedgerSnapshotCommand() *cobra.Command {
 	o := governanceOptions{}
 	var out string
 	var noPrivate bool
+	var height uint64
 	cmd := &cobra.Command{
-		Use:   "snapshot --client FILE --out DIR",
+		Use:   "snapshot --client FILE --out DIR [--height N]",
 		Short: "Take a snapshot of your own peer's channel ledger at its current height (admin only)",
 		Long: `Ask the first peer of the client file (your own peer), over mutual TLS as
 your admin identity, for a snapshot of the client file's channel at the
@@ -123,7 +124,7 @@ snapshot ("blossom peer --join-snapshot DIR --snapshot-hash HASH").`,
 				return errors.New("--out is required")
 			}
 			return o.run(cmd, func(ctx context.Context, s *governanceSession, w io.Writer) error {
-				info, err := peer.FetchSnapshot(ctx, s.peer, s.channel, noPrivate, out)
+				info, err := peer.FetchSnapshot(ctx, s.peer, s.channel, height, noPrivate, out)
 				if err != nil {
 					return err
 				}
@@ -137,6 +138,7 @@ snapshot ("blossom peer --join-snapshot DIR --snapshot-hash HASH").`,
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound on the whole command")
 	cmd.Flags().StringVar(&out, "out", "", "directory to write the snapshot into (must not exist)")
 	cmd.Flags().BoolVar(&noPrivate, "no-private", false, "leave your member's private data out of the snapshot")
+	cmd.Flags().Uint64Var(&height, "height", 0, "height to take the snapshot at, now or in the future (0: the peer's current height)")
 	return cmd
 }
 

@@ -90,6 +90,9 @@ type Ledger struct {
 
 	// exports counts running ExportSnapshot calls: Close waits for them.
 	exports sync.WaitGroup
+	// snapshotWaiters are exports waiting for a height: the commit that
+	// reaches it hands each a view of the index (guarded by commitMu).
+	snapshotWaiters map[uint64][]chan *pebble.Snapshot
 
 	// stageDirty says private data may be staged for a block not yet
 	// committed (guarded by commitMu).
@@ -259,12 +262,22 @@ func (l *Ledger) replay(payload []byte, loc location) error {
 // snapshots must be closed first.
 func (l *Ledger) Close() error {
 	l.commitMu.Lock()
-	defer l.commitMu.Unlock()
 	if l.closed {
+		l.commitMu.Unlock()
 		return nil
 	}
 	l.closed = true
+	// Exports waiting for a height give up; running ones finish first.
+	for _, ws := range l.snapshotWaiters {
+		for _, w := range ws {
+			close(w)
+		}
+	}
+	l.snapshotWaiters = nil
+	l.commitMu.Unlock()
 	l.exports.Wait()
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
 	err := l.db.Close()
 	if berr := l.blocks.close(); err == nil {
 		err = berr
@@ -461,6 +474,12 @@ func (l *Ledger) apply(cb *checkedBlock, codes []pb.TxValidationCode, writes [][
 	}
 	if l.afterIndex != nil {
 		l.afterIndex()
+	}
+	if ws := l.snapshotWaiters[next.height]; len(ws) > 0 {
+		for _, w := range ws {
+			w <- l.db.NewSnapshot()
+		}
+		delete(l.snapshotWaiters, next.height)
 	}
 
 	l.mu.Lock()

@@ -170,22 +170,77 @@ type ExportOptions struct {
 	MSPID string
 	// NoPrivate leaves the private values out (private.data).
 	NoPrivate bool
+	// Height is the height to export at (0: the current height).
+	Height uint64
 }
 
-// ExportSnapshot writes a snapshot of the ledger at its current height into
-// dir, which must not exist (it is created, mode 0700, files 0600). It
-// reads one consistent view while commits go on, so a running peer can
-// export; Close waits for a running export, which stops early when ctx
-// ends. On error nothing is left at dir.
-func (l *Ledger) ExportSnapshot(ctx context.Context, dir string, opts ExportOptions) (info *SnapshotInfo, err error) {
+// viewAt returns a view of the index at height (0: the current one),
+// waiting for the commit that reaches it. On success it has counted one
+// more running export (l.exports): the caller must call l.exports.Done.
+func (l *Ledger) viewAt(ctx context.Context, height uint64) (*pebble.Snapshot, error) {
 	l.commitMu.Lock()
 	if l.closed {
 		l.commitMu.Unlock()
 		return nil, ErrClosed
 	}
+	cur := l.chain.height
+	switch {
+	case height == 0 || height == cur:
+		l.exports.Add(1)
+		snap := l.db.NewSnapshot()
+		l.commitMu.Unlock()
+		return snap, nil
+	case height < cur:
+		l.commitMu.Unlock()
+		return nil, fmt.Errorf("snapshot at height %d: the ledger is already at height %d", height, cur)
+	}
+	w := make(chan *pebble.Snapshot, 1)
+	if l.snapshotWaiters == nil {
+		l.snapshotWaiters = make(map[uint64][]chan *pebble.Snapshot)
+	}
+	l.snapshotWaiters[height] = append(l.snapshotWaiters[height], w)
 	l.exports.Add(1)
 	l.commitMu.Unlock()
+	select {
+	case snap := <-w:
+		if snap == nil {
+			l.exports.Done()
+			return nil, ErrClosed
+		}
+		return snap, nil
+	case <-ctx.Done():
+		l.commitMu.Lock()
+		if l.snapshotWaiters != nil {
+			l.snapshotWaiters[height] = slices.DeleteFunc(l.snapshotWaiters[height], func(c chan *pebble.Snapshot) bool { return c == w })
+		}
+		l.commitMu.Unlock()
+		select {
+		case snap := <-w: // handed over meanwhile
+			if snap != nil {
+				snap.Close()
+			}
+		default:
+		}
+		l.exports.Done()
+		return nil, ctx.Err()
+	}
+}
+
+// ExportSnapshot writes a snapshot of the ledger into dir, which must not
+// exist (it is created, mode 0700, files 0600): at its current height, or
+// at opts.Height, waiting for the commit that reaches it (a height already
+// passed is an error), so that peers of several members can export the
+// same height and compare snapshot hashes. It reads one consistent view
+// while commits go on, so a running peer can export; Close waits for a
+// running export and ends a waiting one. It stops when ctx ends. On error
+// nothing is left at dir.
+func (l *Ledger) ExportSnapshot(ctx context.Context, dir string, opts ExportOptions) (info *SnapshotInfo, err error) {
+	snap, err := l.viewAt(ctx, opts.Height)
+	if err != nil {
+		return nil, err
+	}
 	defer l.exports.Done()
+	defer snap.Close()
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot directory: %w", err)
 	}
@@ -194,8 +249,6 @@ func (l *Ledger) ExportSnapshot(ctx context.Context, dir string, opts ExportOpti
 			os.RemoveAll(dir)
 		}
 	}()
-	snap := l.db.NewSnapshot()
-	defer snap.Close()
 	m, err := readMeta(snap)
 	if err != nil {
 		return nil, err

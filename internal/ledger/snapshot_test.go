@@ -9,7 +9,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/blossom-ledger/blossom/internal/ledger/ledgertest"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
@@ -401,5 +403,84 @@ func TestVerifySnapshotLedgerDetectsTampering(t *testing.T) {
 	var verr *VerifyError
 	if !errors.As(err, &verr) || rep.OK {
 		t.Fatalf("Verify of a tampered snapshot copy: %v", err)
+	}
+}
+
+// TestSnapshotAtRequestedHeight: an export at a future height waits for
+// the commit that reaches it and exports exactly that height although
+// more blocks commit meanwhile; a passed height is refused; a cancelled
+// or closed wait gives up and leaves nothing behind.
+func TestSnapshotAtRequestedHeight(t *testing.T) {
+	f := newSnapshotFixture(t)
+	const H = 5
+	if _, err := f.src.ExportSnapshot(context.Background(), filepath.Join(t.TempDir(), "old"), ExportOptions{Height: H - 1}); err == nil {
+		t.Fatal("export at a passed height accepted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancelled := filepath.Join(t.TempDir(), "cancelled")
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := f.src.ExportSnapshot(ctx, cancelled, ExportOptions{Height: H + 10})
+		gaveUp <- err
+	}()
+	type result struct {
+		info *SnapshotInfo
+		err  error
+	}
+	done := make(chan result, 1)
+	dir := filepath.Join(t.TempDir(), "snap")
+	go func() {
+		info, err := f.src.ExportSnapshot(context.Background(), dir, ExportOptions{Height: H + 2})
+		done <- result{info, err}
+	}()
+	waitForSnapshotWaiter(t, f.src, H+2)
+	// Commit past the requested height while the export runs.
+	for f.src.Height() < H+3 {
+		env, _ := ledgertest.WriteTx(testChannel, "asset", ledgertest.Put("n", []byte{byte(f.src.Height())}))
+		b := f.chain.Next(env)
+		mustCommit(t, f.src, b, allValid(b))
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	want := commitHashAt(t, f.src, H+2)
+	if r.info.Manifest.Height != H+2 || r.info.Manifest.CommitHash != hex.EncodeToString(want) {
+		t.Fatalf("export at %d: manifest height %d commit %s", H+2, r.info.Manifest.Height, r.info.Manifest.CommitHash)
+	}
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled export: %v", err)
+	}
+	if _, err := os.Stat(cancelled); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a cancelled export left %s", cancelled)
+	}
+	closed := make(chan error, 1)
+	go func() {
+		_, err := f.src.ExportSnapshot(context.Background(), filepath.Join(t.TempDir(), "closed"), ExportOptions{Height: H + 10})
+		closed <- err
+	}()
+	// Close ends the wait whether it started before or after.
+	f.src.Close()
+	if err := <-closed; !errors.Is(err, ErrClosed) {
+		t.Fatalf("export waiting while the ledger closed: %v", err)
+	}
+}
+
+// waitForSnapshotWaiter waits until an export waits for height.
+func waitForSnapshotWaiter(t *testing.T, l *Ledger, height uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		l.commitMu.Lock()
+		n := len(l.snapshotWaiters[height])
+		l.commitMu.Unlock()
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no export waits for height %d", height)
+		}
+		runtime.Gosched()
 	}
 }

@@ -57,8 +57,13 @@ func (a *snapshotAdmin) Export(req *pb.ExportSnapshotRequest, stream grpc.Server
 	}
 	defer os.RemoveAll(tmp)
 	dir := filepath.Join(tmp, "snapshot")
-	info, err := ch.ledger.ExportSnapshot(ctx, dir, ledger.ExportOptions{MSPID: a.node.mspID, NoPrivate: req.GetNoPrivate()})
-	if err != nil {
+	info, err := ch.ledger.ExportSnapshot(ctx, dir, ledger.ExportOptions{MSPID: a.node.mspID, NoPrivate: req.GetNoPrivate(), Height: req.GetHeight()})
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return status.FromContextError(ctx.Err()).Err()
+	case err != nil && req.GetHeight() != 0 && req.GetHeight() < ch.Height():
+		return status.Errorf(codes.FailedPrecondition, "snapshot: %v", err)
+	case err != nil:
 		a.node.log.Error("ledger snapshot failed", "channel", ch.id, "error", err)
 		return status.Errorf(codes.Internal, "snapshot: %v", err)
 	}
@@ -111,12 +116,13 @@ func streamFile(r io.Reader, send func([]byte) error) error {
 }
 
 // FetchSnapshot asks the peer behind conn (as one of its member's admins)
-// for a snapshot of channel at its current height and writes it into
-// outDir, which must not exist. It checks every file against the
+// for a snapshot of channel at height (0: its current height; a future
+// height waits for the peer to commit it) and writes it into outDir,
+// which must not exist. It checks every file against the
 // snapshot's manifests and that the manifest is the one the peer
 // announced. On error nothing is left at outDir.
-func FetchSnapshot(ctx context.Context, conn grpc.ClientConnInterface, channel string, noPrivate bool, outDir string) (info *ledger.SnapshotInfo, err error) {
-	stream, err := pb.NewSnapshotAdminClient(conn).Export(ctx, &pb.ExportSnapshotRequest{ChannelId: channel, NoPrivate: noPrivate})
+func FetchSnapshot(ctx context.Context, conn grpc.ClientConnInterface, channel string, height uint64, noPrivate bool, outDir string) (info *ledger.SnapshotInfo, err error) {
+	stream, err := pb.NewSnapshotAdminClient(conn).Export(ctx, &pb.ExportSnapshotRequest{ChannelId: channel, NoPrivate: noPrivate, Height: height})
 	if err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}

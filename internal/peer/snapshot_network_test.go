@@ -60,7 +60,7 @@ func TestJoinFromSnapshot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = peer.FetchSnapshot(ctx, conn, net.Channel, false, filepath.Join(t.TempDir(), "refused"))
+		_, err = peer.FetchSnapshot(ctx, conn, net.Channel, 0, false, filepath.Join(t.TempDir(), "refused"))
 		conn.Close()
 		if status.Code(errors.Unwrap(err)) != codes.PermissionDenied {
 			t.Fatalf("%s took a snapshot: %v", cred.name, err)
@@ -68,13 +68,16 @@ func TestJoinFromSnapshot(t *testing.T) {
 	}
 
 	snapDir := filepath.Join(t.TempDir(), "snap")
-	info, err := peer.FetchSnapshot(ctx, net.AdminConn(t, 0), net.Channel, false, snapDir)
+	info, err := peer.FetchSnapshot(ctx, net.AdminConn(t, 0), net.Channel, 0, false, snapDir)
 	if err != nil {
 		t.Fatalf("FetchSnapshot: %v", err)
 	}
-	other, err := peer.FetchSnapshot(ctx, net.AdminConn(t, 1), net.Channel, true, filepath.Join(t.TempDir(), "snap1"))
+	other, err := peer.FetchSnapshot(ctx, net.AdminConn(t, 1), net.Channel, before.height, true, filepath.Join(t.TempDir(), "snap1"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := peer.FetchSnapshot(ctx, net.AdminConn(t, 2), net.Channel, before.height-1, false, filepath.Join(t.TempDir(), "passed")); status.Code(errors.Unwrap(err)) != codes.FailedPrecondition {
+		t.Fatalf("snapshot at a passed height: %v", err)
 	}
 	if info.Manifest.Height != before.height || other.Manifest.Height != before.height || !bytes.Equal(info.Hash, other.Hash) {
 		t.Fatalf("snapshots of two members' peers at height %d: %d %x, %d %x", before.height, info.Manifest.Height, info.Hash, other.Manifest.Height, other.Hash)

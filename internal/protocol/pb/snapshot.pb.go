@@ -22,12 +22,15 @@ const (
 )
 
 // ExportSnapshotRequest asks a peer for a snapshot of one channel's ledger
-// at its current committed height.
+// at its current committed height, or at a given height.
 type ExportSnapshotRequest struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ChannelId string                 `protobuf:"bytes,1,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
 	// no_private leaves the member's private values out of the snapshot.
-	NoPrivate     bool `protobuf:"varint,2,opt,name=no_private,json=noPrivate,proto3" json:"no_private,omitempty"`
+	NoPrivate bool `protobuf:"varint,2,opt,name=no_private,json=noPrivate,proto3" json:"no_private,omitempty"`
+	// height, if not 0, is the height to export at: the peer waits until it
+	// commits block height-1 (a height it has passed is refused).
+	Height        uint64 `protobuf:"varint,3,opt,name=height,proto3" json:"height,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -74,6 +77,13 @@ func (x *ExportSnapshotRequest) GetNoPrivate() bool {
 		return x.NoPrivate
 	}
 	return false
+}
+
+func (x *ExportSnapshotRequest) GetHeight() uint64 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
 }
 
 // SnapshotChunk is the next piece of one snapshot file. The files come one
@@ -154,12 +164,13 @@ var File_blossom_v1_snapshot_proto protoreflect.FileDescriptor
 const file_blossom_v1_snapshot_proto_rawDesc = "" +
 	"\n" +
 	"\x19blossom/v1/snapshot.proto\x12\n" +
-	"blossom.v1\"U\n" +
+	"blossom.v1\"m\n" +
 	"\x15ExportSnapshotRequest\x12\x1d\n" +
 	"\n" +
 	"channel_id\x18\x01 \x01(\tR\tchannelId\x12\x1d\n" +
 	"\n" +
-	"no_private\x18\x02 \x01(\bR\tnoPrivate\"t\n" +
+	"no_private\x18\x02 \x01(\bR\tnoPrivate\x12\x16\n" +
+	"\x06height\x18\x03 \x01(\x04R\x06height\"t\n" +
 	"\rSnapshotChunk\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12#\n" +
