@@ -156,6 +156,9 @@ func (s *peerService) Deliver(req *pb.DeliverRequest, stream grpc.ServerStreamin
 			if errors.Is(err, ledger.ErrClosed) {
 				return send(pb.Status_SERVICE_UNAVAILABLE, "peer stopping")
 			}
+			if errors.Is(err, ledger.ErrBeforeSnapshot) {
+				return send(pb.Status_NOT_FOUND, "%v", err)
+			}
 			return send(pb.Status_INTERNAL_SERVER_ERROR, "block %d: %v", n, err)
 		}
 		if err := stream.Send(&pb.DeliverResponse{Kind: &pb.DeliverResponse_Block{Block: b}}); err != nil {

@@ -133,6 +133,12 @@ func TestJoinFromSnapshot(t *testing.T) {
 	if _, err := viaNew.Evaluate(ctx, kv("kv:History", "before"), newName); err == nil || !strings.Contains(err.Error(), "before the snapshot") {
 		t.Fatalf("history before the snapshot through the new peer: %v", err)
 	}
+	if _, err := viaNew.Block(ctx, newName, net.Channel, 0); err == nil || !strings.Contains(err.Error(), "before the snapshot") {
+		t.Fatalf("block 0 from the new peer: %v", err)
+	}
+	if b, err := viaNew.Block(ctx, newName, net.Channel, before.height); err != nil || b.GetHeader().GetNumber() != before.height {
+		t.Fatalf("block %d from the new peer: %v", before.height, err)
+	}
 	// The transaction IDs before the snapshot are known: a replay is a
 	// duplicate.
 	if exists, err := ch.Ledger().TxIDExists(first.TxID); err != nil || !exists {
