@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/blossom-ledger/blossom/internal/ledger/ledgertest"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 )
@@ -250,6 +252,60 @@ func TestSnapshotImportOtherMember(t *testing.T) {
 	kh := sha256.Sum256([]byte("secret"))
 	if vv, err := dst.State().GetPrivateDataHash(testNS, testColl, kh[:]); err != nil || !bytes.Equal(vv.Value, sum([]byte("s1"))) {
 		t.Fatalf("private data hash: %v %v", vv, err)
+	}
+
+	// The peer's member turns out to belong to the collection: what it
+	// lacks is recorded as missing once, then reconciled from a peer that
+	// holds it, checked against the hashed state.
+	n, err := dst.MarkSnapshotPrivateDataMissing(member, purgeBTL)
+	if err != nil || n != 2 {
+		t.Fatalf("MarkSnapshotPrivateDataMissing: %d %v", n, err)
+	}
+	if n, err := dst.MarkSnapshotPrivateDataMissing(member, purgeBTL); err != nil || n != 0 {
+		t.Fatalf("second MarkSnapshotPrivateDataMissing: %d %v", n, err)
+	}
+	missing, err := dst.MissingPrivateData(0)
+	if err != nil || len(missing) != 2 || missing[0] != (MissingPrivateData{Block: 2, Tx: 0, Namespace: testNS, Collection: testColl}) {
+		t.Fatalf("missing after the mark: %+v %v", missing, err)
+	}
+	for _, m := range missing {
+		data, err := f.src.PrivateDataOf(m.Block, m.Tx, m.Namespace, m.Collection)
+		if err != nil || data == nil {
+			t.Fatalf("source's private data of %+v: %v", m, err)
+		}
+		forged := proto.Clone(data).(*pb.CollectionPvtReadWriteSet)
+		forged.Writes[0].Value = []byte("forged")
+		if err := dst.ReconcilePrivateData(m, forged); err == nil {
+			t.Fatal("forged private data reconciled")
+		}
+		partial := proto.Clone(data).(*pb.CollectionPvtReadWriteSet)
+		partial.Writes = partial.Writes[:len(partial.Writes)-1]
+		if err := dst.ReconcilePrivateData(m, partial); err == nil {
+			t.Fatal("private data missing a key reconciled")
+		}
+		if err := dst.ReconcilePrivateData(m, data); err != nil {
+			t.Fatalf("reconcile %+v: %v", m, err)
+		}
+	}
+	if vv, err := dst.State().GetPrivateData(testNS, testColl, "secret"); err != nil || string(vv.Value) != "s1" {
+		t.Fatalf("reconciled private data: %+v %v", vv, err)
+	}
+	if missing, _ := dst.MissingPrivateData(0); len(missing) != 0 {
+		t.Fatalf("still missing: %+v", missing)
+	}
+	// Block 5 purges block 2's data (blockToLive 2), as on the source.
+	env, _ := ledgertest.WriteTx(testChannel, "asset", ledgertest.Put("c", []byte("5")))
+	b5 := f.chain.Next(env)
+	mustCommit(t, f.src, b5, memberResult(b5, nil))
+	mustCommit(t, dst, b5, memberResult(b5, nil))
+	if vv, err := dst.State().GetPrivateData(testNS, testColl, "secret"); err != nil || vv == nil || vv.Value != nil {
+		t.Fatalf("reconciled data not purged at its blockToLive: %+v %v", vv, err)
+	}
+	if vv, err := dst.State().GetPrivateData(testNS, testColl, "later"); err != nil || string(vv.Value) != "l3" {
+		t.Fatalf("unexpired reconciled data: %+v %v", vv, err)
+	}
+	if !bytes.Equal(commitHashAt(t, dst, 6), commitHashAt(t, f.src, 6)) {
+		t.Fatal("commit hashes diverge after reconciliation")
 	}
 }
 

@@ -125,6 +125,18 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 		return nil, err
 	}
 	c.definitions.Store(defs)
+	if l.SnapshotHeight() > 0 {
+		// Private data before the snapshot that this peer's member should
+		// hold and the snapshot did not bring: reconciled from its peers.
+		members := st.validator.Members
+		n, err := l.MarkSnapshotPrivateDataMissing(c.memberOf(members), c.collections(members).blockToLive)
+		if err != nil {
+			return nil, fmt.Errorf("private data before the snapshot: %w", err)
+		}
+		if n > 0 {
+			c.log.Info("private data before the snapshot recorded as missing; reconciling it from the collections' peers", "items", n)
+		}
+	}
 	return c, nil
 }
 

@@ -3,6 +3,7 @@ package peer_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,8 +27,10 @@ import (
 // hash); a NEW peer of member 0 joins from it, pulls the later blocks from
 // the orderers, agrees with every other peer on commit hash and state
 // hash, answers queries (public and its member's private data from
-// before the snapshot), endorses, refuses history before the snapshot,
-// and its ledger verifies from the snapshot height.
+// before the snapshot), endorses, refuses history and blocks before the
+// snapshot, and its ledger verifies from the snapshot height. A second new
+// peer of member 0 joins from member 1's snapshot (no private data of
+// member 0) and reconciles member 0's pre-snapshot private value.
 func TestJoinFromSnapshot(t *testing.T) {
 	net := nettest.Start(t, nettest.Options{})
 	ctx := testContext(t, 60*time.Second)
@@ -72,7 +75,8 @@ func TestJoinFromSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatalf("FetchSnapshot: %v", err)
 	}
-	other, err := peer.FetchSnapshot(ctx, net.AdminConn(t, 1), net.Channel, before.height, true, filepath.Join(t.TempDir(), "snap1"))
+	otherDir := filepath.Join(t.TempDir(), "snap1")
+	other, err := peer.FetchSnapshot(ctx, net.AdminConn(t, 1), net.Channel, before.height, true, otherDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +148,22 @@ func TestJoinFromSnapshot(t *testing.T) {
 	if exists, err := ch.Ledger().TxIDExists(first.TxID); err != nil || !exists {
 		t.Fatalf("pre-snapshot txID on the new peer: %v %v", exists, err)
 	}
+
+	// A second new peer of member 0 joins from member 1's snapshot, which
+	// carries no private data of member 0: it reconciles the value written
+	// before the snapshot from member 0's peer, checked against the hashes.
+	node2, _ := net.StartPeerFromSnapshot(t, 0, "peer0-snap2", filepath.Join(t.TempDir(), "newpeer2"), otherDir, nil)
+	ch2, _ := node2.Channel(net.Channel)
+	nettest.Eventually(t, 20*time.Second, func() error {
+		v, err := ch2.Ledger().State().GetPrivateData(nettest.KVChaincode, coll, "secret")
+		if err != nil {
+			return err
+		}
+		if v == nil || string(v.Value) != "pre-snapshot secret" {
+			return fmt.Errorf("private value %+v", v)
+		}
+		return nil
+	})
 
 	if err := node.Stop(); err != nil {
 		t.Fatal(err)
