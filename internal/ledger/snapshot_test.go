@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -350,6 +352,48 @@ func resealFile(t *testing.T, dir, name string) {
 	})
 }
 
+// rewritePart rewrites the records of a snapshot .data file with edit
+// and re-seals the manifest that lists it, as a forger would.
+func rewritePart(t *testing.T, dir, name string, edit func(k, v []byte) []byte) {
+	t.Helper()
+	part, _ := partByName(name)
+	var buf bytes.Buffer
+	w := bufio.NewWriter(&buf)
+	w.Write(snapshotMagic)
+	n, err := readSnapshotPart(filepath.Join(dir, name), part, 1<<62, func(k, v []byte) error {
+		writeSnapshotRecord(w, k, edit(k, v))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	writeFile(t, filepath.Join(dir, name), buf.Bytes())
+	sum := sha256.Sum256(buf.Bytes())
+	sealed := SnapshotFile{Name: name, Size: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:]), Records: n}
+	if !part.local {
+		rewriteManifest(t, dir, func(m *SnapshotManifest) {
+			for i := range m.Files {
+				if m.Files[i].Name == name {
+					m.Files[i] = sealed
+				}
+			}
+		})
+		return
+	}
+	info, err := ReadSnapshotInfo(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range info.Local.Files {
+		if info.Local.Files[i].Name == name {
+			info.Local.Files[i] = sealed
+		}
+	}
+	local, _ := json.MarshalIndent(info.Local, "", "  ")
+	writeFile(t, filepath.Join(dir, SnapshotLocalFile), local)
+}
+
 func TestSnapshotImportRefusesBadInput(t *testing.T) {
 	f := newSnapshotFixture(t)
 	_, good := f.export(t, ExportOptions{MSPID: "Org1MSP"})
@@ -357,40 +401,52 @@ func TestSnapshotImportRefusesBadInput(t *testing.T) {
 		name   string
 		mutate func(t *testing.T, dir string)
 		opts   ImportOptions
+		want   string // in the error, if set
 	}{
-		{"tampered state part", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "state.data"), 20) }, ImportOptions{}},
-		{"tampered private part", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "private.data"), 30) }, ImportOptions{MSPID: "Org1MSP"}},
+		{"tampered state part", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "state.data"), 20) }, ImportOptions{}, ""},
+		{"tampered private part", func(t *testing.T, dir string) { flipByte(t, filepath.Join(dir, "private.data"), 30) }, ImportOptions{MSPID: "Org1MSP"}, ""},
 		{"truncated txids part", func(t *testing.T, dir string) {
 			b, _ := os.ReadFile(filepath.Join(dir, "txids.data"))
 			writeFile(t, filepath.Join(dir, "txids.data"), b[:len(b)-3])
-		}, ImportOptions{}},
-		{"missing part", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "pvthashes.data")) }, ImportOptions{}},
+		}, ImportOptions{}, ""},
+		{"missing part", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "pvthashes.data")) }, ImportOptions{}, ""},
 		{"manifest edited, local.json not", func(t *testing.T, dir string) {
 			b, _ := os.ReadFile(filepath.Join(dir, SnapshotManifestFile))
 			writeFile(t, filepath.Join(dir, SnapshotManifestFile), bytes.Replace(b, []byte(`"height": 5`), []byte(`"height": 4`), 1))
-		}, ImportOptions{}},
-		{"not the snapshot the admins compared", func(t *testing.T, dir string) {}, ImportOptions{ExpectHash: make([]byte, 32)}},
+		}, ImportOptions{}, ""},
+		{"not the snapshot the admins compared", func(t *testing.T, dir string) {}, ImportOptions{ExpectHash: make([]byte, 32)}, "expected"},
 		{"state part re-sealed: state hash recomputed", func(t *testing.T, dir string) {
-			flipByte(t, filepath.Join(dir, "state.data"), 60)
-			resealFile(t, dir, "state.data")
-		}, ImportOptions{}},
+			rewritePart(t, dir, "state.data", func(k, v []byte) []byte {
+				ver, _, _ := decodeStateValue(v)
+				return encodeStateValue(ver, []byte("tampered"))
+			})
+		}, ImportOptions{}, "state hash"},
 		{"forged commit hash", func(t *testing.T, dir string) {
 			rewriteManifest(t, dir, func(m *SnapshotManifest) { m.CommitHash = hex.EncodeToString(make([]byte, 32)) })
-		}, ImportOptions{}},
+		}, ImportOptions{}, "commit hash"},
 		{"forged height", func(t *testing.T, dir string) {
 			rewriteManifest(t, dir, func(m *SnapshotManifest) { m.Height = 4 })
-		}, ImportOptions{}},
+		}, ImportOptions{}, ""},
 		{"last block tampered and re-sealed", func(t *testing.T, dir string) {
 			flipByte(t, filepath.Join(dir, "last.block"), 200)
 			resealFile(t, dir, "last.block")
-		}, ImportOptions{}},
+		}, ImportOptions{}, ""},
+		{"private value forged, local.json re-sealed", func(t *testing.T, dir string) {
+			rewritePart(t, dir, "private.data", func(k, v []byte) []byte {
+				if k[0] != prefixPrivate {
+					return v
+				}
+				ver, _, _ := decodeStateValue(v)
+				return encodeStateValue(ver, []byte("forged"))
+			})
+		}, ImportOptions{MSPID: "Org1MSP"}, "does not match the hashed private state"},
 		{"unknown manifest field", func(t *testing.T, dir string) {
 			b, _ := os.ReadFile(filepath.Join(dir, SnapshotLocalFile))
 			writeFile(t, filepath.Join(dir, SnapshotLocalFile), bytes.Replace(b, []byte("{"), []byte(`{"extra": 1,`), 1))
-		}, ImportOptions{}},
+		}, ImportOptions{}, ""},
 		{"future format version", func(t *testing.T, dir string) {
 			rewriteManifest(t, dir, func(m *SnapshotManifest) { m.Version = 2 })
-		}, ImportOptions{}},
+		}, ImportOptions{}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -401,8 +457,8 @@ func TestSnapshotImportRefusesBadInput(t *testing.T) {
 			tc.mutate(t, dir)
 			dst := filepath.Join(t.TempDir(), "dst")
 			_, err := CreateFromSnapshot(dir, dst, tc.opts)
-			if !errors.Is(err, ErrSnapshotInvalid) {
-				t.Fatalf("CreateFromSnapshot: %v, want ErrSnapshotInvalid", err)
+			if !errors.Is(err, ErrSnapshotInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("CreateFromSnapshot: %v, want ErrSnapshotInvalid (%q)", err, tc.want)
 			}
 			if _, serr := os.Stat(dst); !errors.Is(serr, os.ErrNotExist) {
 				t.Fatalf("a refused import left %s behind (%v)", dst, serr)

@@ -388,10 +388,15 @@ func loadSnapshotParts(db *pebble.DB, dir string, info *SnapshotInfo, base *snap
 		}
 		batch := db.NewBatch()
 		records, err := readSnapshotPart(filepath.Join(dir, part.name), part, base.height, func(k, v []byte) error {
-			if k[0] == prefixState {
+			switch k[0] {
+			case prefixState:
 				ns, key, _ := splitStateKey(k)
 				ver, value, _ := decodeStateValue(v)
 				stateHash.add(ns, key, ver, value)
+			case prefixPrivate:
+				if current, err := checkPrivateValue(db, k, v); err != nil || !current {
+					return err
+				}
 			}
 			if err := batch.Set(k, v, nil); err != nil {
 				return err
@@ -420,6 +425,26 @@ func loadSnapshotParts(db *pebble.DB, dir string, info *SnapshotInfo, base *snap
 		return snapshotErr("state hash %s, manifest says %s", got, info.Manifest.StateHash)
 	}
 	return db.Flush()
+}
+
+// checkPrivateValue checks an imported private value against the hashed
+// private state already imported (pvthashes.data, whose hash the admins
+// compared): current reports whether it is the value of the version the
+// hashed state holds (older values, kept by the exporting peer while a
+// newer one was missing, are not imported); a current value that does not
+// hash to the hashed state's value hash is refused.
+func checkPrivateValue(db *pebble.DB, k, v []byte) (current bool, err error) {
+	ns, coll, key, _ := splitCollectionKey(k)
+	ver, value, _ := decodeStateValue(v)
+	kh := sha256.Sum256(key)
+	hashed, err := getVersioned(db, hashedKey(ns, coll, kh[:]))
+	if err != nil || hashed == nil || hashed.Version != ver {
+		return false, err
+	}
+	if vh := sha256.Sum256(value); !bytes.Equal(vh[:], hashed.Value) {
+		return false, snapshotErr("private value of %s/%s at %d/%d does not match the hashed private state", ns, coll, ver.Block, ver.Tx)
+	}
+	return true, nil
 }
 
 // readSnapshotPart decodes one .data file; a malformed one wraps
