@@ -96,7 +96,7 @@ The configuration file is YAML or JSON (a .json name or a leading '{' means
 JSON). Relative paths are resolved against the file's directory:
 
   dataDir: /var/lib/blossom/peer0          # ledgers: DATADIR/channels/<channel>; packages: DATADIR/chaincodes
-  listen: 0.0.0.0:7051                     # mutual-TLS gRPC (Endorser, Peer, ChaincodeAdmin)
+  listen: 0.0.0.0:7051                     # mutual-TLS gRPC (Endorser, Peer, ChaincodeAdmin, SnapshotAdmin)
   cert: peer0-cert.pem                     # peer certificate (+ CA chain)
   key: peer0-key.pem                       # private key, mode 0600
   genesisBlock: blossom.block              # the channel's genesis block
