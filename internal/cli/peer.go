@@ -126,7 +126,8 @@ snapshot taken with "blossom ledger snapshot" instead of replaying the
 chain from block 0: it checks every file of the snapshot, the last block
 against the config's orderers and the state hash, starts at the
 snapshot's height and pulls the later blocks from the orderers. Blocks
-and key history before that height are not on such a peer. The snapshot
+(but the snapshot's last config block and last block) and key history
+before that height are not on such a peer. The snapshot
 carries its member's private data only to a peer of the same member.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

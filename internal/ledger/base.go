@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
@@ -13,7 +14,8 @@ import (
 
 // ErrBeforeSnapshot: the ledger was created from a snapshot at height H
 // (CreateFromSnapshot) and the block, commit hash or history asked for
-// lies before H, which this ledger never held.
+// lies before H, which this ledger never held (of the blocks before H it
+// holds only the snapshot's last config block and last block).
 var ErrBeforeSnapshot = errors.New("before the snapshot this ledger was created from")
 
 // A ledger created from a snapshot keeps what it was bootstrapped with in
@@ -130,6 +132,17 @@ func (l *Ledger) SnapshotHeight() uint64 { return l.baseHeight() }
 // snapshot.
 func (l *Ledger) beforeSnapshot(what string, number uint64) error {
 	return fmt.Errorf("%s %d: %w (created at height %d)", what, number, ErrBeforeSnapshot, l.base.height)
+}
+
+// snapshotBlock returns block number < the snapshot height if the
+// snapshot carried it (its last config block and its last block), a copy.
+func (l *Ledger) snapshotBlock(number uint64) (*pb.Block, error) {
+	for _, b := range []*pb.Block{l.base.lastBlock, l.base.configBlock} {
+		if b.GetHeader().GetNumber() == number {
+			return proto.Clone(b).(*pb.Block), nil
+		}
+	}
+	return nil, l.beforeSnapshot("block", number)
 }
 
 // configBlock returns config block number, which may be the snapshot's.

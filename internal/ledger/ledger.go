@@ -588,8 +588,12 @@ func (l *Ledger) blockEntry(number uint64) (blockEntry, error) {
 // Block returns committed block number, with its validation codes and
 // commit hash in the metadata. A block beyond the height is ErrNotFound;
 // on a ledger created from a snapshot, a block before it is
-// ErrBeforeSnapshot.
+// ErrBeforeSnapshot, except the two the snapshot carries: its last config
+// block and its last block.
 func (l *Ledger) Block(number uint64) (*pb.Block, error) {
+	if b := l.base; b != nil && number < b.height {
+		return l.snapshotBlock(number)
+	}
 	e, err := l.blockEntry(number)
 	if err != nil {
 		return nil, err

@@ -136,9 +136,18 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if hdr, err := dst.LastBlockHeader(); err != nil || hdr.Number != H-1 {
 		t.Fatalf("LastBlockHeader: %v %v", hdr, err)
 	}
-	for _, n := range []uint64{0, H - 1} {
+	for _, n := range []uint64{1, H - 2} {
 		if _, err := dst.Block(n); !errors.Is(err, ErrBeforeSnapshot) {
 			t.Fatalf("Block(%d): %v, want ErrBeforeSnapshot", n, err)
+		}
+	}
+	// The two blocks the snapshot carries are served: its last config
+	// block (here the genesis block) and its last block.
+	for _, n := range []uint64{0, H - 1} {
+		got, err := dst.Block(n)
+		want, _ := f.src.Block(n)
+		if err != nil || !proto.Equal(got, want) {
+			t.Fatalf("Block(%d) of the snapshot: %v", n, err)
 		}
 	}
 	if _, err := dst.CommitHash(H - 1); !errors.Is(err, ErrBeforeSnapshot) {
@@ -153,7 +162,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if info, err := dst.Tx(f.firstTxID); err != nil || info.Block != 1 {
 		t.Fatalf("Tx of a pre-snapshot transaction: %+v %v", info, err)
 	}
-	if _, err := dst.BlockByTxID(f.firstTxID); !errors.Is(err, ErrBeforeSnapshot) {
+	if _, err := dst.BlockByTxID(f.firstTxID); !errors.Is(err, ErrBeforeSnapshot) { // in block 1
 		t.Fatalf("BlockByTxID of a pre-snapshot transaction: %v", err)
 	}
 

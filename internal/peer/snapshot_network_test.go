@@ -2,6 +2,7 @@ package peer_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -9,10 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/blossom-ledger/blossom/internal/client"
+	"github.com/blossom-ledger/blossom/internal/governance"
 	"github.com/blossom-ledger/blossom/internal/ledger"
 	"github.com/blossom-ledger/blossom/internal/network/nettest"
 	"github.com/blossom-ledger/blossom/internal/peer"
@@ -137,8 +140,13 @@ func TestJoinFromSnapshot(t *testing.T) {
 	if _, err := viaNew.Evaluate(ctx, kv("kv:History", "before"), newName); err == nil || !strings.Contains(err.Error(), "before the snapshot") {
 		t.Fatalf("history before the snapshot through the new peer: %v", err)
 	}
-	if _, err := viaNew.Block(ctx, newName, net.Channel, 0); err == nil || !strings.Contains(err.Error(), "before the snapshot") {
-		t.Fatalf("block 0 from the new peer: %v", err)
+	if _, err := viaNew.Block(ctx, newName, net.Channel, 1); err == nil || !strings.Contains(err.Error(), "before the snapshot") {
+		t.Fatalf("block 1 from the new peer: %v", err)
+	}
+	// The last config block (the genesis block here) is served: clients
+	// read the configuration in force through it.
+	if cfg, err := governance.LatestConfig(ctx, viaNewConn(t, net, addr), net.Channel); err != nil || cfg.ChannelID() != net.Channel {
+		t.Fatalf("configuration in force from the new peer: %v", err)
 	}
 	if b, err := viaNew.Block(ctx, newName, net.Channel, before.height); err != nil || b.GetHeader().GetNumber() != before.height {
 		t.Fatalf("block %d from the new peer: %v", before.height, err)
@@ -172,4 +180,15 @@ func TestJoinFromSnapshot(t *testing.T) {
 	if err != nil || rep.SnapshotHeight != before.height || rep.IndexedHeight != after.height {
 		t.Fatalf("verify of the new peer's ledger: %v %+v", err, rep)
 	}
+}
+
+// viaNewConn dials the peer at addr as member 0's user.
+func viaNewConn(t *testing.T, net *nettest.Network, addr string) *grpc.ClientConn {
+	t.Helper()
+	conn, err := transport.Dial(context.Background(), addr, transport.ClientTLSConfig(net.Members[0].User.TLS, net.Trust, pki.RolePeer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
