@@ -214,8 +214,25 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	b7 := f.chain.Next(f.firstEnv)
 	res := CommitResult{Codes: []pb.TxValidationCode{pb.TxValidationCode_DUPLICATE_TXID}}
 	mustCommit(t, dst, b7, res)
+	mustCommit(t, f.src, b7, res)
 	if info, err := dst.Tx(f.firstTxID); err != nil || info.Block != 1 {
 		t.Fatalf("a replayed transaction took over the tx index: %+v %v", info, err)
+	}
+
+	// A ledger created from a snapshot exports snapshots in turn.
+	reDir := filepath.Join(t.TempDir(), "resnap")
+	reInfo, err := dst.ExportSnapshot(context.Background(), reDir, ExportOptions{MSPID: "Org1MSP"})
+	if err != nil {
+		t.Fatalf("export of a snapshot-created ledger: %v", err)
+	}
+	fromSrc, _ := f.export(t, ExportOptions{})
+	srcInfo, err := ReadSnapshotInfo(fromSrc)
+	if err != nil || !bytes.Equal(reInfo.Hash, srcInfo.Hash) {
+		t.Fatalf("snapshot hashes of the source and the snapshot-created ledger at one height differ: %v", err)
+	}
+	again2 := filepath.Join(t.TempDir(), "dst2")
+	if _, err := CreateFromSnapshot(reDir, again2, ImportOptions{MSPID: "Org1MSP"}); err != nil {
+		t.Fatalf("import of a snapshot of a snapshot-created ledger: %v", err)
 	}
 
 	// Reopen, then verify from H on.
