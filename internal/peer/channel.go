@@ -142,9 +142,10 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 
 // checkGenesisOf checks that an existing ledger belongs to the chain of
 // genesis: its block 0 is genesis or, for a ledger created from a
-// snapshot (which has no block 0), it is of genesis's channel.
+// snapshot that does not hold block 0, it is of genesis's channel.
 func checkGenesisOf(l *ledger.Ledger, genesis *pb.Block) error {
-	if l.SnapshotHeight() > 0 {
+	b0, err := l.Block(0)
+	if errors.Is(err, ledger.ErrBeforeSnapshot) {
 		cfg, _, err := ledger.ConfigFromBlock(genesis)
 		if err != nil {
 			return fmt.Errorf("genesis block: %w", err)
@@ -154,7 +155,6 @@ func checkGenesisOf(l *ledger.Ledger, genesis *pb.Block) error {
 		}
 		return nil
 	}
-	b0, err := l.Block(0)
 	if err != nil {
 		return err
 	}
