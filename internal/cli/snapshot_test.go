@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/ledger"
 	"github.com/blossom-ledger/blossom/internal/network/nettest"
 	"github.com/blossom-ledger/blossom/internal/orderer"
 	"github.com/blossom-ledger/blossom/internal/peer"
@@ -116,6 +118,49 @@ chaincodes:
 		if got, err := viaNew.Evaluate(ctx, kvReq("kv:Get", key), "Org1MSP/peer-snap"); err != nil || string(got) != want {
 			t.Fatalf("get %s on the snapshot peer: %q %v", key, got, err)
 		}
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("peer stopped with %v", err)
+	}
+	// A restart with the genesis block in the file reopens the ledger (its
+	// block 0, the snapshot's last config block, is that genesis block)
+	// and leaves the snapshot alone.
+	cfgBytes, _ := os.ReadFile(configPath)
+	withGenesis := filepath.Join(dir, "peer-genesis.yaml")
+	if err := os.WriteFile(withGenesis, append(cfgBytes, []byte("genesisBlock: blossom.block\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// ... but refuses the genesis block of another chain.
+	cc, _, err := ledger.ConfigFromBlock(net.Genesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherGenesis, err := channelconfig.GenesisBlock(cc, time.Now().Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := orderer.WriteBlockFile(filepath.Join(dir, "other.block"), otherGenesis); err != nil {
+		t.Fatal(err)
+	}
+	withOther := filepath.Join(dir, "peer-other.yaml")
+	if err := os.WriteFile(withOther, append(cfgBytes, []byte("genesisBlock: other.block\n")...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := runPeerWith(ctx, withOther, peerFlags{}, &bytes.Buffer{}, nil); err == nil || !strings.Contains(err.Error(), "not the genesis block given") {
+		t.Fatalf("snapshot peer with another chain's genesis block: %v", err)
+	}
+	runCtx, stop = context.WithCancel(ctx)
+	go func() {
+		done <- runPeerWith(runCtx, withGenesis, peerFlags{}, &syncWriter{w: new(bytes.Buffer)}, func(n *peer.Node) { started <- n })
+	}()
+	select {
+	case node = <-started:
+	case err := <-done:
+		t.Fatalf("restarted peer exited: %v", err)
+	}
+	if ch, _ := node.Channel(net.Channel); ch.Height() <= res.Block {
+		t.Fatalf("restarted snapshot peer at height %d", ch.Height())
 	}
 	stop()
 	if err := <-done; err != nil {
