@@ -195,6 +195,9 @@ func New(cfg Config) (n *Node, err error) {
 			packages.close(context.Background())
 		}
 	}()
+	if err := removeStaleExports(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	if err := n.openChannels(validator.New(cfg.ValidationWorkers)); err != nil {
 		return nil, err
 	}

@@ -94,6 +94,21 @@ func (a *snapshotAdmin) Export(req *pb.ExportSnapshotRequest, stream grpc.Server
 	return nil
 }
 
+// removeStaleExports removes what exports interrupted by a crash left in
+// the data directory's snapshots/ directory.
+func removeStaleExports(dataDir string) error {
+	stale, err := filepath.Glob(filepath.Join(dataDir, "snapshots", "export-*"))
+	if err != nil {
+		return err
+	}
+	for _, d := range stale {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove an interrupted snapshot export: %w", err)
+		}
+	}
+	return nil
+}
+
 // streamFile calls send with successive chunks of r, at least one.
 func streamFile(r io.Reader, send func([]byte) error) error {
 	buf := make([]byte, snapshotChunkBytes)
