@@ -269,8 +269,11 @@ func TestSnapshotImportOtherMember(t *testing.T) {
 	if info.LocalImported {
 		t.Fatal("another member's local files imported")
 	}
+	if _, err := os.Stat(filepath.Join(dstDir, snapshotDirInLedger, privatePartName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("another member's private data kept in the ledger: %v", err)
+	}
 	dst := openLedger(t, dstDir, Options{})
-	defer dst.Close()
+	defer func() { dst.Close() }()
 	if !bytes.Equal(stateHash(t, dst), stateHash(t, f.src)) {
 		t.Fatal("state hash differs")
 	}
@@ -335,6 +338,11 @@ func TestSnapshotImportOtherMember(t *testing.T) {
 	if !bytes.Equal(commitHashAt(t, dst, 6), commitHashAt(t, f.src, 6)) {
 		t.Fatal("commit hashes diverge after reconciliation")
 	}
+	dst.Close()
+	if rep, err := Verify(dstDir); err != nil || rep.SnapshotHeight != 5 {
+		t.Fatalf("Verify of a reconciled snapshot ledger: %v %+v", err, rep)
+	}
+	dst = openLedger(t, dstDir, Options{})
 }
 
 // rewriteManifest edits snapshot.json and re-seals local.json to it, as

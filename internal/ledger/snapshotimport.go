@@ -203,9 +203,13 @@ func importSnapshot(snapDir, dir string, info *SnapshotInfo) error {
 	if err := os.Mkdir(copyDir, 0o700); err != nil {
 		return err
 	}
-	// Copy every file while checking its size and hash, then read only the
-	// checked copies: the source cannot change under the import.
-	files := append(slices.Clone(info.Manifest.Files), info.Local.Files...)
+	// Copy every file to import while checking its size and hash, then
+	// read only the checked copies: the source cannot change under the
+	// import. Another member's local files are neither read nor kept.
+	files := slices.Clone(info.Manifest.Files)
+	if info.LocalImported {
+		files = append(files, info.Local.Files...)
+	}
 	for _, f := range files {
 		if err := copyChecked(filepath.Join(snapDir, f.Name), filepath.Join(copyDir, f.Name), f); err != nil {
 			return err
