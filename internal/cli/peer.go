@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +22,7 @@ import (
 	"github.com/blossom-ledger/blossom/chaincode/authorization"
 	"github.com/blossom-ledger/blossom/chaincode/kvtest"
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
+	"github.com/blossom-ledger/blossom/internal/ledger"
 	"github.com/blossom-ledger/blossom/internal/orderer"
 	"github.com/blossom-ledger/blossom/internal/peer"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
@@ -35,6 +39,15 @@ type peerFileConfig struct {
 	Key          string `json:"key"`          // PEM private key, mode 0600
 	GenesisBlock string `json:"genesisBlock"` // the channel's genesis block (a marshalled blossom.v1.Block)
 	Channel      string `json:"channel"`      // the channel the genesis block creates
+	// JoinSnapshot is a ledger snapshot directory (`blossom ledger
+	// snapshot`) to join the channel from, at the snapshot's height,
+	// instead of from the genesis block: used when the channel has no
+	// ledger in DATADIR yet, ignored later. genesisBlock is then optional.
+	JoinSnapshot string `json:"joinSnapshot"`
+	// JoinSnapshotHash is the snapshot hash (hex SHA-256 of its
+	// snapshot.json) the member's admin compared with other members'
+	// peers: a snapshot of another hash is refused.
+	JoinSnapshotHash string `json:"joinSnapshotHash"`
 	// Chaincodes registers static native chaincodes (development), besides
 	// those deployed through the lifecycle: every peer of the channel must
 	// list the same ones.
@@ -72,6 +85,7 @@ var builtinChaincodes = map[string]func() contract.Chaincode{
 
 func newPeerCommand() *cobra.Command {
 	var configPath string
+	var flags peerFlags
 	cmd := &cobra.Command{
 		Use:   "peer --config FILE",
 		Short: "Run a peer: keep a channel's ledger, endorse proposals, serve blocks and commit status",
@@ -85,11 +99,13 @@ The configuration file is YAML or JSON (a .json name or a leading '{' means
 JSON). Relative paths are resolved against the file's directory:
 
   dataDir: /var/lib/blossom/peer0          # ledgers: DATADIR/channels/<channel>; packages: DATADIR/chaincodes
-  listen: 0.0.0.0:7051                     # mutual-TLS gRPC (Endorser, Peer, ChaincodeAdmin)
+  listen: 0.0.0.0:7051                     # mutual-TLS gRPC (Endorser, Peer, ChaincodeAdmin, SnapshotAdmin)
   cert: peer0-cert.pem                     # peer certificate (+ CA chain)
   key: peer0-key.pem                       # private key, mode 0600
   genesisBlock: blossom.block              # the channel's genesis block
   channel: blossom
+  joinSnapshot: /var/lib/blossom/snap      # optional: join from a ledger snapshot (see below)
+  joinSnapshotHash: 3b0c…                  # optional: the snapshot hash the admins compared
   logLevel: info                           # debug, info, warn, error
   healthAddress: 127.0.0.1:7061            # optional: /healthz, /readyz, /metrics (plain HTTP)
   wasmCacheDir: /var/cache/blossom/wasm    # optional (default DATADIR/chaincodes/cache)
@@ -112,15 +128,27 @@ and no channel halted) and GET /readyz readiness: 200 once, on every
 channel, an orderer has told the peer the chain's height and the peer holds
 all but at most 5 of those blocks, and it holds the package of every
 committed chaincode definition (installed and loaded); otherwise 503 with
-the reason.`,
+the reason.
+
+With --join-snapshot (or joinSnapshot in the file) a peer whose data
+directory has no ledger for the channel yet creates it from a ledger
+snapshot taken with "blossom ledger snapshot" instead of replaying the
+chain from block 0: it checks every file of the snapshot, the last block
+against the config's orderers and the state hash, starts at the
+snapshot's height and pulls the later blocks from the orderers. Blocks
+(but the snapshot's last config block and last block) and key history
+before that height are not on such a peer. The snapshot
+carries its member's private data only to a peer of the same member.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runPeer(withSIGHUPReload(ctx), configPath, cmd.ErrOrStderr(), nil)
+			return runPeerWith(withSIGHUPReload(ctx), configPath, flags, cmd.ErrOrStderr(), nil)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "peer configuration file (YAML or JSON)")
+	cmd.Flags().StringVar(&flags.joinSnapshot, "join-snapshot", "", "ledger snapshot directory to join the channel from instead of block 0 (overrides joinSnapshot)")
+	cmd.Flags().StringVar(&flags.joinSnapshotHash, "snapshot-hash", "", "hex snapshot hash the snapshot must have (overrides joinSnapshotHash)")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -137,9 +165,25 @@ func builtinNames() []string {
 // runPeer runs a peer from the configuration file at path until ctx ends.
 // started, if set, is called with the node once it serves.
 func runPeer(ctx context.Context, path string, logOut io.Writer, started func(*peer.Node)) error {
+	return runPeerWith(ctx, path, peerFlags{}, logOut, started)
+}
+
+// peerFlags are command-line settings that override the file's.
+type peerFlags struct {
+	joinSnapshot, joinSnapshotHash string
+}
+
+// runPeerWith is runPeer with flags overriding the configuration file.
+func runPeerWith(ctx context.Context, path string, flags peerFlags, logOut io.Writer, started func(*peer.Node)) error {
 	cfg, err := loadPeerConfig(path)
 	if err != nil {
 		return err
+	}
+	if flags.joinSnapshot != "" {
+		cfg.JoinSnapshot = flags.joinSnapshot
+	}
+	if flags.joinSnapshotHash != "" {
+		cfg.JoinSnapshotHash = flags.joinSnapshotHash
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -196,11 +240,14 @@ func loadPeerConfig(path string) (*peerFileConfig, error) {
 	var missing []string
 	for _, f := range []struct{ name, value string }{
 		{"dataDir", cfg.DataDir}, {"listen", cfg.Listen}, {"cert", cfg.Cert}, {"key", cfg.Key},
-		{"genesisBlock", cfg.GenesisBlock}, {"channel", cfg.Channel},
+		{"channel", cfg.Channel},
 	} {
 		if f.value == "" {
 			missing = append(missing, f.name)
 		}
+	}
+	if cfg.GenesisBlock == "" && cfg.JoinSnapshot == "" {
+		missing = append(missing, "genesisBlock (or joinSnapshot)")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s: missing %s", path, strings.Join(missing, ", "))
@@ -209,7 +256,7 @@ func loadPeerConfig(path string) (*peerFileConfig, error) {
 		cfg.LogLevel = "info"
 	}
 	dir := filepath.Dir(path)
-	for _, p := range []*string{&cfg.DataDir, &cfg.Cert, &cfg.Key, &cfg.GenesisBlock, &cfg.WasmCacheDir} {
+	for _, p := range []*string{&cfg.DataDir, &cfg.Cert, &cfg.Key, &cfg.GenesisBlock, &cfg.WasmCacheDir, &cfg.JoinSnapshot} {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}
@@ -223,16 +270,24 @@ func (c *peerFileConfig) nodeConfig(log *slog.Logger) (peer.Config, error) {
 	if err != nil {
 		return peer.Config{}, err
 	}
-	genesis, err := orderer.ReadBlockFile(c.GenesisBlock)
-	if err != nil {
-		return peer.Config{}, fmt.Errorf("genesis block: %w", err)
+	var genesisBlocks []*pb.Block
+	if c.GenesisBlock != "" {
+		genesis, err := orderer.ReadBlockFile(c.GenesisBlock)
+		if err != nil {
+			return peer.Config{}, fmt.Errorf("genesis block: %w", err)
+		}
+		chCfg, _, err := channelconfig.FromBlock(genesis)
+		if err != nil {
+			return peer.Config{}, fmt.Errorf("genesis block %s: %w", c.GenesisBlock, err)
+		}
+		if chCfg.ChannelID() != c.Channel {
+			return peer.Config{}, fmt.Errorf("genesis block %s is for channel %s, not %s", c.GenesisBlock, chCfg.ChannelID(), c.Channel)
+		}
+		genesisBlocks = append(genesisBlocks, genesis)
 	}
-	chCfg, _, err := channelconfig.FromBlock(genesis)
+	joins, err := c.joinSnapshots()
 	if err != nil {
-		return peer.Config{}, fmt.Errorf("genesis block %s: %w", c.GenesisBlock, err)
-	}
-	if chCfg.ChannelID() != c.Channel {
-		return peer.Config{}, fmt.Errorf("genesis block %s is for channel %s, not %s", c.GenesisBlock, chCfg.ChannelID(), c.Channel)
+		return peer.Config{}, err
 	}
 	var defs []peer.Definition
 	for i, cc := range c.Chaincodes {
@@ -254,10 +309,38 @@ func (c *peerFileConfig) nodeConfig(log *slog.Logger) (peer.Config, error) {
 		DataDir:        c.DataDir,
 		ListenAddress:  c.Listen,
 		Certificate:    tlsCert,
-		GenesisBlocks:  []*pb.Block{genesis},
+		GenesisBlocks:  genesisBlocks,
+		JoinSnapshots:  joins,
 		Chaincodes:     defs,
 		NativePackages: natives,
 		WasmCacheDir:   c.WasmCacheDir,
 		Logger:         log,
 	}, nil
+}
+
+// joinSnapshots checks the configured snapshot's manifests (the peer
+// checks its files when it creates the ledger) and hash.
+func (c *peerFileConfig) joinSnapshots() ([]peer.JoinSnapshot, error) {
+	if c.JoinSnapshot == "" {
+		if c.JoinSnapshotHash != "" {
+			return nil, errors.New("joinSnapshotHash without joinSnapshot")
+		}
+		return nil, nil
+	}
+	js := peer.JoinSnapshot{Dir: c.JoinSnapshot}
+	if c.JoinSnapshotHash != "" {
+		h, err := hex.DecodeString(c.JoinSnapshotHash)
+		if err != nil || len(h) != sha256.Size {
+			return nil, fmt.Errorf("joinSnapshotHash %q is not a hex SHA-256", c.JoinSnapshotHash)
+		}
+		js.Hash = h
+	}
+	info, err := ledger.ReadSnapshotInfo(c.JoinSnapshot)
+	if err != nil {
+		return nil, fmt.Errorf("joinSnapshot %s: %w", c.JoinSnapshot, err)
+	}
+	if info.Manifest.Channel != c.Channel {
+		return nil, fmt.Errorf("joinSnapshot %s is of channel %s, not %s", c.JoinSnapshot, info.Manifest.Channel, c.Channel)
+	}
+	return []peer.JoinSnapshot{js}, nil
 }

@@ -9,6 +9,7 @@
 //
 //	blocks/000001.seg, 000002.seg, ...   append-only block segments
 //	index/                               one Pebble database
+//	snapshot/                            only for a ledger created from a snapshot: a copy of it
 //
 // A segment is a sequence of records `uint32 length ‖ uint32 CRC32C ‖
 // marshalled pb.Block` (big-endian, CRC32C Castagnoli over the block bytes).
@@ -42,4 +43,12 @@
 // of every transaction and a commit hash chaining everything the block
 // changed (see ComputeCommitHash). Two peers agree on the committed state at
 // a height exactly when their commit hashes at that height agree.
+//
+// # Snapshots
+//
+// ExportSnapshot writes the ledger at its height H as a file set (see
+// snapshot.go) and CreateFromSnapshot creates a new ledger from one, which
+// starts at H: blocks, commit hashes and history before H answer
+// ErrBeforeSnapshot, the transaction IDs before H are kept for duplicate
+// detection, and Verify replays from the snapshot.
 package ledger

@@ -24,6 +24,7 @@ import (
 //	'r' ‖ uint64 block ‖ uint64 tx ‖ ns ‖ 0x00 ‖ coll   expiry staged before the block's commit point: uint64 block
 //	'e' ‖ uint64 expiry ‖ uint64 block ‖ uint64 tx ‖ ns ‖ 0x00 ‖ coll   purge schedule: SHA-256 key hashes
 //	'u' ‖ ns ‖ 0x00 ‖ coll ‖ 0x00 ‖ SHA-256(key)      purged private value: uint64 block ‖ uint64 tx
+//	'B' ‖ byte                                        snapshot base of a ledger created from a snapshot (base.go)
 //
 // Integers are big-endian so keys sort numerically. A namespace holds no NUL,
 // so 's' keys sort by (namespace, key).
@@ -42,6 +43,8 @@ const (
 	prefixRetention = 'r'
 	prefixSchedule  = 'e'
 	prefixPurged    = 'u'
+
+	prefixBase = 'B'
 )
 
 // MaxTxIDBytes bounds the transaction IDs the tx index records (a txID is 64

@@ -79,11 +79,20 @@ type Ledger struct {
 	// it) clears it.
 	failed error
 
+	// base is set for a ledger created from a snapshot (immutable).
+	base *snapshotBase
+
 	mu     sync.RWMutex // guards chain and changed
 	chain  chain
 	config *pb.ChannelConfig
 	// changed is closed and replaced at every commit.
 	changed chan struct{}
+
+	// exports counts running ExportSnapshot calls: Close waits for them.
+	exports sync.WaitGroup
+	// snapshotWaiters are exports waiting for a height: the commit that
+	// reaches it hands each a view of the index (guarded by commitMu).
+	snapshotWaiters map[uint64][]chan *pebble.Snapshot
 
 	// stageDirty says private data may be staged for a block not yet
 	// committed (guarded by commitMu).
@@ -141,9 +150,12 @@ func (l *Ledger) load() error {
 	if err != nil {
 		return err
 	}
+	if l.base, err = readBase(l.db); err != nil {
+		return err
+	}
 	l.chain = chain{height: m.height, lastHash: m.lastHash, commitHash: m.commitHash, lastConfig: m.lastConfig}
 	if m.height > 0 {
-		cfgBlock, err := l.Block(m.lastConfig)
+		cfgBlock, err := l.configBlock(m.lastConfig)
 		if err != nil {
 			return fmt.Errorf("read config block %d: %w", m.lastConfig, err)
 		}
@@ -178,7 +190,7 @@ func readMeta(r pebble.Reader) (meta, error) {
 // torn tail.
 func (l *Ledger) recoverBlockFile() error {
 	seg, off := uint32(1), int64(0)
-	if l.chain.height > 0 {
+	if l.chain.height > l.baseHeight() {
 		e, err := l.blockEntry(l.chain.height - 1)
 		if err != nil {
 			return fmt.Errorf("index of block %d: %w", l.chain.height-1, err)
@@ -250,11 +262,22 @@ func (l *Ledger) replay(payload []byte, loc location) error {
 // snapshots must be closed first.
 func (l *Ledger) Close() error {
 	l.commitMu.Lock()
-	defer l.commitMu.Unlock()
 	if l.closed {
+		l.commitMu.Unlock()
 		return nil
 	}
 	l.closed = true
+	// Exports waiting for a height give up; running ones finish first.
+	for _, ws := range l.snapshotWaiters {
+		for _, w := range ws {
+			close(w)
+		}
+	}
+	l.snapshotWaiters = nil
+	l.commitMu.Unlock()
+	l.exports.Wait()
+	l.commitMu.Lock()
+	defer l.commitMu.Unlock()
 	err := l.db.Close()
 	if berr := l.blocks.close(); err == nil {
 		err = berr
@@ -452,6 +475,12 @@ func (l *Ledger) apply(cb *checkedBlock, codes []pb.TxValidationCode, writes [][
 	if l.afterIndex != nil {
 		l.afterIndex()
 	}
+	if ws := l.snapshotWaiters[next.height]; len(ws) > 0 {
+		for _, w := range ws {
+			w <- l.db.NewSnapshot()
+		}
+		delete(l.snapshotWaiters, next.height)
+	}
 
 	l.mu.Lock()
 	l.chain = next
@@ -492,6 +521,12 @@ func (l *Ledger) LastBlockHash() []byte {
 func (l *Ledger) CommitHash(height uint64) ([]byte, error) {
 	if height == 0 || height > l.Height() {
 		return nil, fmt.Errorf("commit hash at height %d: %w (height %d)", height, ErrNotFound, l.Height())
+	}
+	if b := l.base; b != nil && height <= b.height {
+		if height == b.height {
+			return append([]byte(nil), b.commitHash...), nil
+		}
+		return nil, l.beforeSnapshot("commit hash at height", height)
 	}
 	e, err := l.blockEntry(height - 1)
 	if err != nil {
@@ -536,6 +571,9 @@ func (l *Ledger) WaitForHeight(ctx context.Context, height uint64) (uint64, erro
 }
 
 func (l *Ledger) blockEntry(number uint64) (blockEntry, error) {
+	if l.base != nil && number < l.base.height {
+		return blockEntry{}, l.beforeSnapshot("block", number)
+	}
 	b, closer, err := l.db.Get(blockKey(number))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return blockEntry{}, fmt.Errorf("block %d: %w", number, ErrNotFound)
@@ -548,8 +586,14 @@ func (l *Ledger) blockEntry(number uint64) (blockEntry, error) {
 }
 
 // Block returns committed block number, with its validation codes and
-// commit hash in the metadata. A block beyond the height is ErrNotFound.
+// commit hash in the metadata. A block beyond the height is ErrNotFound;
+// on a ledger created from a snapshot, a block before it is
+// ErrBeforeSnapshot, except the two the snapshot carries: its last config
+// block and its last block.
 func (l *Ledger) Block(number uint64) (*pb.Block, error) {
+	if b := l.base; b != nil && number < b.height {
+		return l.snapshotBlock(number)
+	}
 	e, err := l.blockEntry(number)
 	if err != nil {
 		return nil, err
@@ -617,7 +661,7 @@ func (l *Ledger) BlockByTxID(txID string) (*pb.Block, error) {
 }
 
 // State reads the latest committed state.
-func (l *Ledger) State() StateReader { return StateReader{r: l.db} }
+func (l *Ledger) State() StateReader { return StateReader{r: l.db, historyFrom: l.baseHeight()} }
 
 // NewSnapshot returns a consistent view of the state at the current height.
 func (l *Ledger) NewSnapshot() (*Snapshot, error) {
@@ -627,7 +671,7 @@ func (l *Ledger) NewSnapshot() (*Snapshot, error) {
 		snap.Close()
 		return nil, err
 	}
-	return &Snapshot{StateReader: StateReader{r: snap}, snap: snap, height: m.height}, nil
+	return &Snapshot{StateReader: StateReader{r: snap, historyFrom: l.baseHeight()}, snap: snap, height: m.height}, nil
 }
 
 // HistoricalWrite is what one version of a key's history wrote.

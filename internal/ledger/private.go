@@ -526,6 +526,9 @@ func (l *Ledger) ReconcilePrivateData(m MissingPrivateData, data *pb.CollectionP
 	if data.GetCollection() != m.Collection {
 		return fmt.Errorf("data of collection %q offered for %q", data.GetCollection(), m.Collection)
 	}
+	if l.base != nil && m.Block < l.base.height {
+		return l.reconcileBeforeSnapshot(m, mk, data)
+	}
 	block, err := l.Block(m.Block)
 	if err != nil {
 		return err

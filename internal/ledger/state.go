@@ -21,6 +21,9 @@ type VersionedValue struct {
 // height throughout). It is safe for concurrent use.
 type StateReader struct {
 	r pebble.Reader
+	// historyFrom is the height a ledger created from a snapshot starts
+	// at: the history before it is not here (0: complete history).
+	historyFrom uint64
 }
 
 // Get returns the value of key in namespace ns, or nil if the key is absent
@@ -78,13 +81,19 @@ func (s StateReader) Range(ns, start, end string) (*RangeIterator, error) {
 // History iterates the versions that wrote key in namespace ns (puts and
 // deletes), oldest first, or newest first if newestFirst. The caller must
 // Close the iterator. Ledger.HistoricalWrite fetches what a version wrote.
+//
+// On a ledger created from a snapshot at height H the history before H is
+// not here, and the iterator says so rather than answer an incomplete
+// history: newest first, it yields the versions from H on and then stops
+// with ErrBeforeSnapshot; oldest first, it stops with ErrBeforeSnapshot
+// before yielding anything.
 func (s StateReader) History(ns, key string, newestFirst bool) (*HistoryIterator, error) {
 	p := historyKeyPrefix(ns, key)
 	it, err := s.r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: prefixEnd(p)})
 	if err != nil {
 		return nil, fmt.Errorf("history scan: %w", err)
 	}
-	return &HistoryIterator{it: it, prefixLen: len(p), reverse: newestFirst}, nil
+	return &HistoryIterator{it: it, prefixLen: len(p), reverse: newestFirst, historyFrom: s.historyFrom}, nil
 }
 
 // StateHash is SHA-256 over every state entry in (namespace, key) order,
@@ -231,11 +240,17 @@ type HistoryIterator struct {
 	started   bool
 	entry     HistoryEntry
 	err       error
+	// historyFrom: see StateReader.historyFrom.
+	historyFrom uint64
 }
 
 // Next moves to the next version; false at the end or on an error.
 func (h *HistoryIterator) Next() bool {
 	if h.err != nil {
+		return false
+	}
+	if h.historyFrom > 0 && !h.started && !h.reverse {
+		h.err = h.truncated()
 		return false
 	}
 	var ok bool
@@ -252,6 +267,9 @@ func (h *HistoryIterator) Next() bool {
 	h.started = true
 	if !ok {
 		h.err = h.it.Error()
+		if h.err == nil && h.historyFrom > 0 {
+			h.err = h.truncated()
+		}
 		return false
 	}
 	k := h.it.Key()
@@ -268,6 +286,10 @@ func (h *HistoryIterator) Next() bool {
 		IsDelete: raw[0] == 1,
 	}
 	return true
+}
+
+func (h *HistoryIterator) truncated() error {
+	return fmt.Errorf("history before block %d: %w", h.historyFrom, ErrBeforeSnapshot)
 }
 
 // Entry is the current version.

@@ -37,6 +37,12 @@ type Report struct {
 	BadBlock          *uint64  `json:"badBlock,omitempty"`      // the first bad block
 	Problem           string   `json:"problem,omitempty"`
 	Warnings          []string `json:"warnings,omitempty"`
+
+	// SnapshotHeight and SnapshotHash are set for a ledger created from a
+	// snapshot: verification starts from the snapshot's state at that
+	// height (the copy kept in the ledger's snapshot/ directory).
+	SnapshotHeight uint64 `json:"snapshotHeight,omitempty"`
+	SnapshotHash   string `json:"snapshotHash,omitempty"`
 }
 
 // VerifyError names the first bad block Verify found.
@@ -56,7 +62,10 @@ func (e *VerifyError) Error() string { return fmt.Sprintf("block %d: %s", e.Bloc
 // first bad block, and a report with OK false; any other error means the
 // ledger could not be read. Blocks in the block file beyond the indexed
 // height (a crash before indexing) are checked but only warned about, as is
-// a torn record after them: Open replays or cuts them.
+// a torn record after them: Open replays or cuts them. A ledger created
+// from a snapshot at height H is verified from H on: its kept copy of the
+// snapshot is re-checked (file hashes, last block, records) and seeds the
+// replayed state, and block H must chain onto the snapshot's last block.
 func Verify(dir string) (Report, error) {
 	rep := Report{Dir: dir}
 	err := verify(dir, &rep)
@@ -93,6 +102,21 @@ func verify(dir string, rep *Report) error {
 	rep.IndexedHeight = m.height
 
 	v := &verifier{db: db, blockDir: blockDir, state: make(map[string]replayed), hashed: make(map[string]replayed)}
+	base, err := readBase(db)
+	if err != nil {
+		return err
+	}
+	var start uint64
+	if base != nil {
+		if err := v.startFromSnapshot(filepath.Join(dir, snapshotDirInLedger), base); err != nil {
+			return &VerifyError{base.height, err.Error()}
+		}
+		start = base.height
+		rep.SnapshotHeight, rep.SnapshotHash = base.height, hex.EncodeToString(base.snapshotHash)
+		if m.height == start && (!bytes.Equal(m.lastHash, base.lastHash) || !bytes.Equal(m.commitHash, base.commitHash)) {
+			return &VerifyError{start, "index meta record disagrees with the snapshot the ledger was created from"}
+		}
+	}
 	sc, err := newRecordScanner(blockDir, segs, 1, 0)
 	if err != nil {
 		return err
@@ -126,11 +150,10 @@ func verify(dir string, rep *Report) error {
 			}
 		}
 	}
-	if rep.Blocks < m.height {
-		return &VerifyError{rep.Blocks, fmt.Sprintf("missing from the block file (index height %d)", m.height)}
-	}
-	if rep.Blocks > m.height {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("blocks %d..%d are not indexed yet (replayed on next open)", m.height, rep.Blocks-1))
+	if end := start + rep.Blocks; end < m.height {
+		return &VerifyError{end, fmt.Sprintf("missing from the block file (index height %d)", m.height)}
+	} else if end > m.height {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("blocks %d..%d are not indexed yet (replayed on next open)", m.height, end-1))
 	}
 	if m.height > 0 {
 		rep.LastBlockHash = hex.EncodeToString(m.lastHash)
@@ -144,6 +167,57 @@ func verify(dir string, rep *Report) error {
 	}
 	if m.height > 0 {
 		return v.checkHistoryCount(m.height)
+	}
+	return nil
+}
+
+// startFromSnapshot sets the verifier up at the snapshot a ledger was
+// created from: the chain at its height, and the replayed state and hashed
+// private state as its (re-checked) files hold them.
+func (v *verifier) startFromSnapshot(dir string, base *snapshotBase) error {
+	info, err := ReadSnapshotInfo(dir)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(info.Hash, base.snapshotHash) {
+		return fmt.Errorf("the ledger's snapshot copy hashes to %s, the ledger was created from %x", info.HashHex(), base.snapshotHash)
+	}
+	copied, err := checkSnapshotBlocks(dir, info)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(copied.lastHash, base.lastHash) || !bytes.Equal(copied.commitHash, base.commitHash) {
+		return errors.New("the ledger's snapshot record disagrees with its snapshot copy")
+	}
+	cfg, _, err := ConfigFromBlock(base.configBlock)
+	if err != nil {
+		return err
+	}
+	v.chain = chain{height: base.height, lastHash: base.lastHash, commitHash: base.commitHash,
+		lastConfig: base.configBlock.Header.Number, config: cfg, keys: newConsenterKeys(cfg)}
+	for _, f := range info.Manifest.Files {
+		part, ok := partByName(f.Name)
+		if !ok {
+			continue
+		}
+		if err := streamChecked(filepath.Join(dir, f.Name), io.Discard, f); err != nil {
+			return err
+		}
+		_, err := readSnapshotPart(filepath.Join(dir, f.Name), part, base.height, func(k, val []byte) error {
+			switch k[0] {
+			case prefixState:
+				ns, key, _ := splitStateKey(k)
+				ver, value, _ := decodeStateValue(val)
+				v.state[ns+"\x00"+key] = replayed{ver, append([]byte(nil), value...)}
+			case prefixHashed:
+				ver, vh, _ := decodeStateValue(val)
+				v.hashed[string(k)] = replayed{ver, append([]byte(nil), vh...)}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -99,15 +99,11 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 			return nil, fmt.Errorf("join from genesis block: %w", err)
 		}
 	} else if o.genesis != nil {
-		b0, err := l.Block(0)
-		if err != nil {
+		if err := checkGenesisOf(l, o.genesis); err != nil {
 			return nil, err
 		}
-		if !bytes.Equal(protocol.BlockHeaderHash(b0.Header), protocol.BlockHeaderHash(o.genesis.GetHeader())) {
-			return nil, errors.New("the ledger's block 0 is not the genesis block given")
-		}
 	}
-	last, err := l.Block(l.Height() - 1)
+	last, err := l.LastBlockHeader()
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +116,7 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 		val:       o.val,
 		self:      o.self,
 		onConfig:  o.onConfig,
-		lastTime:  last.GetHeader().GetTimestampUnixNano(),
+		lastTime:  last.GetTimestampUnixNano(),
 		subs:      make(map[*subscription]struct{}),
 	}
 	c.log = o.log.With("channel", c.id)
@@ -134,7 +130,43 @@ func openChannel(o channelOptions) (c *Channel, err error) {
 		return nil, err
 	}
 	c.definitions.Store(defs)
+	if l.SnapshotHeight() > 0 {
+		// Private data before the snapshot that this peer's member should
+		// hold and the snapshot did not bring: reconciled from its peers.
+		members := st.validator.Members
+		n, err := l.MarkSnapshotPrivateDataMissing(c.memberOf(members), c.collections(members).blockToLive)
+		if err != nil {
+			return nil, fmt.Errorf("private data before the snapshot: %w", err)
+		}
+		if n > 0 {
+			c.log.Info("private data before the snapshot recorded as missing; reconciling it from the collections' peers", "items", n)
+		}
+	}
 	return c, nil
+}
+
+// checkGenesisOf checks that an existing ledger belongs to the chain of
+// genesis: its block 0 is genesis or, for a ledger created from a
+// snapshot that does not hold block 0, it is of genesis's channel.
+func checkGenesisOf(l *ledger.Ledger, genesis *pb.Block) error {
+	b0, err := l.Block(0)
+	if errors.Is(err, ledger.ErrBeforeSnapshot) {
+		cfg, _, err := ledger.ConfigFromBlock(genesis)
+		if err != nil {
+			return fmt.Errorf("genesis block: %w", err)
+		}
+		if _, cc := l.LastConfig(); cfg.GetChannelId() != cc.GetChannelId() {
+			return fmt.Errorf("the ledger (created from a snapshot) is of channel %s, the genesis block given of %s", cc.GetChannelId(), cfg.GetChannelId())
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(protocol.BlockHeaderHash(b0.Header), protocol.BlockHeaderHash(genesis.GetHeader())) {
+		return errors.New("the ledger's block 0 is not the genesis block given")
+	}
+	return nil
 }
 
 // verifyGenesis checks a block offered as a channel's genesis block: number

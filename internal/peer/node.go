@@ -21,6 +21,7 @@ import (
 	"github.com/blossom-ledger/blossom/internal/channelconfig"
 	"github.com/blossom-ledger/blossom/internal/cpugate"
 	"github.com/blossom-ledger/blossom/internal/identity"
+	"github.com/blossom-ledger/blossom/internal/ledger"
 	"github.com/blossom-ledger/blossom/internal/pki"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/transport"
@@ -49,6 +50,12 @@ type Config struct {
 	// already in DataDir are opened from there (a genesis block given for
 	// one must be its block 0).
 	GenesisBlocks []*pb.Block
+	// JoinSnapshots are ledger snapshots (ledger.ExportSnapshot) of
+	// channels to join from the snapshot's height instead of block 0: a
+	// channel with no ledger in DataDir yet is created from its snapshot
+	// (ledger.CreateFromSnapshot) and then pulls blocks from the orderers
+	// from that height; a channel that already has a ledger ignores it.
+	JoinSnapshots []JoinSnapshot
 	// Chaincodes are static chaincode definitions this peer endorses and
 	// validates on every channel, besides the definitions committed
 	// through _lifecycle. Every peer of a channel must register the same
@@ -186,14 +193,19 @@ func New(cfg Config) (n *Node, err error) {
 		sigChecks:   cpugate.New(0),
 		channels:    map[string]*Channel{},
 	}
+	// The error returns below set n to nil: close what node opened.
+	node := n
 	defer func() {
 		if err != nil {
-			for _, c := range n.channels {
+			for _, c := range node.channels {
 				c.close()
 			}
 			packages.close(context.Background())
 		}
 	}()
+	if err := removeStaleExports(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	if err := n.openChannels(validator.New(cfg.ValidationWorkers)); err != nil {
 		return nil, err
 	}
@@ -226,6 +238,13 @@ func (n *Node) openChannels(val *validator.Validator) error {
 		genesis[cfg.ChannelID()] = b
 	}
 	ids := map[string]bool{}
+	for _, js := range n.cfg.JoinSnapshots {
+		id, err := n.joinFromSnapshot(root, js)
+		if err != nil {
+			return err
+		}
+		ids[id] = true
+	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return err
@@ -260,6 +279,38 @@ func (n *Node) openChannels(val *validator.Validator) error {
 		return errors.New("peer: no channel (give a genesis block)")
 	}
 	return nil
+}
+
+// JoinSnapshot is a channel snapshot a peer joins from.
+type JoinSnapshot struct {
+	// Dir is the snapshot directory.
+	Dir string
+	// Hash, if set, is the snapshot hash (SHA-256 of its snapshot.json)
+	// the member's admin compared with other members' peers: a snapshot
+	// of another hash is refused.
+	Hash []byte
+}
+
+// joinFromSnapshot creates the ledger of the channel of snapshot js under
+// root unless that channel already has one, and returns the channel ID.
+func (n *Node) joinFromSnapshot(root string, js JoinSnapshot) (string, error) {
+	info, err := ledger.ReadSnapshotInfo(js.Dir)
+	if err != nil {
+		return "", fmt.Errorf("join from snapshot %s: %w", js.Dir, err)
+	}
+	id := info.Manifest.Channel
+	if err := channelconfig.ValidateChannelID(id); err != nil {
+		return "", fmt.Errorf("join from snapshot %s: %w", js.Dir, err)
+	}
+	dir := filepath.Join(root, id)
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		n.log.Info("channel already has a ledger; snapshot not imported", "channel", id, "snapshot", js.Dir)
+		return id, nil
+	}
+	if _, err := ledger.CreateFromSnapshot(js.Dir, dir, ledger.ImportOptions{MSPID: n.mspID, ExpectHash: js.Hash, Logger: n.log}); err != nil {
+		return "", fmt.Errorf("channel %s: join from snapshot %s: %w", id, js.Dir, err)
+	}
+	return id, nil
 }
 
 // trustManager builds the identity manager for TLS: the union of every
@@ -330,6 +381,7 @@ func (n *Node) Start() error {
 	pb.RegisterPeerServer(n.grpc, &peerService{node: n})
 	pb.RegisterPrivateDataServer(n.grpc, &privateDataService{node: n})
 	pb.RegisterChaincodeAdminServer(n.grpc, &chaincodeAdmin{node: n})
+	pb.RegisterSnapshotAdminServer(n.grpc, &snapshotAdmin{node: n})
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()

@@ -141,9 +141,15 @@ type chaincodeAdmin struct {
 
 // authorize admits an admin certificate of the peer's own member.
 func (a *chaincodeAdmin) authorize(ctx context.Context) error {
+	return a.node.authorizeOwnAdmin(ctx, "manage this peer's chaincode packages")
+}
+
+// authorizeOwnAdmin admits the caller if its certificate is an admin's of
+// the peer's own member; otherwise PermissionDenied naming action.
+func (n *Node) authorizeOwnAdmin(ctx context.Context, action string) error {
 	id, ok := transport.IdentityFromContext(ctx)
-	if !ok || id.MSPID() != a.node.mspID || id.Role() != pki.RoleAdmin {
-		return status.Errorf(codes.PermissionDenied, "only an admin of %s may manage this peer's chaincode packages", a.node.mspID)
+	if !ok || id.MSPID() != n.mspID || id.Role() != pki.RoleAdmin {
+		return status.Errorf(codes.PermissionDenied, "only an admin of %s may %s", n.mspID, action)
 	}
 	return nil
 }

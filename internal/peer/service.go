@@ -95,11 +95,11 @@ func (s *peerService) ChannelInfo(ctx context.Context, req *pb.ChannelInfoReques
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "ledger: %v", err)
 	}
-	last, err := ch.ledger.Block(height - 1)
+	last, err := ch.ledger.LastBlockHeader()
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "ledger: %v", err)
 	}
-	return &pb.ChannelInfoResponse{Height: height, CurrentBlockHash: protocol.BlockHeaderHash(last.Header), CommitHash: hash}, nil
+	return &pb.ChannelInfoResponse{Height: height, CurrentBlockHash: protocol.BlockHeaderHash(last), CommitHash: hash}, nil
 }
 
 // Deliver streams committed blocks [start, stop] of a channel, with their
@@ -155,6 +155,9 @@ func (s *peerService) Deliver(req *pb.DeliverRequest, stream grpc.ServerStreamin
 		if err != nil {
 			if errors.Is(err, ledger.ErrClosed) {
 				return send(pb.Status_SERVICE_UNAVAILABLE, "peer stopping")
+			}
+			if errors.Is(err, ledger.ErrBeforeSnapshot) {
+				return send(pb.Status_NOT_FOUND, "%v", err)
 			}
 			return send(pb.Status_INTERNAL_SERVER_ERROR, "block %d: %v", n, err)
 		}

@@ -267,18 +267,8 @@ func listen(t testing.TB, addr string) (net.Listener, string) {
 func (n *Network) startPeer(i, k int, ln net.Listener) {
 	n.t.Helper()
 	mp := n.Members[i].Peers[k]
-	cfg := peer.Config{
-		DataDir:       mp.Dir,
-		Listener:      ln,
-		Certificate:   mp.Cred.TLS,
-		GenesisBlocks: []*pb.Block{n.Genesis},
-		Chaincodes:    n.opts.Chaincodes(),
-		WasmCacheDir:  n.wasmCache,
-		Logger:        n.log,
-	}
-	if n.opts.NativePackages != nil {
-		cfg.NativePackages = n.opts.NativePackages()
-	}
+	cfg := n.peerConfig(mp.Dir, ln, mp.Cred)
+	cfg.GenesisBlocks = []*pb.Block{n.Genesis}
 	node, err := peer.New(cfg)
 	if err != nil {
 		ln.Close()
@@ -289,6 +279,50 @@ func (n *Network) startPeer(i, k int, ln net.Listener) {
 		n.t.Fatalf("nettest: start peer %s: %v", mp.Name, err)
 	}
 	n.setPeer(i, k, node)
+}
+
+// peerConfig is the configuration of a peer of the network, without the
+// channels to join.
+func (n *Network) peerConfig(dir string, ln net.Listener, cred *testpki.Credential) peer.Config {
+	cfg := peer.Config{
+		DataDir:      dir,
+		Listener:     ln,
+		Certificate:  cred.TLS,
+		Chaincodes:   n.opts.Chaincodes(),
+		WasmCacheDir: n.wasmCache,
+		Logger:       n.log,
+	}
+	if n.opts.NativePackages != nil {
+		cfg.NativePackages = n.opts.NativePackages()
+	}
+	return cfg
+}
+
+// StartPeerFromSnapshot starts a new peer of member i named name (a new
+// identity, the empty data directory dataDir) that joins the channel from the
+// ledger snapshot in snapDir instead of the genesis block (hash, if set,
+// is the snapshot hash it must have), then pulls the later blocks from
+// the orderers. It is in no channel configuration's peer endpoints, so
+// only a client that names it reaches it. It is stopped at cleanup. It
+// returns the node and its address.
+func (n *Network) StartPeerFromSnapshot(t testing.TB, i int, name, dataDir, snapDir string, hash []byte) (*peer.Node, string) {
+	t.Helper()
+	m := n.Members[i]
+	cred := n.PKI.Member(m.MSPID).Issue(pki.RolePeer, name, nil)
+	ln, addr := listen(t, "127.0.0.1:0")
+	cfg := n.peerConfig(dataDir, ln, cred)
+	cfg.JoinSnapshots = []peer.JoinSnapshot{{Dir: snapDir, Hash: hash}}
+	node, err := peer.New(cfg)
+	if err != nil {
+		ln.Close()
+		t.Fatalf("nettest: peer %s from snapshot: %v", name, err)
+	}
+	if err := node.Start(); err != nil {
+		node.Stop()
+		t.Fatalf("nettest: start peer %s: %v", name, err)
+	}
+	t.Cleanup(func() { node.Stop() })
+	return node, addr
 }
 
 // setPeer records member i's peer k as node (nil: stopped).
