@@ -66,7 +66,8 @@ configuration in force:
     one admin of that member (update-crl);
   - members, roots, orderers, batch sizes, policies, capability: the channel
     Admins policy, a MAJORITY of the current members' admins (add-member,
-    remove-member, set-batch, add-consenter, remove-consenter).
+    remove-member, set-batch, add-consenter, remove-consenter,
+    update-consenter).
 
 Every command connects as the admin named in the client file (--client),
 YAML or JSON, relative paths resolved against its directory:
@@ -319,7 +320,7 @@ func readPEMFiles(paths []string) ([]byte, error) {
 func newGovernanceProposeCommand(o *governanceOptions) *cobra.Command {
 	var id, description string
 	cmd := &cobra.Command{
-		Use:   "propose (add-member|remove-member|update-crl|set-batch|add-consenter|remove-consenter) --id ID [flags]",
+		Use:   "propose (add-member|remove-member|update-crl|set-batch|add-consenter|remove-consenter|update-consenter) --id ID [flags]",
 		Short: "Build a config update from the current configuration and record it as a proposal",
 		Long: `Build a config update from the configuration in force (read from your own
 peer) and record it on the ledger as proposal ID (1 to 64 of [A-Za-z0-9_.-]).
@@ -493,7 +494,34 @@ block, catches up from the other orderers and votes from then on.`,
 	removeConsenter.Flags().StringVar(&consID, "consenter", "", "the consenter ID (its certificate's CN)")
 	_ = removeConsenter.MarkFlagRequired("consenter")
 
-	cmd.AddCommand(add, remove, crl, batch, addConsenter, removeConsenter)
+	var updID, updCert string
+	updateConsenter := &cobra.Command{
+		Use:   "update-consenter --id ID --consenter ORDERER_ID --cert FILE",
+		Short: "Propose replacing an orderer's certificate (channel Admins: a majority of members' admins)",
+		Long: `Propose replacing consenter ORDERER_ID's certificate with FILE (PEM; a
+certificate renewed with blossom ca reenroll: same CN, an orderer certificate
+of the same member); its member and address stay. Give the orderer the new
+certificate and key first (install the files, then SIGHUP: it stages them);
+it switches to them when it applies this update's config block, without a
+restart. An orderer that has not staged the certificate keeps its old one and
+the other orderers refuse its Raft streams until it is given the new one.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			certPEM, err := fsutil.ReadFileBounded(updCert, maxGovernancePEMFile)
+			if err != nil {
+				return err
+			}
+			return propose(cmd, func(cfg *channelconfig.Config) (*pb.ConfigUpdate, error) {
+				return governance.UpdateConsenterCertificate(cfg, updID, certPEM)
+			})
+		},
+	}
+	updateConsenter.Flags().StringVar(&updID, "consenter", "", "the consenter ID (its certificate's CN)")
+	updateConsenter.Flags().StringVar(&updCert, "cert", "", "PEM file of the orderer's new certificate")
+	_ = updateConsenter.MarkFlagRequired("consenter")
+	_ = updateConsenter.MarkFlagRequired("cert")
+
+	cmd.AddCommand(add, remove, crl, batch, addConsenter, removeConsenter, updateConsenter)
 	return cmd
 }
 

@@ -152,8 +152,20 @@ func TestGovernanceCommands(t *testing.T) {
 		t.Errorf("show cons-1: %s", out)
 	}
 
+	// A consenter's renewed certificate (orderer1 is Org2MSP's orderer).
+	renewedCert := filepath.Join(dir, "orderer1-renewed.pem")
+	renewed := net.PKI.Member("Org2MSP").Issue(pki.RoleOrderer, "orderer1", nil)
+	os.WriteFile(renewedCert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: renewed.Cert.Raw}), 0o644)
+	updHash := hashOf(mustRun(admin1, "propose", "update-consenter", "--id", "cons-6", "--consenter", "orderer1", "--cert", renewedCert))
+	if out := mustRun(admin0, "show", "--id", "cons-6"); !strings.Contains(out, updHash) || !strings.Contains(out, "orderer1") {
+		t.Errorf("show cons-6: %s", out)
+	}
+
 	// Bad input.
 	for _, args := range [][]string{
+		{"propose", "update-consenter", "--id", "cons-7", "--consenter", "orderer1", "--cert", ordererCert},
+		{"propose", "update-consenter", "--id", "cons-8", "--consenter", "orderer-nobody", "--cert", renewedCert},
+		{"propose", "update-consenter", "--id", "cons-9", "--consenter", "orderer1", "--cert", userCert},
 		{"propose", "add-consenter", "--id", "cons-2", "--msp-id", "Org2MSP", "--address", "127.0.0.1:2", "--cert", userCert},
 		{"propose", "add-consenter", "--id", "cons-3", "--msp-id", "Org1MSP", "--address", "127.0.0.1:3", "--cert", ordererCert},
 		{"propose", "add-consenter", "--id", "cons-4", "--msp-id", "Org2MSP", "--address", "127.0.0.1:4", "--cert", crlFile},

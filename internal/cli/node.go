@@ -40,9 +40,9 @@ from the file's fields: "listenAddress" is an orderer (blossom orderer),
 with caDir relative to the file's directory. Logs go to stderr.
 
 SIGHUP makes a peer or a gateway reload its certificate and key files
-(certificate rotation without downtime, see blossom peer --help); orderers
-and CAs ignore it (an orderer's certificate is in the channel configuration:
-rotating it is a consenter update, then a restart).`,
+(certificate rotation without downtime, see blossom peer --help), and an
+orderer stage them until a consenter update names them (see blossom orderer
+--help); CAs ignore it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configPath == "" {
@@ -56,11 +56,11 @@ rotating it is a consenter update, then a restart).`,
 			defer stop()
 			ctx = withSIGHUPReload(ctx)
 			logOut := cmd.ErrOrStderr()
-			if kind == nodeKindOrderer || kind == nodeKindCA {
-				// SIGHUP (systemctl reload) must not kill them.
+			if kind == nodeKindCA {
+				// SIGHUP (systemctl reload) must not kill it.
 				notice := slog.New(slog.NewTextHandler(logOut, nil))
 				defer reloadOnSIGHUP(ctx, func() {
-					notice.Warn("SIGHUP ignored: only peers and gateways reload their certificate; rotate an orderer's through a consenter update and a restart")
+					notice.Warn("SIGHUP ignored: a CA does not reload its certificate")
 				})()
 			}
 			switch kind {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,11 +9,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/blossom-ledger/blossom/internal/orderer"
+	"github.com/blossom-ledger/blossom/internal/transport"
 )
 
 func newOrdererCommand() *cobra.Command {
@@ -47,7 +48,16 @@ The optional "maxPendingEnvelopes" (default 4096, at most 1048576) bounds, per
 channel, the broadcast envelopes the orderer holds not yet answered (as leader,
 those other orderers forward included); past it Broadcast answers
 SERVICE_UNAVAILABLE "OVERLOADED: ..." at once, and clients pause and resubmit.
-On shutdown a leading orderer hands leadership to another consenter first.`,
+On shutdown a leading orderer hands leadership to another consenter first.
+
+SIGHUP re-reads the certificate and key files to rotate the orderer's
+certificate without a restart. Its certificate is part of the channel
+configuration, so a renewed one (blossom ca reenroll) is only staged: the
+orderer switches to it when it applies a config block naming it as its
+consenter certificate (blossom governance propose update-consenter), or at
+once if the configuration names it already. A certificate with another CN
+(Raft ID), member or role, an expired or untrusted one, or a key that does not
+match it is refused and logged; the orderer keeps its current certificate.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if configPath == "" {
@@ -55,7 +65,7 @@ On shutdown a leading orderer hands leadership to another consenter first.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runOrderer(ctx, configPath, cmd.ErrOrStderr(), func(node *orderer.Node) {
+			return runOrderer(withSIGHUPReload(ctx), configPath, cmd.ErrOrStderr(), func(node *orderer.Node) {
 				fmt.Fprintf(cmd.OutOrStdout(), "orderer %s listening on %s\n", node.ID(), node.Addr())
 			})
 		},
@@ -86,12 +96,15 @@ func runOrderer(ctx context.Context, path string, logOut io.Writer, started func
 	stopOps := func() {}
 	if addr := fc.HealthAddr(); addr != "" {
 		heightGauges(reg, node.Channels, node.Height)
-		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Live, ready: node.Ready, cert: func() *x509.Certificate { return cfg.Certificate.Leaf }, registry: reg, log: logger})
+		stopOps, err = serveNodeOps(addr, nodeOps{healthy: node.Live, ready: node.Ready, cert: node.Certificate, registry: reg, log: logger})
 		if err != nil {
 			node.Close()
 			return err
 		}
 	}
+	certFile, keyFile := fc.CertificateFiles()
+	stopReload := reloadOnSIGHUP(ctx, func() { stageOrdererCertificate(logger, node, certFile, keyFile) })
+	defer stopReload()
 	if started != nil {
 		started(node)
 	}
@@ -99,4 +112,26 @@ func runOrderer(ctx context.Context, path string, logOut io.Writer, started func
 	logger.Info("shutting down")
 	stopOps()
 	return node.Close()
+}
+
+// stageOrdererCertificate reads the orderer's certificate and key files
+// again and stages them (orderer.Node.StageCertificate), logging the
+// outcome without key material.
+func stageOrdererCertificate(log *slog.Logger, node *orderer.Node, certPath, keyPath string) {
+	next, err := transport.LoadCertificateFiles(certPath, keyPath)
+	var switched bool
+	if err == nil {
+		switched, err = node.StageCertificate(next)
+	}
+	switch {
+	case err != nil:
+		log.Error("certificate reload refused; keeping the current certificate", "cert", certPath, "error", err)
+	case switched:
+		log.Info("switched to the new certificate: the channel configuration names it", "cert", certPath, "serial", next.Leaf.SerialNumber.Text(16))
+	case node.StagedCertificate() == nil:
+		log.Info("certificate unchanged", "cert", certPath)
+	default:
+		log.Info("new certificate staged: the orderer switches to it when a config block names it (blossom governance propose update-consenter)",
+			"cert", certPath, "serial", next.Leaf.SerialNumber.Text(16), "notAfter", next.Leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
 }

@@ -1,6 +1,7 @@
 package governance
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -199,6 +200,39 @@ func RemoveConsenter(cfg *channelconfig.Config, id string) (*pb.ConfigUpdate, er
 		}
 	}
 	return setConsenters(cfg, rest, "remove consenter")
+}
+
+// UpdateConsenterCertificate returns an update of the orderer section
+// replacing consenter id's certificate with the first CERTIFICATE block of
+// certPEM (a certificate renewed with blossom ca reenroll), keeping its
+// ID, member and address (governed by the channel Admins policy). The
+// certificate's CN must be id; it must differ from the current one and be
+// an orderer certificate of the consenter's member. The orderer switches
+// to it when it applies the config block, if it was given the new
+// certificate and key before (SIGHUP, Node.StageCertificate); otherwise the
+// other orderers refuse its Raft streams until it is.
+func UpdateConsenterCertificate(cfg *channelconfig.Config, id string, certPEM []byte) (*pb.ConfigUpdate, error) {
+	cur, ok := cfg.Consenter(id)
+	if !ok {
+		return nil, fmt.Errorf("update consenter: %s is not a consenter of %s", id, cfg.ChannelID())
+	}
+	next, err := ConsenterFromPEM(cur.MspId, cur.Address, certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("update consenter: %w", err)
+	}
+	if next.Id != id {
+		return nil, fmt.Errorf("update consenter: the certificate's CN %q is not the consenter ID %q", next.Id, id)
+	}
+	if bytes.Equal(next.CertDer, cur.CertDer) {
+		return nil, fmt.Errorf("update consenter: %s already has this certificate", id)
+	}
+	consenters := cfg.Consenters()
+	for i, cs := range consenters {
+		if cs.Id == id {
+			consenters[i] = next
+		}
+	}
+	return setConsenters(cfg, consenters, "update consenter")
 }
 
 func setConsenters(cfg *channelconfig.Config, consenters []*pb.Consenter, what string) (*pb.ConfigUpdate, error) {

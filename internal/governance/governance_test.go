@@ -1,6 +1,7 @@
 package governance_test
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -33,7 +34,7 @@ type network struct {
 	stub    *contracttest.Stub
 }
 
-func newNetwork(t *testing.T) *network {
+func newNetwork(t testing.TB) *network {
 	t.Helper()
 	n := &network{c: testpki.NewConsortium(t, mspIDs...), admins: map[string]*testpki.Credential{}, clients: map[string]*testpki.Credential{}}
 	cc := &pb.ChannelConfig{
@@ -459,6 +460,87 @@ func FuzzConsenterFromPEM(f *testing.F) {
 		cert, perr := x509.ParseCertificate(cs.CertDer)
 		if perr != nil || cert.Subject.CommonName != cs.Id || cs.MspId != "Org1MSP" {
 			t.Fatalf("consenter %v from a certificate that does not name it: %v", cs, perr)
+		}
+	})
+}
+
+// TestUpdateConsenterCertificate: a consenter's renewed certificate
+// replaces the old one in an update a majority of admins makes apply,
+// keeping its ID, member and address; certificates the ordering service
+// would refuse, or that would not change anything, are not built.
+func TestUpdateConsenterCertificate(t *testing.T) {
+	n := newNetwork(t)
+	org2 := n.c.Member("Org2MSP")
+	renewed := org2.Issue(pki.RoleOrderer, "orderer1", nil)
+	before, _ := n.cfg.Consenter("orderer1")
+	u, err := governance.UpdateConsenterCertificate(n.cfg, "orderer1", pki.EncodeCertificatePEM(renewed.Cert.Raw))
+	if err != nil || len(u.ReadVersions) != 1 {
+		t.Fatalf("update consenter: %v %v", u, err)
+	}
+	next := n.applySignedBy(t, u, "Org1MSP", "Org3MSP")
+	after, ok := next.Consenter("orderer1")
+	if !ok || !bytes.Equal(after.CertDer, renewed.Cert.Raw) || after.MspId != before.MspId || after.Address != before.Address {
+		t.Fatalf("consenter after the update: %v (before %v)", after, before)
+	}
+	if got := next.ConsenterIDs(); strings.Join(got, ",") != "orderer0,orderer1,orderer2" {
+		t.Fatalf("consenters after the update: %v", got)
+	}
+	for _, id := range []string{"orderer0", "orderer2"} {
+		was, _ := n.cfg.Consenter(id)
+		is, _ := next.Consenter(id)
+		if !bytes.Equal(was.CertDer, is.CertDer) {
+			t.Fatalf("%s's certificate changed", id)
+		}
+	}
+
+	pemOf := func(c *testpki.Credential) []byte { return pki.EncodeCertificatePEM(c.Cert.Raw) }
+	refused := []struct {
+		name, id string
+		cert     []byte
+	}{
+		{"not a consenter", "orderer9", pemOf(renewed)},
+		{"another enrollment ID", "orderer1", pemOf(org2.Issue(pki.RoleOrderer, "orderer-other", nil))},
+		{"another member's orderer", "orderer1", pemOf(n.c.Member("Org1MSP").Issue(pki.RoleOrderer, "orderer1", nil))},
+		{"not an orderer certificate", "orderer1", pemOf(org2.Issue(pki.RoleClient, "orderer1", nil))},
+		{"the current certificate", "orderer1", pki.EncodeCertificatePEM(before.CertDer)},
+		{"no certificate", "orderer1", []byte("junk")},
+		{"bad DER", "orderer1", pki.EncodeCertificatePEM([]byte("not DER"))},
+	}
+	for _, tc := range refused {
+		t.Run(tc.name, func(t *testing.T) {
+			if u, err := governance.UpdateConsenterCertificate(n.cfg, tc.id, tc.cert); err == nil {
+				t.Fatalf("built %v", u)
+			}
+		})
+	}
+}
+
+// FuzzUpdateConsenterCertificate: whatever PEM it is given, the builder
+// either refuses or changes only that consenter's certificate, to one whose
+// CN is its ID.
+func FuzzUpdateConsenterCertificate(f *testing.F) {
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("junk"))
+	n := newNetwork(f)
+	f.Add(pki.EncodeCertificatePEM(n.c.Member("Org1MSP").Issue(pki.RoleOrderer, "orderer0", nil).Cert.Raw))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		u, err := governance.UpdateConsenterCertificate(n.cfg, "orderer0", data)
+		if err != nil {
+			return
+		}
+		if len(u.Orderer.Consenters) != 3 {
+			t.Fatalf("consenters %v", u.Orderer.Consenters)
+		}
+		for _, cs := range u.Orderer.Consenters {
+			cur, _ := n.cfg.Consenter(cs.Id)
+			if cs.Id == "orderer0" {
+				cert, perr := x509.ParseCertificate(cs.CertDer)
+				if perr != nil || cert.Subject.CommonName != "orderer0" || bytes.Equal(cs.CertDer, cur.CertDer) {
+					t.Fatalf("consenter %v: %v", cs, perr)
+				}
+			} else if !bytes.Equal(cs.CertDer, cur.CertDer) {
+				t.Fatalf("%s's certificate changed", cs.Id)
+			}
 		}
 	})
 }

@@ -298,6 +298,7 @@ func (c *chain) onApplied(number uint64, cfg *channelconfig.Config) {
 	r := c.raftRef.Load() // nil while NewRaft is still starting
 	if cfg != nil {
 		c.node.refreshTrust()
+		c.node.switchToStaged(cfg)
 		if c.removedBy(cfg) && r != nil && r.State() != raft.Leader {
 			// A removed follower may never learn of its removal from Raft
 			// (the leader stops replicating to it), so it retires itself. A
@@ -568,7 +569,7 @@ func (l *leader) maybeProposeConfig() {
 		l.releaseHeld()
 		return
 	}
-	env, err := channelconfig.NewConfigEnvelope(next.Proto(), p.env.Raw, l.c.node.signer, time.Unix(0, at))
+	env, err := channelconfig.NewConfigEnvelope(next.Proto(), p.env.Raw, l.c.node.cred.Current(), time.Unix(0, at))
 	if err == nil {
 		var b *pb.Block
 		if b, err = l.c.newBlock(l.next, l.prevHash, [][]byte{env}, at, l.next); err == nil {
@@ -768,7 +769,8 @@ var errChainClosing = errors.New("orderer shutting down")
 func (c *chain) newBlock(number uint64, prev []byte, envs [][]byte, at int64, lastConfig uint64) (*pb.Block, error) {
 	data := &pb.BlockData{Envelopes: envs}
 	hdr := &pb.BlockHeader{Number: number, PreviousHash: prev, DataHash: protocol.BlockDataHash(data), TimestampUnixNano: at}
-	sig, err := c.node.signer.Sign(protocol.OrdererSignedBytes(protocol.BlockHeaderHash(hdr), lastConfig))
+	signer := c.node.cred.Current() // one certificate and its key
+	sig, err := signer.Sign(protocol.OrdererSignedBytes(protocol.BlockHeaderHash(hdr), lastConfig))
 	if err != nil {
 		return nil, err
 	}
@@ -777,7 +779,7 @@ func (c *chain) newBlock(number uint64, prev []byte, envs [][]byte, at int64, la
 		Data:   data,
 		Metadata: &pb.BlockMetadata{
 			LastConfig: lastConfig,
-			Signature:  &pb.OrdererSignature{Signer: c.node.signerID, Signature: sig},
+			Signature:  &pb.OrdererSignature{Signer: protocol.SerializeIdentity(signer.MSPID(), signer.Certificate().Raw), Signature: sig},
 		},
 	}, nil
 }

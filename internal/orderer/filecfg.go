@@ -95,6 +95,12 @@ func (fc *FileConfig) path(p string) string {
 	return filepath.Join(fc.dir, p)
 }
 
+// CertificateFiles returns the paths of the certificate and key files,
+// resolved against the configuration file's directory.
+func (fc *FileConfig) CertificateFiles() (cert, key string) {
+	return fc.path(fc.CertFile), fc.path(fc.KeyFile)
+}
+
 // Level returns the configured log level.
 func (fc *FileConfig) Level() (slog.Level, error) {
 	switch strings.ToLower(fc.LogLevel) {

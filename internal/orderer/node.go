@@ -34,7 +34,6 @@ import (
 	"github.com/blossom-ledger/blossom/internal/cpugate"
 	"github.com/blossom-ledger/blossom/internal/identity"
 	"github.com/blossom-ledger/blossom/internal/pki"
-	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/transport"
 )
@@ -52,6 +51,7 @@ type Config struct {
 	// Certificate is the orderer's certificate (and optionally its CA
 	// chain) with its key: it serves TLS, dials other orderers and signs
 	// blocks. Its enrollment ID (subject CN) is the node's Raft server ID.
+	// StageCertificate replaces it while the node runs.
 	Certificate tls.Certificate
 	// GenesisBlocks are the genesis blocks of channels to create. Channels
 	// already in DataDir are opened from there (a genesis block given for
@@ -87,11 +87,15 @@ const DefaultBroadcastTimeout = 30 * time.Second
 
 // Node is one orderer: its listener, gRPC server and channels.
 type Node struct {
-	cfg      Config
-	id       string
-	log      *slog.Logger
-	signer   identity.Signer
-	signerID []byte // serialized identity in block signatures
+	cfg Config
+	id  string
+	log *slog.Logger
+	// cred serves TLS and signs blocks; StageCertificate and config blocks
+	// naming the staged certificate replace it (rotation.go).
+	cred *transport.Credential
+
+	stageMu sync.Mutex
+	staged  *tls.Certificate // the next certificate, until a config names it
 
 	trust         *transport.TrustSource
 	clientTLS     *tls.Config // dialling other orderers (gRPC and Raft)
@@ -124,22 +128,21 @@ func NewNode(cfg Config) (n *Node, err error) {
 	if cfg.DataDir == "" {
 		return nil, errors.New("orderer: no data directory")
 	}
-	signer, err := identity.NewTLSSigner(cfg.Certificate)
+	cred, err := transport.NewCredential(cfg.Certificate)
 	if err != nil {
 		return nil, fmt.Errorf("orderer certificate: %w", err)
 	}
-	leaf := signer.Certificate()
+	leaf := cred.Certificate()
 	if err := pki.ValidateEnrollmentID(leaf.Subject.CommonName); err != nil {
 		return nil, fmt.Errorf("orderer certificate CN: %w", err)
 	}
 	n = &Node{
-		cfg:      cfg,
-		id:       leaf.Subject.CommonName,
-		log:      cfg.Logger.With("orderer", leaf.Subject.CommonName),
-		signer:   signer,
-		signerID: protocol.SerializeIdentity(signer.MSPID(), leaf.Raw),
-		chains:   map[string]*chain{},
-		checks:   cpugate.New(0),
+		cfg:    cfg,
+		id:     leaf.Subject.CommonName,
+		log:    cfg.Logger.With("orderer", leaf.Subject.CommonName),
+		cred:   cred,
+		chains: map[string]*chain{},
+		checks: cpugate.New(0),
 	}
 	defer func() {
 		if err != nil {
@@ -159,8 +162,8 @@ func NewNode(cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	n.trust = transport.NewTrustSource(mgr)
-	n.clientTLS = transport.ClientTLSConfig(cfg.Certificate, n.trust, pki.RoleOrderer)
-	n.raftServerTLS = transport.ServerTLSConfig(cfg.Certificate, n.trust, n.log, pki.RoleOrderer)
+	n.clientTLS = transport.ClientTLSConfigFor(cred, n.trust, pki.RoleOrderer)
+	n.raftServerTLS = transport.ServerTLSConfigFor(cred, n.trust, n.log, pki.RoleOrderer)
 
 	ln := cfg.Listener
 	if ln == nil {
@@ -174,7 +177,7 @@ func NewNode(cfg Config) (n *Node, err error) {
 		c.layer = newStreamLayer(c.id, c.self, c.fsm.Config, n.clientTLS)
 	}
 	n.mux = newMux(ln, n.handleRaft, n.log)
-	n.grpc = transport.NewGRPCServer(transport.ServerTLSConfig(cfg.Certificate, n.trust, n.log, pki.Roles...), n.trust,
+	n.grpc = transport.NewGRPCServer(transport.ServerTLSConfigFor(cred, n.trust, n.log, pki.Roles...), n.trust,
 		transport.WithMaxMessageSize(maxGRPCMessage), transport.WithLogger(n.log))
 	pb.RegisterAtomicBroadcastServer(n.grpc, &service{node: n})
 	n.grpcDone = make(chan struct{})

@@ -95,32 +95,47 @@ func LoadCertificateFiles(certPath, keyPath string) (tls.Certificate, error) {
 // revoked, usable for TLS and signing). A refused certificate changes
 // nothing; the error says why (never with key material).
 func (c *Credential) Swap(next tls.Certificate, trust *TrustSource) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := c.check(next, trust)
+	if err != nil {
+		return err
+	}
+	c.cur.Store(st)
+	return nil
+}
+
+// Check makes Swap's checks of next without swapping it in.
+func (c *Credential) Check(next tls.Certificate, trust *TrustSource) error {
+	_, err := c.check(next, trust)
+	return err
+}
+
+func (c *Credential) check(next tls.Certificate, trust *TrustSource) (*credentialState, error) {
 	if trust == nil {
-		return errors.New("credential: no trust source to check the new certificate against")
+		return nil, errors.New("credential: no trust source to check the new certificate against")
 	}
 	st, err := newCredentialState(next)
 	if err != nil {
-		return fmt.Errorf("new certificate refused: %w", err)
+		return nil, fmt.Errorf("new certificate refused: %w", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	old := c.cur.Load().tls.Leaf
 	leaf := st.tls.Leaf
 	if leaf.Subject.Organization[0] != old.Subject.Organization[0] {
-		return fmt.Errorf("new certificate refused: it names member %s, not %s", leaf.Subject.Organization[0], old.Subject.Organization[0])
+		return nil, fmt.Errorf("new certificate refused: it names member %s, not %s", leaf.Subject.Organization[0], old.Subject.Organization[0])
 	}
 	if !slices.Equal(leaf.Subject.OrganizationalUnit, old.Subject.OrganizationalUnit) {
-		return fmt.Errorf("new certificate refused: role %v, not %v", leaf.Subject.OrganizationalUnit, old.Subject.OrganizationalUnit)
+		return nil, fmt.Errorf("new certificate refused: role %v, not %v", leaf.Subject.OrganizationalUnit, old.Subject.OrganizationalUnit)
 	}
 	now := time.Now()
 	if now.After(leaf.NotAfter) {
-		return fmt.Errorf("new certificate refused: expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("new certificate refused: expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if now.Before(leaf.NotBefore) {
-		return fmt.Errorf("new certificate refused: not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("new certificate refused: not valid before %s", leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	if len(leaf.Subject.OrganizationalUnit) != 1 {
-		return fmt.Errorf("new certificate refused: role %v", leaf.Subject.OrganizationalUnit)
+		return nil, fmt.Errorf("new certificate refused: role %v", leaf.Subject.OrganizationalUnit)
 	}
 	role := pki.Role(leaf.Subject.OrganizationalUnit[0])
 	usages := []identity.Usage{identity.UsageSign, identity.UsageTLSClient}
@@ -130,11 +145,10 @@ func (c *Credential) Swap(next tls.Certificate, trust *TrustSource) error {
 	mgr := trust.Manager()
 	for _, u := range usages {
 		if _, err := mgr.Check(identity.Request{MSPID: old.Subject.Organization[0], Cert: leaf.Raw, Roles: identity.Roles(role), Usage: u, At: now}); err != nil {
-			return fmt.Errorf("new certificate refused (%s): %w", u, err)
+			return nil, fmt.Errorf("new certificate refused (%s): %w", u, err)
 		}
 	}
-	c.cur.Store(st)
-	return nil
+	return st, nil
 }
 
 // Reload reads certPath and keyPath (LoadCertificateFiles) and swaps them
