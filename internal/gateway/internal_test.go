@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blossom-ledger/blossom/internal/client"
 	"github.com/blossom-ledger/blossom/internal/policy"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 )
@@ -177,5 +179,28 @@ func TestStreamSlots(t *testing.T) {
 	}
 	if s.total != 3 || s.count["a"] != 1 || s.count["b"] != 1 || s.count["c"] != 1 {
 		t.Fatalf("counts %d %v", s.total, s.count)
+	}
+}
+
+// TestMapBroadcastError: the ordering service's refusals map to HTTP
+// statuses a caller can act on (503 for "retry later").
+func TestMapBroadcastError(t *testing.T) {
+	tests := []struct {
+		status   pb.Status
+		info     string
+		wantHTTP int
+		wantCode string
+	}{
+		{pb.Status_SERVICE_UNAVAILABLE, "OVERLOADED: 4096 envelopes pending", http.StatusServiceUnavailable, "ORDERER_UNAVAILABLE"},
+		{pb.Status_SERVICE_UNAVAILABLE, "no Raft leader", http.StatusServiceUnavailable, "ORDERER_UNAVAILABLE"},
+		{pb.Status_CONFLICT, "DUPLICATE_TXID: tx", http.StatusConflict, "ORDERER_CONFLICT"},
+		{pb.Status_FORBIDDEN, "creator not allowed", http.StatusBadGateway, "ORDERER_REFUSED"},
+	}
+	for _, tt := range tests {
+		err := fmt.Errorf("broadcast failed on every orderer: %w", &client.BroadcastError{Orderer: "o1", Status: tt.status, Info: tt.info})
+		got := mapError(err)
+		if got.status != tt.wantHTTP || got.code != tt.wantCode {
+			t.Errorf("%s %q: %d %s, want %d %s", tt.status, tt.info, got.status, got.code, tt.wantHTTP, tt.wantCode)
+		}
 	}
 }

@@ -212,8 +212,13 @@ func mapError(err error) *apiError {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{http.StatusGatewayTimeout, "TIMEOUT", "the network did not answer in time"}
 	case errors.As(err, &be):
-		if be.Status == pb.Status_CONFLICT {
+		switch be.Status {
+		case pb.Status_CONFLICT:
 			return &apiError{http.StatusConflict, "ORDERER_CONFLICT", be.Info}
+		case pb.Status_SERVICE_UNAVAILABLE:
+			// No leader for the client's whole retry budget, or every
+			// attempt answered OVERLOADED: the caller may retry later.
+			return &apiError{http.StatusServiceUnavailable, "ORDERER_UNAVAILABLE", fmt.Sprintf("the ordering service is unavailable or overloaded; retry later (%s)", be.Info)}
 		}
 		return &apiError{http.StatusBadGateway, "ORDERER_REFUSED", fmt.Sprintf("the ordering service refused the transaction: %s", be.Status)}
 	case errors.As(err, &pe):
