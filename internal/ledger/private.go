@@ -568,6 +568,13 @@ func (l *Ledger) ReconcilePrivateData(m MissingPrivateData, data *pb.CollectionP
 			return err
 		}
 	}
+	return l.applyReconciled(batch, mk, v, ws)
+}
+
+// applyReconciled completes a reconciliation batch: the reconciled writes
+// ws of version v archived, the missing-data entry mk removed, all applied
+// synchronously.
+func (l *Ledger) applyReconciled(batch *pebble.Batch, mk []byte, v Version, ws []privateWrite) error {
 	if err := archive(batch, v, ws); err != nil {
 		return err
 	}

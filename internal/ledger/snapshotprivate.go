@@ -198,11 +198,5 @@ func (l *Ledger) reconcileBeforeSnapshot(m MissingPrivateData, mk []byte, data *
 			return err
 		}
 	}
-	if err := archive(batch, v, ws); err != nil {
-		return err
-	}
-	if err := batch.Delete(mk, nil); err != nil {
-		return err
-	}
-	return l.db.Apply(batch, pebble.Sync)
+	return l.applyReconciled(batch, mk, v, ws)
 }
