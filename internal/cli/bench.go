@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -46,6 +47,7 @@ type benchFlags struct {
 	leases       int
 	heldShare    float64
 	seed         uint64
+	cpuProfile   string
 }
 
 // hotSweep is the number of hot keys of each step of --workload hot.
@@ -176,6 +178,7 @@ ran, its result's fields are also at the top level (jq .validTxPerSec).`,
 	fl.IntVar(&f.leases, "leases", 64, "blossom-mix: lease actors, each leasing its own license of the asset added for the run")
 	fl.Float64Var(&f.heldShare, "held", 0.5, "blossom-mix: share of the lease actors that check out their license before the load")
 	fl.Uint64Var(&f.seed, "seed", 0, "seed of key and operation choice (0: random)")
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of this process, from the first workload's start to the last one's end, to FILE (in-process: the whole network's)")
 	return cmd
 }
 
@@ -273,6 +276,13 @@ func runBench(ctx context.Context, cmd *cobra.Command, f benchFlags) error {
 		}
 		defer cleanup()
 		target = t
+	}
+	if f.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	report := bench.NewReport()
 	var searchErr error
@@ -567,4 +577,22 @@ func trustFromBundle(path string) (*identity.Manager, error) {
 		cfgs = append(cfgs, identity.MSPConfig{ID: id, RootCerts: roots, IntermediateCerts: byMSP[id]})
 	}
 	return identity.NewManager(cfgs)
+}
+
+// startCPUProfile starts a pprof CPU profile written to path (created
+// 0600, refused if it exists); the returned function stops it and closes
+// the file.
+func startCPUProfile(path string) (func(), error) {
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(out); err != nil {
+		out.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		out.Close()
+	}, nil
 }

@@ -51,6 +51,11 @@ type CommitResult struct {
 	// value); otherwise the collection is recorded as missing. Private data
 	// never changes validation codes or the commit hash.
 	Private []*pb.TxPvtReadWriteSet
+	// PrivateHashes has, per envelope, the hashed private writes the
+	// transaction commits: what ExtractPrivateWriteHashes returns for the
+	// block (replay and Verify re-extract them, and the commit hash covers
+	// them). nil makes Commit extract them itself.
+	PrivateHashes [][]PrivateWriteHash
 	// Eligible reports whether this peer's member belongs to a collection:
 	// a valid transaction's hashed writes to such a collection for which
 	// Private holds nothing are recorded as missing (MissingPrivateData).
@@ -324,8 +329,12 @@ func (l *Ledger) Commit(block *pb.Block, result CommitResult) error {
 	} else if err := checkWrites(writes, result.Codes); err != nil {
 		return fmt.Errorf("block %d refused: %w", number, err)
 	}
-	private, err := ExtractPrivateWriteHashes(block, result.Codes)
-	if err != nil {
+	private := result.PrivateHashes
+	if private == nil {
+		if private, err = ExtractPrivateWriteHashes(block, result.Codes); err != nil {
+			return fmt.Errorf("block %d refused: %w", number, err)
+		}
+	} else if err := checkPrivateHashes(private, result.Codes); err != nil {
 		return fmt.Errorf("block %d refused: %w", number, err)
 	}
 	if len(result.Private) > len(envs) {
@@ -396,6 +405,26 @@ func checkWrites(writes [][]Write, codes []pb.TxValidationCode) error {
 		for _, w := range ws {
 			if err := checkWrite(w); err != nil {
 				return fmt.Errorf("transaction %d: %w", i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkPrivateHashes checks a caller's hashed private writes the way
+// checkWrites checks its public ones: one entry per transaction, none for
+// a transaction that is not VALID, each well formed.
+func checkPrivateHashes(private [][]PrivateWriteHash, codes []pb.TxValidationCode) error {
+	if len(private) != len(codes) {
+		return fmt.Errorf("hashed private writes for %d transactions, %d validation codes", len(private), len(codes))
+	}
+	for i, hs := range private {
+		if codes[i] != pb.TxValidationCode_VALID && len(hs) > 0 {
+			return fmt.Errorf("transaction %d is %s but has hashed private writes", i, codes[i])
+		}
+		for _, h := range hs {
+			if !h.wellFormed() {
+				return fmt.Errorf("transaction %d: malformed hashed private write in %s/%s", i, h.Namespace, h.Collection)
 			}
 		}
 	}

@@ -266,6 +266,17 @@ func TestCommitRefusesBadBlocks(t *testing.T) {
 		{"writes count", clone, func(*pb.Block) CommitResult {
 			return CommitResult{Codes: []pb.TxValidationCode{0}, Writes: [][]Write{}}
 		}, "writes for 0 transactions"},
+		{"hashed private writes count", clone, func(*pb.Block) CommitResult {
+			return CommitResult{Codes: []pb.TxValidationCode{0}, PrivateHashes: [][]PrivateWriteHash{}}
+		}, "hashed private writes for 0 transactions"},
+		{"hashed private writes for an invalid tx", clone, func(*pb.Block) CommitResult {
+			h := PrivateWriteHash{Namespace: "cc", Collection: "c", KeyHash: make([]byte, 32), ValueHash: make([]byte, 32)}
+			return CommitResult{Codes: []pb.TxValidationCode{pb.TxValidationCode_MVCC_READ_CONFLICT}, PrivateHashes: [][]PrivateWriteHash{{h}}}
+		}, "has hashed private writes"},
+		{"malformed hashed private write", clone, func(*pb.Block) CommitResult {
+			h := PrivateWriteHash{Namespace: "cc", Collection: "c", KeyHash: []byte("short")}
+			return CommitResult{Codes: []pb.TxValidationCode{0}, PrivateHashes: [][]PrivateWriteHash{{h}}}
+		}, "malformed hashed private write"},
 	}
 	segs := segmentPaths(t, dir)
 	sizeBefore := fileSize(t, segs[len(segs)-1])

@@ -94,8 +94,17 @@ func TxPrivateWriteHashes(envelope []byte) ([]PrivateWriteHash, error) {
 	if err != nil {
 		return nil, err
 	}
+	return RWSetPrivateWriteHashes(rwset), nil
+}
+
+// RWSetPrivateWriteHashes returns the well-formed hashed private writes of
+// a transaction's read/write set, in rwset order: what
+// TxPrivateWriteHashes returns for the envelope carrying it. A caller that
+// already parsed the set (the peer's validator) gives them to Commit in
+// CommitResult.PrivateHashes instead of having it parse the envelope again.
+func RWSetPrivateWriteHashes(rwset *pb.TxReadWriteSet) []PrivateWriteHash {
 	var out []PrivateWriteHash
-	for _, ns := range rwset.NsRwsets {
+	for _, ns := range rwset.GetNsRwsets() {
 		for _, coll := range ns.CollectionHashedRwsets {
 			for _, w := range coll.HashedWrites {
 				h := PrivateWriteHash{Namespace: ns.Namespace, Collection: coll.Collection, KeyHash: w.KeyHash, IsDelete: w.IsDelete, ValueHash: w.ValueHash}
@@ -105,7 +114,7 @@ func TxPrivateWriteHashes(envelope []byte) ([]PrivateWriteHash, error) {
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // ExtractPrivateWriteHashes returns, for each envelope of block, the hashed

@@ -40,34 +40,32 @@ const maxGRPCMessage = channelconfig.MaxAbsoluteMaxBytes + 1<<20
 func (s *service) Broadcast(stream grpc.BidiStreamingServer[pb.Envelope, pb.BroadcastResponse]) error {
 	ctx := stream.Context()
 	caller, _ := transport.IdentityFromContext(ctx)
-	type answer struct {
-		txID string
-		done chan outcome
-	}
-	answers := make(chan answer, maxBroadcastInflight)
+	answers := newAnswerQueue(maxBroadcastInflight)
 	sendErr := make(chan error, 1)
 	go func() {
 		defer close(sendErr)
-		for a := range answers {
+		drain := func() {
+			for _, ok := answers.pop(); ok; _, ok = answers.pop() {
+			}
+		}
+		for a, ok := answers.pop(); ok; a, ok = answers.pop() {
 			var o outcome
 			select {
 			case o = <-a.done:
 			case <-ctx.Done():
 				sendErr <- ctx.Err()
-				for range answers {
-				}
+				drain()
 				return
 			}
 			if err := stream.Send(&pb.BroadcastResponse{Status: o.Status, Info: o.Info, TxId: a.txID}); err != nil {
 				sendErr <- err
-				for range answers {
-				}
+				drain()
 				return
 			}
 		}
 	}()
 	defer func() {
-		close(answers)
+		answers.close()
 		<-sendErr
 	}()
 	prevSubmitted := make(chan struct{})
@@ -83,10 +81,8 @@ func (s *service) Broadcast(stream grpc.BidiStreamingServer[pb.Envelope, pb.Broa
 		done := make(chan outcome, 1)
 		submitted := make(chan struct{})
 		txID := peekTxID(env)
-		select {
-		case answers <- answer{txID: txID, done: done}:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := answers.push(ctx, broadcastAnswer{txID: txID, done: done}); err != nil {
+			return err
 		}
 		go func(env *pb.Envelope, prev <-chan struct{}) {
 			done <- s.broadcastOne(ctx, caller, env, prev, submitted)

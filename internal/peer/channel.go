@@ -397,8 +397,9 @@ func (c *Channel) prepare(block *pb.Block) (*preparedBlock, error) {
 		block:   block,
 		results: results,
 		commit: ledger.CommitResult{
-			Codes:  make([]pb.TxValidationCode, len(results)),
-			Writes: make([][]ledger.Write, len(results)),
+			Codes:         make([]pb.TxValidationCode, len(results)),
+			Writes:        make([][]ledger.Write, len(results)),
+			PrivateHashes: make([][]ledger.PrivateWriteHash, len(results)),
 		},
 	}
 	for i := range results {
@@ -411,6 +412,7 @@ func (c *Channel) prepare(block *pb.Block) (*preparedBlock, error) {
 				return nil, &errFatal{fmt.Errorf("block %d tx %d: valid transaction with unstorable writes: %w", block.Header.Number, i, err)}
 			}
 			p.commit.Writes[i] = ws
+			p.commit.PrivateHashes[i] = ledger.RWSetPrivateWriteHashes(r.RWSet)
 		}
 		p.commit.Codes[i] = r.Code
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -125,6 +126,12 @@ func NewGRPCServer(tlsConfig *tls.Config, trust *TrustSource, opts ...Option) *g
 		grpc.ConnectionTimeout(handshakeTimeout),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: serverPingInterval, Timeout: o.keepaliveTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minClientPing, PermitWithoutStream: true}),
+		// Calls run on a pool of long-lived goroutines whose stacks have
+		// already grown to what a handler needs (ECDSA, protobuf), instead
+		// of a new goroutine per call that grows its stack from 8 KiB by
+		// copying; when every worker is busy gRPC starts a goroutine as
+		// before, so a long stream (Deliver) never blocks others.
+		grpc.NumStreamWorkers(streamWorkers()),
 	}
 	return grpc.NewServer(append(serverOpts, o.serverOptions...)...)
 }
@@ -345,3 +352,7 @@ func afterHandshake(err error) error {
 	}
 	return fmt.Errorf("connection closed after the TLS handshake (the server may have refused our certificate: see its log): %w", err)
 }
+
+// streamWorkers is the size of a server's pool of call goroutines: enough
+// for every CPU to run a call while as many more wait on I/O or a lock.
+func streamWorkers() uint32 { return uint32(2 * runtime.GOMAXPROCS(0)) }
