@@ -81,6 +81,8 @@ type Client struct {
 
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn // by endpoint name ("peer:" or "orderer:" prefix)
+	// broadcasts holds, per orderer name, the stream Broadcast sends on.
+	broadcasts map[string]*broadcastStream
 	closed bool
 	// seen is, per channel, the lowest ledger height that holds every
 	// block this client has seen its transactions commit in. Proposals
@@ -210,6 +212,21 @@ func (c *Client) dial(ctx context.Context, key, addr string, tlsCfg *tls.Config)
 	}
 	c.conns[key] = conn
 	return conn, nil
+}
+
+// broadcastStream returns the stream of broadcasts to orderer name.
+func (c *Client) broadcastStream(name string) *broadcastStream {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.broadcasts[name]
+	if b == nil {
+		if c.broadcasts == nil {
+			c.broadcasts = make(map[string]*broadcastStream)
+		}
+		b = newBroadcastStream()
+		c.broadcasts[name] = b
+	}
+	return b
 }
 
 // peerConn returns the connection to peer name.

@@ -236,9 +236,15 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	if len(orderers) == 0 {
 		return errors.New("client: no orderer configured")
 	}
-	env := new(pb.Envelope)
-	if err := protocol.Unmarshal(envelope, env, 0); err != nil {
-		return err
+	// The orderer judges the envelope; the client only needs its
+	// transaction ID (if it has one) to match the answer.
+	env, _, hdr, err := protocol.OpenEnvelope(envelope, 0)
+	txID := hdr.GetTxId()
+	if err != nil {
+		env = new(pb.Envelope)
+		if err := protocol.Unmarshal(envelope, env, 0); err != nil {
+			return err
+		}
 	}
 	first := int(c.nextOrderer.Add(1))
 	uncertain := false // an earlier attempt may have been ordered
@@ -248,7 +254,7 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	tryOrderers:
 		for k := range orderers {
 			o := orderers[(first+k)%len(orderers)]
-			resp, sent, err := c.broadcastOnce(ctx, o, env)
+			resp, sent, err := c.broadcastOnce(ctx, o, env, txID)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -330,30 +336,15 @@ const reasonOverloaded = "OVERLOADED"
 // about 7 s of waiting in all, longer than a Raft leader election.
 const broadcastRounds = 10
 
-// broadcastOnce sends env to one orderer and reads its answer. sent
-// reports whether the envelope may have reached the orderer.
-func (c *Client) broadcastOnce(ctx context.Context, o Endpoint, env *pb.Envelope) (resp *pb.BroadcastResponse, sent bool, err error) {
+// broadcastOnce sends env (transaction txID) to one orderer on the
+// client's stream to it and reads its answer. sent reports whether the
+// envelope may have reached the orderer.
+func (c *Client) broadcastOnce(ctx context.Context, o Endpoint, env *pb.Envelope, txID string) (resp *pb.BroadcastResponse, sent bool, err error) {
 	conn, err := c.ordererConn(ctx, o)
 	if err != nil {
 		return nil, false, err
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stream, err := pb.NewAtomicBroadcastClient(conn).Broadcast(sctx)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := stream.Send(env); err != nil {
-		return nil, true, err
-	}
-	if err := stream.CloseSend(); err != nil {
-		return nil, true, err
-	}
-	resp, err = stream.Recv()
-	if err != nil {
-		return nil, true, err
-	}
-	return resp, true, nil
+	return c.broadcastStream(o.name()).send(ctx, conn, env, txID)
 }
 
 // WaitForCommit waits until transaction txID of channel ("" = the
