@@ -89,11 +89,11 @@ func follow(ctx context.Context, conn *grpc.ClientConn, channel string, next uin
 			now := time.Now()
 			codes := b.GetMetadata().GetValidationCodes()
 			for k, env := range b.GetData().GetEnvelopes() {
-				_, _, hdr, herr := protocol.OpenEnvelope(env, maxBlockMessage)
+				txID, herr := protocol.EnvelopeTxID(env)
 				if herr != nil || k >= len(codes) {
 					continue
 				}
-				t.commit(peer, hdr.TxId, pb.TxValidationCode(codes[k]), now)
+				t.commit(peer, txID, pb.TxValidationCode(codes[k]), now)
 			}
 			next++
 		}

@@ -79,11 +79,11 @@ type Client struct {
 	// nextOrderer spreads broadcasts over the orderers.
 	nextOrderer atomic.Uint32
 
-	mu     sync.Mutex
-	conns  map[string]*grpc.ClientConn // by endpoint name ("peer:" or "orderer:" prefix)
+	mu    sync.Mutex
+	conns map[string]*grpc.ClientConn // by endpoint name ("peer:" or "orderer:" prefix)
 	// broadcasts holds, per orderer name, the stream Broadcast sends on.
 	broadcasts map[string]*broadcastStream
-	closed bool
+	closed     bool
 	// seen is, per channel, the lowest ledger height that holds every
 	// block this client has seen its transactions commit in. Proposals
 	// carry it as min_height (read-after-write, DESIGN §11), so endorsers

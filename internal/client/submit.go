@@ -236,16 +236,13 @@ func (c *Client) Broadcast(ctx context.Context, envelope []byte) error {
 	if len(orderers) == 0 {
 		return errors.New("client: no orderer configured")
 	}
+	env := new(pb.Envelope)
+	if err := protocol.Unmarshal(envelope, env, 0); err != nil {
+		return err
+	}
 	// The orderer judges the envelope; the client only needs its
 	// transaction ID (if it has one) to match the answer.
-	env, _, hdr, err := protocol.OpenEnvelope(envelope, 0)
-	txID := hdr.GetTxId()
-	if err != nil {
-		env = new(pb.Envelope)
-		if err := protocol.Unmarshal(envelope, env, 0); err != nil {
-			return err
-		}
-	}
+	txID, _ := protocol.PayloadTxID(env.Payload)
 	first := int(c.nextOrderer.Add(1))
 	uncertain := false // an earlier attempt may have been ordered
 	var last error

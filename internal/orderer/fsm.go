@@ -148,7 +148,16 @@ func (f *fsm) load() error {
 // envelope's, and for a config block also its update's.
 func blockTxIDs(b *pb.Block) []string {
 	var ids []string
+	config := channelconfig.IsConfigBlock(b)
 	for _, env := range b.GetData().GetEnvelopes() {
+		if !config {
+			// Every envelope of a normal block was checked before it
+			// was ordered: only its ID is needed.
+			if txID, err := protocol.EnvelopeTxID(env); err == nil {
+				ids = append(ids, txID)
+			}
+			continue
+		}
 		_, payload, hdr, err := protocol.OpenEnvelope(env, 0)
 		if err != nil {
 			continue

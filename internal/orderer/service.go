@@ -93,15 +93,11 @@ func (s *service) Broadcast(stream grpc.BidiStreamingServer[pb.Envelope, pb.Broa
 
 // peekTxID reads the transaction ID of an envelope for the answer, or "".
 func peekTxID(env *pb.Envelope) string {
-	payload := new(pb.Payload)
-	if protocol.Unmarshal(env.GetPayload(), payload, 0) != nil {
+	txID, err := protocol.PayloadTxID(env.GetPayload())
+	if err != nil || len(txID) > 128 {
 		return ""
 	}
-	hdr := new(pb.Header)
-	if protocol.Unmarshal(payload.Header, hdr, 64<<10+4096) != nil || len(hdr.TxId) > 128 {
-		return ""
-	}
-	return hdr.TxId
+	return txID
 }
 
 // broadcastOne checks one envelope, waits until the stream's previous
