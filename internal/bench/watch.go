@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/blossom-ledger/blossom/internal/pki"
-	"github.com/blossom-ledger/blossom/internal/protocol"
 	"github.com/blossom-ledger/blossom/internal/protocol/pb"
 	"github.com/blossom-ledger/blossom/internal/transport"
 )
@@ -71,29 +70,26 @@ func (w *watchers) stop() {
 	w.wg.Wait()
 }
 
-// follow streams blocks from next on, reconnecting until ctx ends.
+// follow streams filtered blocks (transaction IDs and validation codes)
+// from next on, reconnecting until ctx ends.
 func follow(ctx context.Context, conn *grpc.ClientConn, channel string, next uint64, peer int, t *tracker) {
 	for ctx.Err() == nil {
 		stream, err := pb.NewPeerClient(conn).Deliver(ctx, &pb.DeliverRequest{
 			ChannelId: channel, Start: &pb.SeekPosition{Kind: &pb.SeekPosition_Specified{Specified: next}},
+			Filtered: true,
 		}, grpc.MaxCallRecvMsgSize(maxBlockMessage))
 		for err == nil {
 			var resp *pb.DeliverResponse
 			if resp, err = stream.Recv(); err != nil {
 				break
 			}
-			b := resp.GetBlock()
-			if b == nil || b.GetHeader().GetNumber() != next {
+			b := resp.GetFilteredBlock()
+			if b == nil || b.GetNumber() != next {
 				continue
 			}
 			now := time.Now()
-			codes := b.GetMetadata().GetValidationCodes()
-			for k, env := range b.GetData().GetEnvelopes() {
-				txID, herr := protocol.EnvelopeTxID(env)
-				if herr != nil || k >= len(codes) {
-					continue
-				}
-				t.commit(peer, txID, pb.TxValidationCode(codes[k]), now)
+			for _, tx := range b.GetTransactions() {
+				t.commit(peer, tx.GetTxId(), tx.GetCode(), now)
 			}
 			next++
 		}

@@ -120,12 +120,12 @@ func TestBroadcastRefusals(t *testing.T) {
 func TestDeliverRefusals(t *testing.T) {
 	c := newCluster(t, 1, restrictedPolicies)
 	c.leader()
-	deliver := func(cred *testpki.Credential, channel string) (pb.Status, string, int) {
+	deliver := func(cred *testpki.Credential, channel string, filtered bool) (pb.Status, string, int) {
 		conn := c.dial(0, cred)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		stream, err := pb.NewAtomicBroadcastClient(conn).Deliver(ctx, &pb.DeliverRequest{
-			ChannelId: channel,
+			ChannelId: channel, Filtered: filtered,
 			Start:     &pb.SeekPosition{Kind: &pb.SeekPosition_Oldest{Oldest: true}},
 			Stop:      &pb.SeekPosition{Kind: &pb.SeekPosition_Newest{Newest: true}},
 		})
@@ -149,18 +149,20 @@ func TestDeliverRefusals(t *testing.T) {
 		name       string
 		cred       *testpki.Credential
 		channel    string
+		filtered   bool
 		wantStatus pb.Status
 		wantBlocks int
 		wantInfo   string
 	}{
-		{"reader", c.clients["Org1MSP"], testChannel, pb.Status_SUCCESS, 1, ""},
-		{"member that is not a reader", c.clients["Org2MSP"], testChannel, pb.Status_FORBIDDEN, 0, "policy not satisfied"},
-		{"admin of a member that is not a reader", c.admins["Org3MSP"], testChannel, pb.Status_FORBIDDEN, 0, "policy not satisfied"},
-		{"unknown channel", c.clients["Org1MSP"], "other", pb.Status_NOT_FOUND, 0, "not served"},
+		{"reader", c.clients["Org1MSP"], testChannel, false, pb.Status_SUCCESS, 1, ""},
+		{"member that is not a reader", c.clients["Org2MSP"], testChannel, false, pb.Status_FORBIDDEN, 0, "policy not satisfied"},
+		{"admin of a member that is not a reader", c.admins["Org3MSP"], testChannel, false, pb.Status_FORBIDDEN, 0, "policy not satisfied"},
+		{"unknown channel", c.clients["Org1MSP"], "other", false, pb.Status_NOT_FOUND, 0, "not served"},
+		{"filtered blocks (a peer's)", c.clients["Org1MSP"], testChannel, true, pb.Status_BAD_REQUEST, 0, "ask a peer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st, info, n := deliver(tt.cred, tt.channel)
+			st, info, n := deliver(tt.cred, tt.channel, tt.filtered)
 			if st != tt.wantStatus || n != tt.wantBlocks || !strings.Contains(info, tt.wantInfo) {
 				t.Errorf("got %s %q with %d blocks, want %s %q with %d", st, info, n, tt.wantStatus, tt.wantInfo, tt.wantBlocks)
 			}

@@ -203,6 +203,9 @@ func (s *service) Deliver(req *pb.DeliverRequest, stream grpc.ServerStreamingSer
 	status := func(st pb.Status, format string, args ...any) error {
 		return stream.Send(&pb.DeliverResponse{Kind: &pb.DeliverResponse_Status{Status: st}, Info: fmt.Sprintf(format, args...)})
 	}
+	if req.GetFiltered() {
+		return status(pb.Status_BAD_REQUEST, "the ordering service delivers whole blocks: ask a peer for filtered blocks")
+	}
 	c := s.node.chain(req.GetChannelId())
 	if c == nil {
 		return status(pb.Status_NOT_FOUND, "channel %q is not served by this orderer", req.GetChannelId())

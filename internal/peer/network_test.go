@@ -628,6 +628,31 @@ func TestPeerDeliver(t *testing.T) {
 	if !bytes.Equal(blocks[bad.Block].Metadata.CommitHash, commit) {
 		t.Fatal("delivered block lacks the commit hash")
 	}
+	// Filtered blocks carry each transaction's ID and code, as the blocks do.
+	filtered, err := pb.NewPeerClient(conn).Deliver(ctx, &pb.DeliverRequest{
+		ChannelId: net.Channel, Filtered: true,
+		Start: &pb.SeekPosition{Kind: &pb.SeekPosition_Specified{Specified: 0}},
+		Stop:  &pb.SeekPosition{Kind: &pb.SeekPosition_Specified{Specified: bad.Block}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := uint64(0); n <= bad.Block; n++ {
+		resp, err := filtered.Recv()
+		fb := resp.GetFilteredBlock()
+		if err != nil || fb == nil || fb.Number != n || len(fb.Transactions) != len(blocks[n].Data.Envelopes) {
+			t.Fatalf("filtered block %d: %v %v", n, resp, err)
+		}
+		for i, tx := range fb.Transactions {
+			_, _, hdr, err := protocol.OpenEnvelope(blocks[n].Data.Envelopes[i], 0)
+			if err != nil || tx.TxId != hdr.TxId || tx.Code != codesOf(n)[i] {
+				t.Fatalf("filtered block %d tx %d: %v, block has %v %v", n, i, tx, hdr.GetTxId(), codesOf(n)[i])
+			}
+		}
+	}
+	if resp, err := filtered.Recv(); err != nil || resp.GetStatus() != pb.Status_SUCCESS {
+		t.Fatalf("filtered stream end: %v %v", resp, err)
+	}
 	// A stream without a stop follows new commits.
 	stream, err := pb.NewPeerClient(conn).Deliver(ctx, &pb.DeliverRequest{ChannelId: net.Channel, Start: &pb.SeekPosition{Kind: &pb.SeekPosition_Specified{Specified: bad.Block + 1}}})
 	if err != nil {

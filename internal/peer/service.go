@@ -161,7 +161,11 @@ func (s *peerService) Deliver(req *pb.DeliverRequest, stream grpc.ServerStreamin
 			}
 			return send(pb.Status_INTERNAL_SERVER_ERROR, "block %d: %v", n, err)
 		}
-		if err := stream.Send(&pb.DeliverResponse{Kind: &pb.DeliverResponse_Block{Block: b}}); err != nil {
+		resp := &pb.DeliverResponse{Kind: &pb.DeliverResponse_Block{Block: b}}
+		if req.GetFiltered() {
+			resp.Kind = &pb.DeliverResponse_FilteredBlock{FilteredBlock: filterBlock(b)}
+		}
+		if err := stream.Send(resp); err != nil {
 			return err
 		}
 		if n == stop {
@@ -181,4 +185,21 @@ func seek(p *pb.SeekPosition, height uint64) (uint64, error) {
 		return k.Specified, nil
 	}
 	return 0, errors.New("unknown seek position")
+}
+
+// filterBlock reduces a committed block to its number and each
+// transaction's ID and validation code (DeliverRequest.filtered).
+func filterBlock(b *pb.Block) *pb.FilteredBlock {
+	envs := b.GetData().GetEnvelopes()
+	codes := b.GetMetadata().GetValidationCodes()
+	out := &pb.FilteredBlock{Number: b.GetHeader().GetNumber(), Transactions: make([]*pb.FilteredTransaction, len(envs))}
+	for i, env := range envs {
+		txID, _ := protocol.EnvelopeTxID(env)
+		code := pb.TxValidationCode_INVALID_OTHER_REASON
+		if i < len(codes) {
+			code = pb.TxValidationCode(codes[i])
+		}
+		out.Transactions[i] = &pb.FilteredTransaction{TxId: txID, Code: code}
+	}
+	return out
 }

@@ -230,11 +230,15 @@ func (*SeekPosition_Specified) isSeekPosition_Kind() {}
 // DeliverRequest asks for blocks [start, stop] of a channel. The caller is
 // identified by its mutual-TLS certificate and must satisfy Readers.
 type DeliverRequest struct {
-	state         protoimpl.MessageState  `protogen:"open.v1"`
-	ChannelId     string                  `protobuf:"bytes,1,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
-	Start         *SeekPosition           `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
-	Stop          *SeekPosition           `protobuf:"bytes,3,opt,name=stop,proto3" json:"stop,omitempty"` // unset: stream forever
-	Behavior      DeliverRequest_Behavior `protobuf:"varint,4,opt,name=behavior,proto3,enum=blossom.v1.DeliverRequest_Behavior" json:"behavior,omitempty"`
+	state     protoimpl.MessageState  `protogen:"open.v1"`
+	ChannelId string                  `protobuf:"bytes,1,opt,name=channel_id,json=channelId,proto3" json:"channel_id,omitempty"`
+	Start     *SeekPosition           `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	Stop      *SeekPosition           `protobuf:"bytes,3,opt,name=stop,proto3" json:"stop,omitempty"` // unset: stream forever
+	Behavior  DeliverRequest_Behavior `protobuf:"varint,4,opt,name=behavior,proto3,enum=blossom.v1.DeliverRequest_Behavior" json:"behavior,omitempty"`
+	// filtered (peers only): answer each block as a FilteredBlock, its
+	// transaction IDs and validation codes, for clients that only follow
+	// commits. The ordering service refuses it (BAD_REQUEST).
+	Filtered      bool `protobuf:"varint,5,opt,name=filtered,proto3" json:"filtered,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -297,6 +301,119 @@ func (x *DeliverRequest) GetBehavior() DeliverRequest_Behavior {
 	return DeliverRequest_BLOCK_UNTIL_READY
 }
 
+func (x *DeliverRequest) GetFiltered() bool {
+	if x != nil {
+		return x.Filtered
+	}
+	return false
+}
+
+// FilteredTransaction is one transaction of a FilteredBlock.
+type FilteredTransaction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TxId          string                 `protobuf:"bytes,1,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"` // "" when the envelope's header cannot be read
+	Code          TxValidationCode       `protobuf:"varint,2,opt,name=code,proto3,enum=blossom.v1.TxValidationCode" json:"code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilteredTransaction) Reset() {
+	*x = FilteredTransaction{}
+	mi := &file_blossom_v1_services_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilteredTransaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilteredTransaction) ProtoMessage() {}
+
+func (x *FilteredTransaction) ProtoReflect() protoreflect.Message {
+	mi := &file_blossom_v1_services_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilteredTransaction.ProtoReflect.Descriptor instead.
+func (*FilteredTransaction) Descriptor() ([]byte, []int) {
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FilteredTransaction) GetTxId() string {
+	if x != nil {
+		return x.TxId
+	}
+	return ""
+}
+
+func (x *FilteredTransaction) GetCode() TxValidationCode {
+	if x != nil {
+		return x.Code
+	}
+	return TxValidationCode_VALID
+}
+
+// FilteredBlock is a committed block reduced to what follows commits.
+type FilteredBlock struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Transactions  []*FilteredTransaction `protobuf:"bytes,2,rep,name=transactions,proto3" json:"transactions,omitempty"` // in block order
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FilteredBlock) Reset() {
+	*x = FilteredBlock{}
+	mi := &file_blossom_v1_services_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FilteredBlock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FilteredBlock) ProtoMessage() {}
+
+func (x *FilteredBlock) ProtoReflect() protoreflect.Message {
+	mi := &file_blossom_v1_services_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FilteredBlock.ProtoReflect.Descriptor instead.
+func (*FilteredBlock) Descriptor() ([]byte, []int) {
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FilteredBlock) GetNumber() uint64 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *FilteredBlock) GetTransactions() []*FilteredTransaction {
+	if x != nil {
+		return x.Transactions
+	}
+	return nil
+}
+
 // DeliverResponse carries a block or the final status of the stream.
 type DeliverResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -304,6 +421,7 @@ type DeliverResponse struct {
 	//
 	//	*DeliverResponse_Status
 	//	*DeliverResponse_Block
+	//	*DeliverResponse_FilteredBlock
 	Kind          isDeliverResponse_Kind `protobuf_oneof:"kind"`
 	Info          string                 `protobuf:"bytes,3,opt,name=info,proto3" json:"info,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -312,7 +430,7 @@ type DeliverResponse struct {
 
 func (x *DeliverResponse) Reset() {
 	*x = DeliverResponse{}
-	mi := &file_blossom_v1_services_proto_msgTypes[3]
+	mi := &file_blossom_v1_services_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -324,7 +442,7 @@ func (x *DeliverResponse) String() string {
 func (*DeliverResponse) ProtoMessage() {}
 
 func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_blossom_v1_services_proto_msgTypes[3]
+	mi := &file_blossom_v1_services_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -337,7 +455,7 @@ func (x *DeliverResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverResponse.ProtoReflect.Descriptor instead.
 func (*DeliverResponse) Descriptor() ([]byte, []int) {
-	return file_blossom_v1_services_proto_rawDescGZIP(), []int{3}
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *DeliverResponse) GetKind() isDeliverResponse_Kind {
@@ -365,6 +483,15 @@ func (x *DeliverResponse) GetBlock() *Block {
 	return nil
 }
 
+func (x *DeliverResponse) GetFilteredBlock() *FilteredBlock {
+	if x != nil {
+		if x, ok := x.Kind.(*DeliverResponse_FilteredBlock); ok {
+			return x.FilteredBlock
+		}
+	}
+	return nil
+}
+
 func (x *DeliverResponse) GetInfo() string {
 	if x != nil {
 		return x.Info
@@ -384,9 +511,15 @@ type DeliverResponse_Block struct {
 	Block *Block `protobuf:"bytes,2,opt,name=block,proto3,oneof"`
 }
 
+type DeliverResponse_FilteredBlock struct {
+	FilteredBlock *FilteredBlock `protobuf:"bytes,4,opt,name=filtered_block,json=filteredBlock,proto3,oneof"` // DeliverRequest.filtered
+}
+
 func (*DeliverResponse_Status) isDeliverResponse_Kind() {}
 
 func (*DeliverResponse_Block) isDeliverResponse_Kind() {}
+
+func (*DeliverResponse_FilteredBlock) isDeliverResponse_Kind() {}
 
 // CommitStatusRequest asks a peer for a transaction's commit outcome.
 type CommitStatusRequest struct {
@@ -402,7 +535,7 @@ type CommitStatusRequest struct {
 
 func (x *CommitStatusRequest) Reset() {
 	*x = CommitStatusRequest{}
-	mi := &file_blossom_v1_services_proto_msgTypes[4]
+	mi := &file_blossom_v1_services_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -414,7 +547,7 @@ func (x *CommitStatusRequest) String() string {
 func (*CommitStatusRequest) ProtoMessage() {}
 
 func (x *CommitStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_blossom_v1_services_proto_msgTypes[4]
+	mi := &file_blossom_v1_services_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -427,7 +560,7 @@ func (x *CommitStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitStatusRequest.ProtoReflect.Descriptor instead.
 func (*CommitStatusRequest) Descriptor() ([]byte, []int) {
-	return file_blossom_v1_services_proto_rawDescGZIP(), []int{4}
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CommitStatusRequest) GetChannelId() string {
@@ -463,7 +596,7 @@ type CommitStatusResponse struct {
 
 func (x *CommitStatusResponse) Reset() {
 	*x = CommitStatusResponse{}
-	mi := &file_blossom_v1_services_proto_msgTypes[5]
+	mi := &file_blossom_v1_services_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -475,7 +608,7 @@ func (x *CommitStatusResponse) String() string {
 func (*CommitStatusResponse) ProtoMessage() {}
 
 func (x *CommitStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_blossom_v1_services_proto_msgTypes[5]
+	mi := &file_blossom_v1_services_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -488,7 +621,7 @@ func (x *CommitStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitStatusResponse.ProtoReflect.Descriptor instead.
 func (*CommitStatusResponse) Descriptor() ([]byte, []int) {
-	return file_blossom_v1_services_proto_rawDescGZIP(), []int{5}
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CommitStatusResponse) GetCode() TxValidationCode {
@@ -515,7 +648,7 @@ type ChannelInfoRequest struct {
 
 func (x *ChannelInfoRequest) Reset() {
 	*x = ChannelInfoRequest{}
-	mi := &file_blossom_v1_services_proto_msgTypes[6]
+	mi := &file_blossom_v1_services_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -527,7 +660,7 @@ func (x *ChannelInfoRequest) String() string {
 func (*ChannelInfoRequest) ProtoMessage() {}
 
 func (x *ChannelInfoRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_blossom_v1_services_proto_msgTypes[6]
+	mi := &file_blossom_v1_services_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -540,7 +673,7 @@ func (x *ChannelInfoRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelInfoRequest.ProtoReflect.Descriptor instead.
 func (*ChannelInfoRequest) Descriptor() ([]byte, []int) {
-	return file_blossom_v1_services_proto_rawDescGZIP(), []int{6}
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ChannelInfoRequest) GetChannelId() string {
@@ -562,7 +695,7 @@ type ChannelInfoResponse struct {
 
 func (x *ChannelInfoResponse) Reset() {
 	*x = ChannelInfoResponse{}
-	mi := &file_blossom_v1_services_proto_msgTypes[7]
+	mi := &file_blossom_v1_services_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -574,7 +707,7 @@ func (x *ChannelInfoResponse) String() string {
 func (*ChannelInfoResponse) ProtoMessage() {}
 
 func (x *ChannelInfoResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_blossom_v1_services_proto_msgTypes[7]
+	mi := &file_blossom_v1_services_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -587,7 +720,7 @@ func (x *ChannelInfoResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelInfoResponse.ProtoReflect.Descriptor instead.
 func (*ChannelInfoResponse) Descriptor() ([]byte, []int) {
-	return file_blossom_v1_services_proto_rawDescGZIP(), []int{7}
+	return file_blossom_v1_services_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ChannelInfoResponse) GetHeight() uint64 {
@@ -625,19 +758,27 @@ const file_blossom_v1_services_proto_rawDesc = "" +
 	"\x06oldest\x18\x01 \x01(\bH\x00R\x06oldest\x12\x18\n" +
 	"\x06newest\x18\x02 \x01(\bH\x00R\x06newest\x12\x1e\n" +
 	"\tspecified\x18\x03 \x01(\x04H\x00R\tspecifiedB\x06\n" +
-	"\x04kind\"\x88\x02\n" +
+	"\x04kind\"\xa4\x02\n" +
 	"\x0eDeliverRequest\x12\x1d\n" +
 	"\n" +
 	"channel_id\x18\x01 \x01(\tR\tchannelId\x12.\n" +
 	"\x05start\x18\x02 \x01(\v2\x18.blossom.v1.SeekPositionR\x05start\x12,\n" +
 	"\x04stop\x18\x03 \x01(\v2\x18.blossom.v1.SeekPositionR\x04stop\x12?\n" +
-	"\bbehavior\x18\x04 \x01(\x0e2#.blossom.v1.DeliverRequest.BehaviorR\bbehavior\"8\n" +
+	"\bbehavior\x18\x04 \x01(\x0e2#.blossom.v1.DeliverRequest.BehaviorR\bbehavior\x12\x1a\n" +
+	"\bfiltered\x18\x05 \x01(\bR\bfiltered\"8\n" +
 	"\bBehavior\x12\x15\n" +
 	"\x11BLOCK_UNTIL_READY\x10\x00\x12\x15\n" +
-	"\x11FAIL_IF_NOT_READY\x10\x01\"\x86\x01\n" +
+	"\x11FAIL_IF_NOT_READY\x10\x01\"\\\n" +
+	"\x13FilteredTransaction\x12\x13\n" +
+	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x120\n" +
+	"\x04code\x18\x02 \x01(\x0e2\x1c.blossom.v1.TxValidationCodeR\x04code\"l\n" +
+	"\rFilteredBlock\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\x04R\x06number\x12C\n" +
+	"\ftransactions\x18\x02 \x03(\v2\x1f.blossom.v1.FilteredTransactionR\ftransactions\"\xca\x01\n" +
 	"\x0fDeliverResponse\x12,\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x12.blossom.v1.StatusH\x00R\x06status\x12)\n" +
-	"\x05block\x18\x02 \x01(\v2\x11.blossom.v1.BlockH\x00R\x05block\x12\x12\n" +
+	"\x05block\x18\x02 \x01(\v2\x11.blossom.v1.BlockH\x00R\x05block\x12B\n" +
+	"\x0efiltered_block\x18\x04 \x01(\v2\x19.blossom.v1.FilteredBlockH\x00R\rfilteredBlock\x12\x12\n" +
 	"\x04info\x18\x03 \x01(\tR\x04infoB\x06\n" +
 	"\x04kind\"b\n" +
 	"\x13CommitStatusRequest\x12\x1d\n" +
@@ -679,49 +820,54 @@ func file_blossom_v1_services_proto_rawDescGZIP() []byte {
 }
 
 var file_blossom_v1_services_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_blossom_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_blossom_v1_services_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_blossom_v1_services_proto_goTypes = []any{
 	(DeliverRequest_Behavior)(0), // 0: blossom.v1.DeliverRequest.Behavior
 	(*BroadcastResponse)(nil),    // 1: blossom.v1.BroadcastResponse
 	(*SeekPosition)(nil),         // 2: blossom.v1.SeekPosition
 	(*DeliverRequest)(nil),       // 3: blossom.v1.DeliverRequest
-	(*DeliverResponse)(nil),      // 4: blossom.v1.DeliverResponse
-	(*CommitStatusRequest)(nil),  // 5: blossom.v1.CommitStatusRequest
-	(*CommitStatusResponse)(nil), // 6: blossom.v1.CommitStatusResponse
-	(*ChannelInfoRequest)(nil),   // 7: blossom.v1.ChannelInfoRequest
-	(*ChannelInfoResponse)(nil),  // 8: blossom.v1.ChannelInfoResponse
-	(Status)(0),                  // 9: blossom.v1.Status
-	(*Block)(nil),                // 10: blossom.v1.Block
-	(TxValidationCode)(0),        // 11: blossom.v1.TxValidationCode
-	(*Envelope)(nil),             // 12: blossom.v1.Envelope
-	(*SignedProposal)(nil),       // 13: blossom.v1.SignedProposal
-	(*ProposalResponse)(nil),     // 14: blossom.v1.ProposalResponse
+	(*FilteredTransaction)(nil),  // 4: blossom.v1.FilteredTransaction
+	(*FilteredBlock)(nil),        // 5: blossom.v1.FilteredBlock
+	(*DeliverResponse)(nil),      // 6: blossom.v1.DeliverResponse
+	(*CommitStatusRequest)(nil),  // 7: blossom.v1.CommitStatusRequest
+	(*CommitStatusResponse)(nil), // 8: blossom.v1.CommitStatusResponse
+	(*ChannelInfoRequest)(nil),   // 9: blossom.v1.ChannelInfoRequest
+	(*ChannelInfoResponse)(nil),  // 10: blossom.v1.ChannelInfoResponse
+	(Status)(0),                  // 11: blossom.v1.Status
+	(TxValidationCode)(0),        // 12: blossom.v1.TxValidationCode
+	(*Block)(nil),                // 13: blossom.v1.Block
+	(*Envelope)(nil),             // 14: blossom.v1.Envelope
+	(*SignedProposal)(nil),       // 15: blossom.v1.SignedProposal
+	(*ProposalResponse)(nil),     // 16: blossom.v1.ProposalResponse
 }
 var file_blossom_v1_services_proto_depIdxs = []int32{
-	9,  // 0: blossom.v1.BroadcastResponse.status:type_name -> blossom.v1.Status
+	11, // 0: blossom.v1.BroadcastResponse.status:type_name -> blossom.v1.Status
 	2,  // 1: blossom.v1.DeliverRequest.start:type_name -> blossom.v1.SeekPosition
 	2,  // 2: blossom.v1.DeliverRequest.stop:type_name -> blossom.v1.SeekPosition
 	0,  // 3: blossom.v1.DeliverRequest.behavior:type_name -> blossom.v1.DeliverRequest.Behavior
-	9,  // 4: blossom.v1.DeliverResponse.status:type_name -> blossom.v1.Status
-	10, // 5: blossom.v1.DeliverResponse.block:type_name -> blossom.v1.Block
-	11, // 6: blossom.v1.CommitStatusResponse.code:type_name -> blossom.v1.TxValidationCode
-	12, // 7: blossom.v1.AtomicBroadcast.Broadcast:input_type -> blossom.v1.Envelope
-	3,  // 8: blossom.v1.AtomicBroadcast.Deliver:input_type -> blossom.v1.DeliverRequest
-	13, // 9: blossom.v1.Endorser.ProcessProposal:input_type -> blossom.v1.SignedProposal
-	3,  // 10: blossom.v1.Peer.Deliver:input_type -> blossom.v1.DeliverRequest
-	5,  // 11: blossom.v1.Peer.CommitStatus:input_type -> blossom.v1.CommitStatusRequest
-	7,  // 12: blossom.v1.Peer.ChannelInfo:input_type -> blossom.v1.ChannelInfoRequest
-	1,  // 13: blossom.v1.AtomicBroadcast.Broadcast:output_type -> blossom.v1.BroadcastResponse
-	4,  // 14: blossom.v1.AtomicBroadcast.Deliver:output_type -> blossom.v1.DeliverResponse
-	14, // 15: blossom.v1.Endorser.ProcessProposal:output_type -> blossom.v1.ProposalResponse
-	4,  // 16: blossom.v1.Peer.Deliver:output_type -> blossom.v1.DeliverResponse
-	6,  // 17: blossom.v1.Peer.CommitStatus:output_type -> blossom.v1.CommitStatusResponse
-	8,  // 18: blossom.v1.Peer.ChannelInfo:output_type -> blossom.v1.ChannelInfoResponse
-	13, // [13:19] is the sub-list for method output_type
-	7,  // [7:13] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	12, // 4: blossom.v1.FilteredTransaction.code:type_name -> blossom.v1.TxValidationCode
+	4,  // 5: blossom.v1.FilteredBlock.transactions:type_name -> blossom.v1.FilteredTransaction
+	11, // 6: blossom.v1.DeliverResponse.status:type_name -> blossom.v1.Status
+	13, // 7: blossom.v1.DeliverResponse.block:type_name -> blossom.v1.Block
+	5,  // 8: blossom.v1.DeliverResponse.filtered_block:type_name -> blossom.v1.FilteredBlock
+	12, // 9: blossom.v1.CommitStatusResponse.code:type_name -> blossom.v1.TxValidationCode
+	14, // 10: blossom.v1.AtomicBroadcast.Broadcast:input_type -> blossom.v1.Envelope
+	3,  // 11: blossom.v1.AtomicBroadcast.Deliver:input_type -> blossom.v1.DeliverRequest
+	15, // 12: blossom.v1.Endorser.ProcessProposal:input_type -> blossom.v1.SignedProposal
+	3,  // 13: blossom.v1.Peer.Deliver:input_type -> blossom.v1.DeliverRequest
+	7,  // 14: blossom.v1.Peer.CommitStatus:input_type -> blossom.v1.CommitStatusRequest
+	9,  // 15: blossom.v1.Peer.ChannelInfo:input_type -> blossom.v1.ChannelInfoRequest
+	1,  // 16: blossom.v1.AtomicBroadcast.Broadcast:output_type -> blossom.v1.BroadcastResponse
+	6,  // 17: blossom.v1.AtomicBroadcast.Deliver:output_type -> blossom.v1.DeliverResponse
+	16, // 18: blossom.v1.Endorser.ProcessProposal:output_type -> blossom.v1.ProposalResponse
+	6,  // 19: blossom.v1.Peer.Deliver:output_type -> blossom.v1.DeliverResponse
+	8,  // 20: blossom.v1.Peer.CommitStatus:output_type -> blossom.v1.CommitStatusResponse
+	10, // 21: blossom.v1.Peer.ChannelInfo:output_type -> blossom.v1.ChannelInfoResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_blossom_v1_services_proto_init() }
@@ -737,9 +883,10 @@ func file_blossom_v1_services_proto_init() {
 		(*SeekPosition_Newest)(nil),
 		(*SeekPosition_Specified)(nil),
 	}
-	file_blossom_v1_services_proto_msgTypes[3].OneofWrappers = []any{
+	file_blossom_v1_services_proto_msgTypes[5].OneofWrappers = []any{
 		(*DeliverResponse_Status)(nil),
 		(*DeliverResponse_Block)(nil),
+		(*DeliverResponse_FilteredBlock)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -747,7 +894,7 @@ func file_blossom_v1_services_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_blossom_v1_services_proto_rawDesc), len(file_blossom_v1_services_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   3,
 		},
