@@ -103,6 +103,9 @@ type Ledger struct {
 	// committed (guarded by commitMu).
 	stageDirty bool
 
+	// txids holds every transaction ID of the index (see txIDFilter).
+	txids *txIDFilter
+
 	// afterAppend, if set (tests only), runs after the block record is
 	// durable and before the index batch; an error aborts the commit there,
 	// as a crash would.
@@ -133,6 +136,11 @@ func Open(dir string, opts Options) (*Ledger, error) {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
 	l := &Ledger{dir: dir, log: log, db: db, blocks: blocks, changed: make(chan struct{})}
+	if l.txids, err = loadTxIDFilter(db); err != nil {
+		db.Close()
+		blocks.close()
+		return nil, fmt.Errorf("read transaction IDs: %w", err)
+	}
 	if err := l.load(); err != nil {
 		l.db.Close()
 		l.blocks.close()
@@ -457,6 +465,7 @@ func (l *Ledger) apply(cb *checkedBlock, codes []pb.TxValidationCode, writes [][
 		if exists {
 			continue
 		}
+		l.txids.add(txID) // before the batch: the filter never lacks an indexed ID
 		if err := set(txKey(txID), TxInfo{Block: number, Index: uint32(i), Code: codes[i]}.encode()); err != nil {
 			return err
 		}
@@ -669,6 +678,9 @@ func (l *Ledger) Tx(txID string) (TxInfo, error) {
 // TxIDExists reports whether txID occurs in a committed block (valid or
 // not), for duplicate detection.
 func (l *Ledger) TxIDExists(txID string) (bool, error) {
+	if !l.txids.mayContain(txID) {
+		return false, nil
+	}
 	_, closer, err := l.db.Get(txKey(txID))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil

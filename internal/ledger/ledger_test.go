@@ -103,6 +103,16 @@ func TestCommitManyBlocksAndReopen(t *testing.T) {
 	if _, err := l.Tx("no such tx"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Tx(unknown) = %v, want ErrNotFound", err)
 	}
+	// The reopened ledger's transaction ID filter holds every ID indexed
+	// before the reopen.
+	for id := range w.model.txs {
+		if exists, err := l.TxIDExists(id); err != nil || !exists {
+			t.Fatalf("TxIDExists(%s) after reopen = %v, %v", id, exists, err)
+		}
+	}
+	if exists, err := l.TxIDExists("no such tx"); err != nil || exists {
+		t.Fatalf("TxIDExists(unknown) = %v, %v", exists, err)
+	}
 	rep, err := Verify(dir + "-missing")
 	if err == nil || rep.OK {
 		t.Fatal("Verify of a missing directory passed")
