@@ -403,36 +403,34 @@ func (l *Ledger) Commit(block *pb.Block, result CommitResult) error {
 
 // checkWrites checks writes handed to Commit against the codes.
 func checkWrites(writes [][]Write, codes []pb.TxValidationCode) error {
-	if len(writes) != len(codes) {
-		return fmt.Errorf("writes for %d transactions, %d validation codes", len(writes), len(codes))
-	}
-	for i, ws := range writes {
-		if codes[i] != pb.TxValidationCode_VALID && len(ws) > 0 {
-			return fmt.Errorf("transaction %d is %s but has writes", i, codes[i])
-		}
-		for _, w := range ws {
-			if err := checkWrite(w); err != nil {
-				return fmt.Errorf("transaction %d: %w", i, err)
-			}
-		}
-	}
-	return nil
+	return checkPerTx("writes", writes, codes, checkWrite)
 }
 
 // checkPrivateHashes checks a caller's hashed private writes the way
-// checkWrites checks its public ones: one entry per transaction, none for
-// a transaction that is not VALID, each well formed.
+// checkWrites checks its public ones.
 func checkPrivateHashes(private [][]PrivateWriteHash, codes []pb.TxValidationCode) error {
-	if len(private) != len(codes) {
-		return fmt.Errorf("hashed private writes for %d transactions, %d validation codes", len(private), len(codes))
-	}
-	for i, hs := range private {
-		if codes[i] != pb.TxValidationCode_VALID && len(hs) > 0 {
-			return fmt.Errorf("transaction %d is %s but has hashed private writes", i, codes[i])
+	return checkPerTx("hashed private writes", private, codes, func(h PrivateWriteHash) error {
+		if !h.wellFormed() {
+			return fmt.Errorf("malformed hashed private write in %s/%s", h.Namespace, h.Collection)
 		}
-		for _, h := range hs {
-			if !h.wellFormed() {
-				return fmt.Errorf("transaction %d: malformed hashed private write in %s/%s", i, h.Namespace, h.Collection)
+		return nil
+	})
+}
+
+// checkPerTx checks per-transaction effects (what names them) handed to
+// Commit: one entry per transaction, none for a transaction that is not
+// VALID, each passing check.
+func checkPerTx[T any](what string, perTx [][]T, codes []pb.TxValidationCode, check func(T) error) error {
+	if len(perTx) != len(codes) {
+		return fmt.Errorf("%s for %d transactions, %d validation codes", what, len(perTx), len(codes))
+	}
+	for i, effects := range perTx {
+		if codes[i] != pb.TxValidationCode_VALID && len(effects) > 0 {
+			return fmt.Errorf("transaction %d is %s but has %s", i, codes[i], what)
+		}
+		for _, e := range effects {
+			if err := check(e); err != nil {
+				return fmt.Errorf("transaction %d: %w", i, err)
 			}
 		}
 	}
