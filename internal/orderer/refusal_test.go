@@ -126,8 +126,8 @@ func TestDeliverRefusals(t *testing.T) {
 		defer cancel()
 		stream, err := pb.NewAtomicBroadcastClient(conn).Deliver(ctx, &pb.DeliverRequest{
 			ChannelId: channel, Filtered: filtered,
-			Start:     &pb.SeekPosition{Kind: &pb.SeekPosition_Oldest{Oldest: true}},
-			Stop:      &pb.SeekPosition{Kind: &pb.SeekPosition_Newest{Newest: true}},
+			Start: &pb.SeekPosition{Kind: &pb.SeekPosition_Oldest{Oldest: true}},
+			Stop:  &pb.SeekPosition{Kind: &pb.SeekPosition_Newest{Newest: true}},
 		})
 		if err != nil {
 			t.Fatal(err)
