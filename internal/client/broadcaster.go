@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 
@@ -28,8 +29,9 @@ type broadcastStream struct {
 	// it; a channel so that a caller's context can end the wait.
 	sendLock chan struct{}
 
-	mu      sync.Mutex // guards stream and pending
+	mu      sync.Mutex // guards stream, cancel and pending
 	stream  grpc.BidiStreamingClient[pb.Envelope, pb.BroadcastResponse]
+	cancel  context.CancelFunc // ends stream
 	pending []pendingBroadcast // sent on stream, not yet answered, in send order
 }
 
@@ -64,12 +66,27 @@ func (b *broadcastStream) send(ctx context.Context, conn *grpc.ClientConn, env *
 		<-b.sendLock
 		return nil, false, err
 	}
-	// A failed Send needs no handling here: the stream is broken, so its
-	// receiver's Recv fails too and answers p with the stream's error.
+	// Send blocks while the orderer reads nothing (flow control). The
+	// stream's context is not the caller's, so a caller giving up then
+	// breaks the stream: its envelopes all fail and are resubmitted, and
+	// nobody waits behind a wedged orderer. A failed Send needs no other
+	// handling: the receiver's Recv fails too and answers p with the error.
+	var sending atomic.Bool
+	sending.Store(true)
+	stop := context.AfterFunc(ctx, func() {
+		if sending.Load() {
+			b.breakStream(stream)
+		}
+	})
 	_ = stream.Send(env)
+	sending.Store(false)
+	stop()
 	<-b.sendLock
 	select {
 	case a := <-p.answer:
+		if a.err != nil && ctx.Err() != nil {
+			return nil, true, ctx.Err() // the stream broke because this caller gave up
+		}
 		return a.resp, true, a.err
 	case <-ctx.Done():
 		return nil, true, ctx.Err()
@@ -93,11 +110,17 @@ func (b *broadcastStream) enqueue(conn *grpc.ClientConn, p pendingBroadcast) (gr
 			cancel()
 			return nil, err
 		}
-		b.stream = stream
+		b.stream, b.cancel = stream, cancel
 		go b.receive(stream, cancel)
 	}
 	b.pending = append(b.pending, p)
 	return b.stream, nil
+}
+
+// breakStream ends stream if it is still the open one: the envelopes
+// waiting on it fail, and the next call opens a new stream.
+func (b *broadcastStream) breakStream(stream grpc.BidiStreamingClient[pb.Envelope, pb.BroadcastResponse]) {
+	b.detach(stream, errors.New("broadcast stream abandoned: a send was blocked until its caller gave up"))
 }
 
 // receive hands each answer of stream to the oldest pending envelope until
@@ -114,12 +137,22 @@ func (b *broadcastStream) receive(stream grpc.BidiStreamingClient[pb.Envelope, p
 	if errors.Is(err, io.EOF) {
 		err = errors.New("the orderer ended the broadcast stream")
 	}
+	b.detach(stream, err)
+}
+
+// detach, if stream is still the open one, closes it and fails every
+// envelope waiting on it with err. Only the first call for a stream does
+// anything.
+func (b *broadcastStream) detach(stream grpc.BidiStreamingClient[pb.Envelope, pb.BroadcastResponse], err error) {
 	b.mu.Lock()
-	var failed []pendingBroadcast
-	if b.stream == stream {
-		failed, b.pending, b.stream = b.pending, nil, nil
+	if b.stream != stream {
+		b.mu.Unlock()
+		return
 	}
+	failed, cancel := b.pending, b.cancel
+	b.pending, b.stream, b.cancel = nil, nil, nil
 	b.mu.Unlock()
+	cancel()
 	for _, p := range failed {
 		p.answer <- broadcastAnswer{err: err}
 	}

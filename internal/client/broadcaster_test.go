@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -23,10 +24,18 @@ type scriptedOrderer struct {
 	pb.UnimplementedAtomicBroadcastServer
 	streams atomic.Int32
 	respond func(txID string) (answer *pb.BroadcastResponse, end bool)
+	// stall, if set, holds the first stream unread until it is closed.
+	stall chan struct{}
 }
 
 func (s *scriptedOrderer) Broadcast(stream grpc.BidiStreamingServer[pb.Envelope, pb.BroadcastResponse]) error {
-	s.streams.Add(1)
+	if s.streams.Add(1) == 1 && s.stall != nil {
+		select {
+		case <-s.stall:
+		case <-stream.Context().Done():
+			return nil
+		}
+	}
 	for {
 		env, err := stream.Recv()
 		if err != nil {
@@ -50,7 +59,9 @@ func startScriptedOrderer(t *testing.T, o *scriptedOrderer) *grpc.ClientConn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := grpc.NewServer()
+	// A fixed 64 KiB window (no BDP growth): an orderer that stops reading
+	// blocks a large Send, as a wedged one would.
+	srv := grpc.NewServer(grpc.InitialWindowSize(64<<10), grpc.InitialConnWindowSize(64<<10))
 	pb.RegisterAtomicBroadcastServer(srv, o)
 	go srv.Serve(lis)
 	t.Cleanup(srv.Stop)
@@ -171,5 +182,39 @@ func TestBroadcastStreamCallerGivesUp(t *testing.T) {
 	resp, _, err := b.send(context.Background(), conn, envelopeOf("next"), "next")
 	if err != nil || resp.Info != "answer to next" {
 		t.Fatalf("next send = %v, %v; want its own answer", resp, err)
+	}
+}
+
+// TestBroadcastStreamCallerGivesUpOnBlockedSend checks that a caller whose
+// Send is blocked (the orderer reads nothing, so flow control holds the
+// stream) returns when its context ends and breaks the shared stream, so
+// that later calls open a new one instead of queueing behind it.
+func TestBroadcastStreamCallerGivesUpOnBlockedSend(t *testing.T) {
+	stall := make(chan struct{})
+	defer close(stall)
+	o := &scriptedOrderer{respond: echo, stall: stall}
+	conn := startScriptedOrderer(t, o)
+	b := newBroadcastStream()
+	within := func(d time.Duration) context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	// The first envelope, far past the 64 KiB window, is queued whole by
+	// gRPC; its caller waits for an answer that cannot come and gives up.
+	big := &pb.Envelope{Payload: make([]byte, 1<<20)}
+	if _, sent, err := b.send(within(300*time.Millisecond), conn, big, "big"); !errors.Is(err, context.DeadlineExceeded) || !sent {
+		t.Fatalf("unanswered send = sent %v, %v; want sent and context.DeadlineExceeded", sent, err)
+	}
+	// The next one blocks in Send until its caller gives up.
+	if _, sent, err := b.send(within(300*time.Millisecond), conn, envelopeOf("blocked"), "blocked"); !errors.Is(err, context.DeadlineExceeded) || !sent {
+		t.Fatalf("blocked send = sent %v, %v; want sent and context.DeadlineExceeded", sent, err)
+	}
+	resp, _, err := b.send(within(10*time.Second), conn, envelopeOf("next"), "next")
+	if err != nil || resp.Info != "answer to next" {
+		t.Fatalf("send after the blocked one = %v, %v", resp, err)
+	}
+	if n := o.streams.Load(); n != 2 {
+		t.Fatalf("%d streams, want 2 (the blocked one broken)", n)
 	}
 }
