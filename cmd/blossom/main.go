@@ -14,8 +14,8 @@ import (
 // sets no GOGC. A node allocates mostly short-lived protobuf messages and
 // gRPC buffers over a small live heap, so Go's default of 100 collects very
 // often: under load, 400 gave the ECDSA work a larger share of the CPU for
-// about twice the resident memory (docs/performance.md, "Garbage
-// collection"). GOGC, and GOMEMLIMIT to cap the heap, override it.
+// about twice the resident memory (docs/operations.md, "Memory and the
+// garbage collector"). GOGC, and GOMEMLIMIT to cap the heap, override it.
 const defaultGCPercent = 400
 
 func main() {

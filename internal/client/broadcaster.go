@@ -111,7 +111,7 @@ func (b *broadcastStream) enqueue(conn *grpc.ClientConn, p pendingBroadcast) (gr
 			return nil, err
 		}
 		b.stream, b.cancel = stream, cancel
-		go b.receive(stream, cancel)
+		go b.receive(stream)
 	}
 	b.pending = append(b.pending, p)
 	return b.stream, nil
@@ -124,9 +124,8 @@ func (b *broadcastStream) breakStream(stream grpc.BidiStreamingClient[pb.Envelop
 }
 
 // receive hands each answer of stream to the oldest pending envelope until
-// the stream breaks, then fails every envelope still pending on it.
-func (b *broadcastStream) receive(stream grpc.BidiStreamingClient[pb.Envelope, pb.BroadcastResponse], cancel context.CancelFunc) {
-	defer cancel()
+// the stream breaks, then detaches it (unless breakStream already did).
+func (b *broadcastStream) receive(stream grpc.BidiStreamingClient[pb.Envelope, pb.BroadcastResponse]) {
 	var err error
 	for err == nil {
 		var resp *pb.BroadcastResponse
@@ -140,9 +139,10 @@ func (b *broadcastStream) receive(stream grpc.BidiStreamingClient[pb.Envelope, p
 	b.detach(stream, err)
 }
 
-// detach, if stream is still the open one, closes it and fails every
+// detach, if stream is still the open one, cancels it and fails every
 // envelope waiting on it with err. Only the first call for a stream does
-// anything.
+// anything; every stream is detached once, by breakStream or by its
+// receiver, so its context is always cancelled.
 func (b *broadcastStream) detach(stream grpc.BidiStreamingClient[pb.Envelope, pb.BroadcastResponse], err error) {
 	b.mu.Lock()
 	if b.stream != stream {
