@@ -121,6 +121,7 @@ type Layout struct {
 	BloSSAM      bool
 	root         *x509.Certificate
 	validity     time.Duration
+	ports        map[int]bool // handed out to this layout's nodes (freeAddrs)
 }
 
 // Create generates the PKI, picks free loopback ports and writes every
@@ -229,7 +230,7 @@ func (l *Layout) addMember(root *pki.CA, i int, epoch time.Time, ip net.IP) (*Me
 			return nil, fmt.Errorf("localnet: %w", err)
 		}
 	}
-	addrs, err := freeAddrs(4, ip)
+	addrs, err := l.freeAddrs(4, ip)
 	if err != nil {
 		return nil, err
 	}
@@ -399,12 +400,17 @@ func (l *Layout) UserConfig(i int, name string, attrs map[string]string) (client
 	return l.clientConfig(i, key, cert)
 }
 
-// freeAddrs returns n distinct addresses on ip with ports free on the
-// loopback interface (ip may live in another network namespace, with its
-// own, emptier port space). The ports are released before use, so another
-// program could take one in between: on a development machine that is
-// rare, and the node then fails to start with a clear listen error.
-func freeAddrs(n int, ip net.IP) ([]string, error) {
+// freeAddrs returns n addresses on ip with ports free on the loopback
+// interface (ip may live in another network namespace, with its own,
+// emptier port space), none handed out to this layout before: the kernel
+// gives a released port again, so members asking in turn could otherwise
+// share one. The ports are released before use, so another program could
+// take one in between: on a development machine that is rare, and the
+// node then fails to start with a clear listen error.
+func (l *Layout) freeAddrs(n int, ip net.IP) ([]string, error) {
+	if l.ports == nil {
+		l.ports = make(map[int]bool)
+	}
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
@@ -412,13 +418,18 @@ func freeAddrs(n int, ip net.IP) ([]string, error) {
 		}
 	}()
 	var out []string
-	for range n {
+	for len(out) < n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("localnet: free port: %w", err)
 		}
-		lns = append(lns, ln)
-		out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
+		lns = append(lns, ln) // held until the end, so the kernel offers another
+		port := ln.Addr().(*net.TCPAddr).Port
+		if l.ports[port] {
+			continue
+		}
+		l.ports[port] = true
+		out = append(out, net.JoinHostPort(ip.String(), strconv.Itoa(port)))
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package localnet
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -97,6 +98,26 @@ func TestCreateRefusesBadOptions(t *testing.T) {
 		{Dir: t.TempDir(), HostIPs: []string{"127.0.0.1"}}, {Dir: t.TempDir(), HostIPs: []string{"127.0.0.1", "::1", "x"}}} {
 		if _, err := Create(o); err == nil {
 			t.Errorf("%+v accepted", o)
+		}
+	}
+}
+
+// TestFreeAddrsNeverRepeatsAPort asks for addresses in turn, as members
+// do, and requires every port to be handed out once: the kernel offers a
+// port again as soon as it is released.
+func TestFreeAddrsNeverRepeatsAPort(t *testing.T) {
+	l := &Layout{}
+	seen := make(map[string]bool)
+	for range 100 {
+		addrs, err := l.freeAddrs(4, net.IPv4(127, 0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range addrs {
+			if seen[a] {
+				t.Fatalf("address %s handed out twice", a)
+			}
+			seen[a] = true
 		}
 	}
 }
